@@ -1,0 +1,311 @@
+//! HTTP routes.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /graphql` | GraphQL over HTTP, JSON body `{query, variables?, operationName?}` (or a batch array) |
+//! | `GET /graphql?query=…` | the same for a query in the URL (GraphQL over HTTP GET) |
+//! | `GET /graphql` | GraphiQL (a static page; it sends its requests with your headers) |
+//! | `GET /healthz` | liveness: 200 while the process serves HTTP |
+//! | `GET /readyz` | readiness: 200 when Stripe accepts the key (checked at most every 30 s) |
+//!
+//! Every response to a GraphQL request is a GraphQL-shaped JSON body
+//! (`application/json`), whatever went wrong: a missing token (401), an oversized body (413),
+//! malformed JSON or a missing query (400). Never a 500, never an HTML page, and never an
+//! `"errors": []` (which Hasura would treat as a failure).
+
+use std::time::{Duration, Instant};
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::{header, StatusCode},
+    middleware::{from_fn, Next},
+    web, FromRequest, HttpRequest, HttpResponse,
+};
+use async_graphql::http::GraphiQLSource;
+use futures::StreamExt;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::Mutex;
+
+use crate::{
+    cache::StripeCache,
+    config::SecretString,
+    graphql::{error::code_of, StripeSchema},
+};
+
+/// How long a readiness answer is reused.
+const READINESS_TTL: Duration = Duration::from_secs(30);
+
+/// The bearer token `/graphql` requires. Only its SHA-256 digest is kept, and presented
+/// tokens are compared digest to digest in constant time, so neither the token's content nor
+/// its length leaks through timing.
+#[derive(Clone)]
+pub struct BearerToken([u8; 32]);
+
+impl BearerToken {
+    /// Keeps the digest of `token`.
+    pub fn new(token: &SecretString) -> Self {
+        BearerToken(Sha256::digest(token.expose().as_bytes()).into())
+    }
+
+    /// Whether an `Authorization` header value is `Bearer <this token>` (scheme
+    /// case-insensitive, as RFC 7235 says).
+    pub fn accepts(&self, header_value: Option<&[u8]>) -> bool {
+        let Some(value) = header_value else {
+            return false;
+        };
+        let Some((scheme, presented)) = split_scheme(value) else {
+            return false;
+        };
+        if !scheme.eq_ignore_ascii_case(b"bearer") {
+            return false;
+        }
+        let digest: [u8; 32] = Sha256::digest(presented).into();
+        digest.ct_eq(&self.0).into()
+    }
+}
+
+fn split_scheme(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let space = value.iter().position(|b| *b == b' ')?;
+    let (scheme, rest) = value.split_at(space);
+    let token = rest.trim_ascii();
+    (!token.is_empty()).then_some((scheme, token))
+}
+
+/// Shared state of the HTTP layer.
+pub struct AppState {
+    /// The executable schema.
+    pub schema: StripeSchema,
+    /// The cache (used by the readiness probe).
+    pub cache: StripeCache,
+    /// Required bearer token, if any.
+    pub auth: Option<BearerToken>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    readiness: Mutex<Option<(Instant, Result<(), &'static str>)>>,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        schema: StripeSchema,
+        cache: StripeCache,
+        auth: Option<BearerToken>,
+        max_body_bytes: usize,
+    ) -> Self {
+        AppState {
+            schema,
+            cache,
+            auth,
+            max_body_bytes,
+            readiness: Mutex::new(None),
+        }
+    }
+}
+
+/// Registers the routes and the request log.
+pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(state).service(
+            web::scope("")
+                .wrap(from_fn(log_request))
+                .route("/graphql", web::post().to(graphql_post))
+                .route("/graphql", web::get().to(graphql_get))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz)),
+        );
+    }
+}
+
+/// A GraphQL-shaped error response.
+pub fn graphql_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
+}
+
+fn unauthorized() -> HttpResponse {
+    let mut response = graphql_error(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "missing or invalid bearer token: send `Authorization: Bearer <GRAPHQL_AUTH_TOKEN>`",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"stripe-graphql\""),
+    );
+    response
+}
+
+fn authorized(state: &AppState, req: &HttpRequest) -> bool {
+    match &state.auth {
+        None => true,
+        Some(token) => token.accepts(
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .map(|v| v.as_bytes()),
+        ),
+    }
+}
+
+async fn graphql_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> HttpResponse {
+    if !authorized(&state, &req) {
+        return unauthorized();
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else {
+            return graphql_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the request body could not be read",
+            );
+        };
+        if body.len() + chunk.len() > state.max_body_bytes {
+            return graphql_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!(
+                    "the request body exceeds {} bytes (MAX_BODY_BYTES)",
+                    state.max_body_bytes
+                ),
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let request: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return graphql_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the body is not a GraphQL request (JSON with a `query` string): {e}"),
+            )
+        }
+    };
+    let queries: Vec<&async_graphql::Request> = match &request {
+        async_graphql::BatchRequest::Single(r) => vec![r],
+        async_graphql::BatchRequest::Batch(rs) => rs.iter().collect(),
+    };
+    if queries.is_empty() || queries.iter().any(|r| r.query.trim().is_empty()) {
+        return graphql_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the request has no `query`",
+        );
+    }
+    json_response(state.schema.execute_batch(request).await)
+}
+
+async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    if req.query_string().is_empty() {
+        return HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(
+                GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .title("stripe-graphql")
+                    .finish(),
+            );
+    }
+    if !authorized(&state, &req) {
+        return unauthorized();
+    }
+    let request = match async_graphql_actix_web::GraphQLRequest::extract(&req).await {
+        Ok(request) => request.into_inner(),
+        Err(e) => {
+            return graphql_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the URL does not hold a GraphQL request: {e}"),
+            )
+        }
+    };
+    json_response(state.schema.execute(request).await.into())
+}
+
+fn json_response(response: async_graphql::BatchResponse) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .json(response)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let mut memo = state.readiness.lock().await;
+    let outcome = match *memo {
+        Some((at, outcome)) if at.elapsed() < READINESS_TTL => outcome,
+        _ => {
+            let outcome = state.cache.check_stripe().await.map_err(|e| code_of(&e));
+            *memo = Some((Instant::now(), outcome));
+            outcome
+        }
+    };
+    match outcome {
+        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
+        Err(code) => HttpResponse::ServiceUnavailable()
+            .json(json!({ "status": "unavailable", "reason": code })),
+    }
+}
+
+/// Logs every request with a request id: the caller's `X-Request-Id` when it is a short
+/// token (Hasura and proxies send one), a fresh UUID otherwise. The id is echoed back in the
+/// `X-Request-Id` response header so a client report can be matched to a log line.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut response = next.call(req).await?;
+    tracing::info!(
+        %method, %path, status = response.status().as_u16(), %request_id,
+        elapsed_ms = started.elapsed().as_millis() as u64, "request"
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_token_accepts_only_the_exact_token() {
+        let token = BearerToken::new(&SecretString::new("s3cret-token"));
+        assert!(token.accepts(Some(b"Bearer s3cret-token")));
+        assert!(token.accepts(Some(b"bearer s3cret-token")));
+        assert!(!token.accepts(Some(b"Bearer s3cret-tokeN")));
+        assert!(!token.accepts(Some(b"Bearer s3cret-token-and-more")));
+        assert!(!token.accepts(Some(b"Basic s3cret-token")));
+        assert!(!token.accepts(Some(b"s3cret-token")));
+        assert!(!token.accepts(Some(b"Bearer ")));
+        assert!(!token.accepts(None));
+    }
+}

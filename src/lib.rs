@@ -1,0 +1,27 @@
+//! stripe-graphql: Stripe customers, subscriptions, prices, plans and products behind one
+//! GraphQL schema, with a shared cache in front of Stripe, built to be a Hasura v2 remote schema.
+//!
+//! One module per concern; a reader should find any behaviour in one hop:
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`config`] | command line and environment, validated once at startup |
+//! | [`telemetry`] | tracing subscriber (text or JSON logs) |
+//! | [`ids`] | Stripe id validation: the only way to build a [`ids::StripeId`] |
+//! | [`stripe`] | typed reqwest client, serde models, typed errors |
+//! | [`cache`] | the moka cache in front of every Stripe read (TTL, coalescing) |
+//! | [`graphql`] | the schema, split by Stripe domain, and error codes |
+//! | [`http`] | actix-web routes: `/graphql`, `/healthz`, `/readyz`, bearer auth |
+//! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
+//! | [`sandbox`] | the embedded fake Stripe used by `--demo` and by the tests |
+#![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod config;
+pub mod graphql;
+pub mod http;
+pub mod ids;
+pub mod sandbox;
+pub mod startup;
+pub mod stripe;
+pub mod telemetry;

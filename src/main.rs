@@ -1,0 +1,51 @@
+//! `stripe-graphql`: see the README. Parses the configuration and hands over to
+//! [`stripe_graphql::startup`].
+
+use std::process::ExitCode;
+
+use stripe_graphql::{
+    config::{Action, Cli},
+    graphql, startup, telemetry,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::parse_from_env() {
+        Ok(Ok(cli)) => cli,
+        Ok(Err(help_or_version)) => {
+            print!("{help_or_version}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return fail(e),
+    };
+    match cli.into_action() {
+        Err(e) => fail(e),
+        Ok(Action::PrintSchema) => {
+            print!("{}", graphql::sdl());
+            ExitCode::SUCCESS
+        }
+        Ok(Action::Healthcheck(addr)) => {
+            if startup::healthcheck(addr) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Ok(Action::Serve(config)) => {
+            telemetry::init(config.log_format);
+            let app = match startup::Application::build(*config).await {
+                Ok(app) => app,
+                Err(e) => return fail(e),
+            };
+            match app.run_until_stopped().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,343 @@
+//! The embedded sandbox: an in-memory, stateful stand-in for the Stripe endpoints this
+//! server reads, served over real HTTP on a loopback port inside the process.
+//!
+//! `--demo` serves it with [`demo::store`] data so the demo exercises the real client, and
+//! the test suite uses it as its fake Stripe, with knobs:
+//!
+//! - **latency** added to every answer ([`Sandbox::set_latency`]);
+//! - **injected faults** for the next N matching requests: a status in Stripe's error shape
+//!   (429, 500, 503…), a hang that never answers (the client's timeout must end it), or a
+//!   2xx body that is not JSON ([`Sandbox::inject`]);
+//! - a **log of every call** it received, with its method, raw path, query, `Stripe-Version`
+//!   and whether the key was accepted ([`Sandbox::calls`]), and the peak number of requests
+//!   it had in flight at once ([`Sandbox::peak_in_flight`]).
+//!
+//! Like Stripe it requires `Authorization: Bearer <key>` (401 otherwise), sends a
+//! `Request-Id` header, and answers errors as `{"error": {"type", "code", "message", …}}`.
+
+pub mod demo;
+pub mod store;
+
+use std::{
+    collections::VecDeque,
+    net::{SocketAddr, TcpListener},
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
+    time::Duration,
+};
+
+use actix_web::{dev::ServerHandle, http::Method, web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::json;
+
+pub use store::Store;
+use store::{ApiError, Params};
+
+/// The key the demo sandbox accepts (and `--demo` configures the client with).
+pub const DEMO_KEY: &str = "sk_test_sandbox_demo_key";
+
+/// A fault to inject into answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer this HTTP status with a Stripe-shaped error body (`rate_limit` for 429,
+    /// `api_error` for 5xx).
+    Status(u16),
+    /// Never answer (until the client gives up and disconnects).
+    Hang,
+    /// Answer 200 with a body that is not JSON.
+    Garbage,
+}
+
+/// One request the sandbox received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// HTTP method.
+    pub method: String,
+    /// Raw (still percent-encoded) path, e.g. `/v1/customers/cus_1`.
+    pub path: String,
+    /// Raw query string.
+    pub query: String,
+    /// The `Stripe-Version` header, if sent.
+    pub stripe_version: Option<String>,
+    /// Whether the `Authorization` header carried the sandbox's key.
+    pub authorized: bool,
+}
+
+struct FaultRule {
+    path_prefix: Option<String>,
+    fault: Fault,
+    remaining: usize,
+}
+
+struct State {
+    api_key: String,
+    store: Mutex<Store>,
+    calls: Mutex<Vec<Call>>,
+    faults: Mutex<VecDeque<FaultRule>>,
+    latency_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+    request_ids: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running sandbox. Stops when dropped.
+pub struct Sandbox {
+    addr: SocketAddr,
+    state: Arc<State>,
+    handle: ServerHandle,
+}
+
+impl Sandbox {
+    /// Starts a sandbox on `127.0.0.1:<free port>` serving `store`, accepting `api_key`.
+    /// Must be called within a Tokio runtime.
+    pub async fn start(store: Store, api_key: &str) -> std::io::Result<Sandbox> {
+        let state = Arc::new(State {
+            api_key: api_key.to_owned(),
+            store: Mutex::new(store),
+            calls: Mutex::new(Vec::new()),
+            faults: Mutex::new(VecDeque::new()),
+            latency_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak_in_flight: AtomicUsize::new(0),
+            request_ids: AtomicU64::new(0),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let data = web::Data::from(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(dispatch))
+        })
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Sandbox {
+            addr,
+            state,
+            handle,
+        })
+    }
+
+    /// The sandbox with the demo data, accepting [`DEMO_KEY`].
+    pub async fn start_demo() -> std::io::Result<Sandbox> {
+        Sandbox::start(demo::store(unix_now()), DEMO_KEY).await
+    }
+
+    /// Base URL to configure as `STRIPE_API_BASE`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Reads or changes the stored objects.
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut lock(&self.state.store))
+    }
+
+    /// Delays every answer by `latency`.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.latency_ms.store(
+            latency.as_millis().try_into().unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// Injects `fault` into the next `times` requests whose path starts with `path_prefix`
+    /// (every path when `None`). Rules apply in the order they were added.
+    pub fn inject(&self, path_prefix: Option<&str>, fault: Fault, times: usize) {
+        lock(&self.state.faults).push_back(FaultRule {
+            path_prefix: path_prefix.map(str::to_owned),
+            fault,
+            remaining: times,
+        });
+    }
+
+    /// Every call received so far, oldest first.
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.state.calls).clone()
+    }
+
+    /// How many calls were made to exactly this path.
+    pub fn calls_to(&self, path: &str) -> usize {
+        lock(&self.state.calls)
+            .iter()
+            .filter(|c| c.path == path)
+            .count()
+    }
+
+    /// Forgets the call log and the in-flight peak.
+    pub fn reset_calls(&self) {
+        lock(&self.state.calls).clear();
+        self.state.peak_in_flight.store(0, Ordering::SeqCst);
+    }
+
+    /// The most requests that were being answered at the same moment.
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.peak_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // The stop command is sent when `stop` is called; the returned future only waits.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+struct InFlight<'a>(&'a State);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a State) -> Self {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    let _in_flight = InFlight::enter(&state);
+    let path = req.uri().path().to_owned();
+    let authorized = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|key| key == state.api_key);
+    lock(&state.calls).push(Call {
+        method: req.method().to_string(),
+        path: path.clone(),
+        query: req.query_string().to_owned(),
+        stripe_version: req
+            .headers()
+            .get("stripe-version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        authorized,
+    });
+    let request_id = format!(
+        "req_sandbox{:06}",
+        state.request_ids.fetch_add(1, Ordering::SeqCst) + 1
+    );
+
+    let latency = state.latency_ms.load(Ordering::SeqCst);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    if let Some(fault) = take_fault(&state, &path) {
+        match fault {
+            Fault::Hang => {
+                // Ends when the client disconnects (actix drops this future) or after an hour.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Fault::Garbage => {
+                return HttpResponse::Ok()
+                    .insert_header(("Request-Id", request_id))
+                    .content_type("text/html")
+                    .body("<html>upstream proxy error</html>")
+            }
+            Fault::Status(status) => {
+                let (kind, code, message) = match status {
+                    429 => (
+                        "invalid_request_error",
+                        Some("rate_limit"),
+                        "Too many requests hit the API too quickly.",
+                    ),
+                    s if s >= 500 => ("api_error", None, "An unknown error occurred."),
+                    _ => ("invalid_request_error", None, "Injected failure."),
+                };
+                let body = json!({"error": {"type": kind, "code": code, "message": message}});
+                return answer(Err(ApiError { status, body }), request_id);
+            }
+        }
+    }
+    if !authorized {
+        let message = if req.headers().contains_key("authorization") {
+            "Invalid API Key provided."
+        } else {
+            "You did not provide an API key. Provide it in the Authorization header as `Bearer <key>`."
+        };
+        let body = json!({"error": {"type": "invalid_request_error", "message": message}});
+        return answer(Err(ApiError { status: 401, body }), request_id);
+    }
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let result = match (req.method(), segments.split_first()) {
+        (&Method::GET, Some((v1, rest))) if v1 == "v1" => match parse_params(req.query_string()) {
+            Ok(params) => lock(&state.store).get_route(rest, &params),
+            Err(e) => Err(e),
+        },
+        _ => Err(store::unrecognized(&segments)),
+    };
+    answer(result, request_id)
+}
+
+fn take_fault(state: &State, path: &str) -> Option<Fault> {
+    let mut faults = lock(&state.faults);
+    let rule = faults.iter_mut().find(|r| {
+        r.remaining > 0 && r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+    })?;
+    rule.remaining -= 1;
+    let fault = rule.fault;
+    faults.retain(|r| r.remaining > 0);
+    Some(fault)
+}
+
+fn parse_params(query: &str) -> Result<Params, ApiError> {
+    let mut params = Params::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if params.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(ApiError::invalid(
+                400,
+                "parameter_invalid",
+                Some(&k),
+                format!("Received duplicate parameter: {k}"),
+            ));
+        }
+    }
+    Ok(params)
+}
+
+fn answer(result: Result<serde_json::Value, ApiError>, request_id: String) -> HttpResponse {
+    let (status, body) = match result {
+        Ok(body) => (200, body),
+        Err(e) => (e.status, e.body),
+    };
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
+        .insert_header(("Request-Id", request_id))
+        .json(body)
+}

@@ -1,0 +1,787 @@
+//! Serde models of the Stripe objects this server reads.
+//!
+//! The models target API version `2026-07-29.dahlia` and stay readable on other versions:
+//! unknown fields are ignored, every field that some version lacks is optional, and renamed
+//! fields carry their old name as an alias (`account_balance` → `balance`). After decoding,
+//! [`StripeObject::normalize`] fills what older or newer versions put elsewhere, in one place:
+//!
+//! - **Current period** (moved from the subscription to its items in `2025-03-31.basil`): an
+//!   item without its own period takes the subscription's; a subscription without one gets
+//!   [`derived_current_period`] of its items.
+//! - **Subscription `plan` and `quantity`** (dropped from the typed API in `2020-08-27`): set
+//!   from the only item when the subscription has exactly one, as Stripe used to.
+//! - **Item `price`** (missing on pre-2018 shapes such as localstripe's): synthesized from the
+//!   item's plan, which is the legacy view of the same price.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer};
+
+/// Free-form key/value metadata. Stripe sends strings; other JSON values are kept as sent.
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// Behaviour shared by every top-level Stripe object this server reads.
+pub trait StripeObject: for<'de> Deserialize<'de> + Send + Sync + 'static {
+    /// Stripe's `object` value, e.g. `"customer"`.
+    const OBJECT: &'static str;
+    /// The object's id.
+    fn id(&self) -> &str;
+    /// Fills fields that other API versions put elsewhere (see the module docs).
+    fn normalize(&mut self) {}
+}
+
+/// A page of a Stripe list: `{object: "list", data, has_more, url}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    /// The objects on this page, in Stripe's order (newest first for most lists).
+    pub data: Vec<Arc<T>>,
+    /// Whether Stripe has more objects after the last one in `data`.
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List {
+            data: Vec::new(),
+            has_more: false,
+        }
+    }
+}
+
+impl<T: StripeObject + Clone> List<T> {
+    /// Normalizes every object of the page.
+    pub fn normalize(&mut self) {
+        for item in &mut self.data {
+            Arc::make_mut(item).normalize();
+        }
+    }
+}
+
+/// A postal address.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Address {
+    /// City, district, suburb, town, or village.
+    pub city: Option<String>,
+    /// Two-letter country code (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
+    /// Address line 1.
+    pub line1: Option<String>,
+    /// Address line 2.
+    pub line2: Option<String>,
+    /// ZIP or postal code.
+    pub postal_code: Option<String>,
+    /// State, county, province, or region.
+    pub state: Option<String>,
+}
+
+/// `invoice_settings` of a customer (only what the schema exposes).
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct InvoiceSettings {
+    /// Default payment method for invoices (an id, or the object when expanded).
+    #[serde(default, deserialize_with = "expandable_id_opt")]
+    pub default_payment_method: Option<String>,
+}
+
+/// A Stripe customer (`cus_…`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Customer {
+    /// Unique identifier.
+    pub id: String,
+    /// Billing address.
+    pub address: Option<Address>,
+    /// Balance in the smallest currency unit; negative is a credit. `account_balance` before
+    /// 2019-10-17.
+    #[serde(default, alias = "account_balance")]
+    pub balance: i64,
+    /// Business name (2025-09-30.clover and later).
+    pub business_name: Option<String>,
+    /// Creation time, Unix seconds.
+    #[serde(default)]
+    pub created: i64,
+    /// Currency the customer is billed in.
+    pub currency: Option<String>,
+    /// Whether the latest invoice is past due.
+    pub delinquent: Option<bool>,
+    /// Description.
+    pub description: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Individual's name (2025-09-30.clover and later).
+    pub individual_name: Option<String>,
+    /// Prefix of the customer's invoice numbers.
+    pub invoice_prefix: Option<String>,
+    /// Invoice settings.
+    pub invoice_settings: Option<InvoiceSettings>,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: bool,
+    /// Metadata (`{}` when Stripe sends none).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+    /// Full name or business name.
+    pub name: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Preferred locales, by preference.
+    pub preferred_locales: Option<Vec<String>>,
+    /// `none`, `exempt` or `reverse`.
+    pub tax_exempt: Option<String>,
+}
+
+impl StripeObject for Customer {
+    const OBJECT: &'static str = "customer";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Why and how a subscription was canceled.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct CancellationDetails {
+    /// Free-text comment from the customer.
+    pub comment: Option<String>,
+    /// The customer's feedback choice, e.g. `too_expensive`.
+    pub feedback: Option<String>,
+    /// Why the subscription was canceled, e.g. `cancellation_requested`.
+    pub reason: Option<String>,
+}
+
+/// Paused invoice collection.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct PauseCollection {
+    /// `keep_as_draft`, `mark_uncollectible` or `void`.
+    pub behavior: Option<String>,
+    /// When collection resumes, Unix seconds.
+    pub resumes_at: Option<i64>,
+}
+
+/// A Stripe subscription (`sub_…`), normalized (see the module docs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subscription {
+    /// Unique identifier.
+    pub id: String,
+    /// The customer's id (the object when expanded; only the id is kept).
+    #[serde(deserialize_with = "expandable_id")]
+    pub customer: String,
+    /// Status as Stripe sends it.
+    pub status: String,
+    /// The subscription's items (embedded list).
+    #[serde(default)]
+    pub items: List<SubscriptionItem>,
+    /// First day of the billing cycle, Unix seconds.
+    pub billing_cycle_anchor: Option<i64>,
+    /// When the subscription will be or was canceled.
+    pub cancel_at: Option<i64>,
+    /// Whether it cancels at the end of the current period.
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    /// When cancellation was requested.
+    pub canceled_at: Option<i64>,
+    /// Cancellation details.
+    pub cancellation_details: Option<CancellationDetails>,
+    /// `charge_automatically` or `send_invoice`.
+    pub collection_method: Option<String>,
+    /// Creation time, Unix seconds.
+    #[serde(default)]
+    pub created: i64,
+    /// Three-letter ISO currency code.
+    pub currency: Option<String>,
+    /// Subscription-level current period start (pre-basil); derived when absent.
+    pub current_period_start: Option<i64>,
+    /// Subscription-level current period end (pre-basil); derived when absent.
+    pub current_period_end: Option<i64>,
+    /// Days until an invoice is due (`send_invoice` only).
+    pub days_until_due: Option<i64>,
+    /// Default payment method id.
+    #[serde(default, deserialize_with = "expandable_id_opt")]
+    pub default_payment_method: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// When the subscription ended.
+    pub ended_at: Option<i64>,
+    /// Most recent invoice id.
+    #[serde(default, deserialize_with = "expandable_id_opt")]
+    pub latest_invoice: Option<String>,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: bool,
+    /// Metadata (`{}` when Stripe sends none).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+    /// Paused collection, if any.
+    pub pause_collection: Option<PauseCollection>,
+    /// The plan, when the subscription has exactly one item (legacy field; derived).
+    pub plan: Option<Arc<Plan>>,
+    /// The quantity, when the subscription has exactly one item (legacy field; derived).
+    pub quantity: Option<i64>,
+    /// Start date, Unix seconds.
+    pub start_date: Option<i64>,
+    /// End of the trial.
+    pub trial_end: Option<i64>,
+    /// Start of the trial.
+    pub trial_start: Option<i64>,
+}
+
+impl StripeObject for Subscription {
+    const OBJECT: &'static str = "subscription";
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn normalize(&mut self) {
+        for item in &mut self.items.data {
+            let item = Arc::make_mut(item);
+            if item.subscription.is_none() {
+                item.subscription = Some(self.id.clone());
+            }
+            if item.current_period_start.is_none() && item.current_period_end.is_none() {
+                item.current_period_start = self.current_period_start;
+                item.current_period_end = self.current_period_end;
+            }
+            item.normalize();
+        }
+        if self.current_period_start.is_none() && self.current_period_end.is_none() {
+            let (start, end) = derived_current_period(&self.items.data);
+            self.current_period_start = start;
+            self.current_period_end = end;
+        }
+        if let [only] = self.items.data.as_slice() {
+            if self.plan.is_none() {
+                self.plan = only.plan.clone();
+            }
+            if self.quantity.is_none() {
+                self.quantity = only.quantity;
+            }
+        }
+    }
+}
+
+/// The subscription's current period derived from its items, for API versions
+/// (`2025-03-31.basil` and later) where only items carry one.
+///
+/// The rule: the intersection of the items' current periods, i.e. the **latest** item start
+/// and the **earliest** item end. Under classic billing every item shares one period, so this
+/// is exactly the value Stripe used to send on the subscription; with mixed intervals it is
+/// the span every item is in, ending at the next renewal of any item. Items without a period
+/// are ignored; with none left, both ends are `None`.
+pub fn derived_current_period(items: &[Arc<SubscriptionItem>]) -> (Option<i64>, Option<i64>) {
+    let start = items.iter().filter_map(|i| i.current_period_start).max();
+    let end = items.iter().filter_map(|i| i.current_period_end).min();
+    (start, end)
+}
+
+/// A subscription item (`si_…`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionItem {
+    /// Unique identifier.
+    pub id: String,
+    /// Creation time, Unix seconds.
+    pub created: Option<i64>,
+    /// Start of the item's current period (basil+; copied from the subscription before).
+    pub current_period_start: Option<i64>,
+    /// End of the item's current period (basil+; copied from the subscription before).
+    pub current_period_end: Option<i64>,
+    /// Metadata (`{}` when Stripe sends none).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+    /// The legacy plan view of the price.
+    pub plan: Option<Arc<Plan>>,
+    /// The price (synthesized from `plan` on shapes that lack it).
+    pub price: Option<Arc<Price>>,
+    /// Quantity (absent for metered prices).
+    pub quantity: Option<i64>,
+    /// The subscription's id.
+    pub subscription: Option<String>,
+}
+
+impl StripeObject for SubscriptionItem {
+    const OBJECT: &'static str = "subscription_item";
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn normalize(&mut self) {
+        if self.price.is_none() {
+            self.price = self.plan.as_deref().map(|plan| Arc::new(plan.as_price()));
+        }
+    }
+}
+
+/// Recurring components of a price.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Recurring {
+    /// `day`, `week`, `month` or `year`.
+    pub interval: String,
+    /// Number of intervals between billings.
+    #[serde(default = "one")]
+    pub interval_count: i64,
+    /// `licensed` or `metered`.
+    #[serde(default = "licensed")]
+    pub usage_type: String,
+    /// Billing meter id (metered prices).
+    pub meter: Option<String>,
+    /// Default trial length in days.
+    pub trial_period_days: Option<i64>,
+    /// Removed in 2025-03-31.basil; present only on older API versions.
+    pub aggregate_usage: Option<String>,
+}
+
+/// A Stripe price (`price_…`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Price {
+    /// Unique identifier.
+    pub id: String,
+    /// Whether it can be used for new purchases.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// `per_unit` or `tiered`.
+    pub billing_scheme: Option<String>,
+    /// Creation time, Unix seconds.
+    #[serde(default)]
+    pub created: i64,
+    /// Three-letter ISO currency code, lowercase.
+    #[serde(default)]
+    pub currency: String,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: bool,
+    /// Lookup key.
+    pub lookup_key: Option<String>,
+    /// Metadata (`{}` when Stripe sends none).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+    /// Display name.
+    pub nickname: Option<String>,
+    /// The product's id (the object when expanded; only the id is kept).
+    #[serde(default, deserialize_with = "expandable_id_opt")]
+    pub product: Option<String>,
+    /// Recurring components (`null` for one-time prices).
+    pub recurring: Option<Recurring>,
+    /// `exclusive`, `inclusive` or `unspecified`.
+    pub tax_behavior: Option<String>,
+    /// `graduated` or `volume` (tiered prices).
+    pub tiers_mode: Option<String>,
+    /// `one_time` or `recurring`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Unit amount in the smallest currency unit.
+    pub unit_amount: Option<i64>,
+    /// Unit amount as a decimal string with up to 12 decimal places.
+    #[serde(default, deserialize_with = "decimal_string_opt")]
+    pub unit_amount_decimal: Option<String>,
+}
+
+impl StripeObject for Price {
+    const OBJECT: &'static str = "price";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A Stripe plan: the legacy view of a recurring price.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Plan {
+    /// Unique identifier (often a `price_…` id).
+    pub id: String,
+    /// Whether it can be used for new purchases.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Amount in the smallest currency unit.
+    pub amount: Option<i64>,
+    /// Amount as a decimal string.
+    #[serde(default, deserialize_with = "decimal_string_opt")]
+    pub amount_decimal: Option<String>,
+    /// `per_unit` or `tiered`.
+    pub billing_scheme: Option<String>,
+    /// Creation time, Unix seconds.
+    #[serde(default)]
+    pub created: i64,
+    /// Three-letter ISO currency code.
+    #[serde(default)]
+    pub currency: String,
+    /// `day`, `week`, `month` or `year`.
+    pub interval: String,
+    /// Number of intervals between billings.
+    #[serde(default = "one")]
+    pub interval_count: i64,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: bool,
+    /// Metadata (nullable on plans; `{}` when Stripe sends none).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+    /// Billing meter id.
+    pub meter: Option<String>,
+    /// Display name.
+    pub nickname: Option<String>,
+    /// The product's id.
+    #[serde(default, deserialize_with = "expandable_id_opt")]
+    pub product: Option<String>,
+    /// `graduated` or `volume`.
+    pub tiers_mode: Option<String>,
+    /// Default trial length in days.
+    pub trial_period_days: Option<i64>,
+    /// `licensed` or `metered`.
+    #[serde(default = "licensed")]
+    pub usage_type: String,
+    /// Removed in 2025-03-31.basil; present only on older API versions.
+    pub aggregate_usage: Option<String>,
+}
+
+impl StripeObject for Plan {
+    const OBJECT: &'static str = "plan";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Plan {
+    /// The price this plan is a view of, for API shapes whose items carry only a plan.
+    pub fn as_price(&self) -> Price {
+        Price {
+            id: self.id.clone(),
+            active: self.active,
+            billing_scheme: self.billing_scheme.clone(),
+            created: self.created,
+            currency: self.currency.clone(),
+            livemode: self.livemode,
+            lookup_key: None,
+            metadata: self.metadata.clone(),
+            nickname: self.nickname.clone(),
+            product: self.product.clone(),
+            recurring: Some(Recurring {
+                interval: self.interval.clone(),
+                interval_count: self.interval_count,
+                usage_type: self.usage_type.clone(),
+                meter: self.meter.clone(),
+                trial_period_days: self.trial_period_days,
+                aggregate_usage: self.aggregate_usage.clone(),
+            }),
+            tax_behavior: None,
+            tiers_mode: self.tiers_mode.clone(),
+            kind: Some("recurring".to_owned()),
+            unit_amount: self.amount,
+            unit_amount_decimal: self
+                .amount_decimal
+                .clone()
+                .or_else(|| self.amount.map(|a| a.to_string())),
+        }
+    }
+}
+
+/// A Stripe product (`prod_…`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Product {
+    /// Unique identifier.
+    pub id: String,
+    /// Whether it can be purchased.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Creation time, Unix seconds.
+    #[serde(default)]
+    pub created: i64,
+    /// Default price id.
+    #[serde(default, deserialize_with = "expandable_id_opt")]
+    pub default_price: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Image URLs.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub images: Vec<String>,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: bool,
+    /// Metadata (`{}` when Stripe sends none).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+    /// Name shown to customers.
+    #[serde(default)]
+    pub name: String,
+    /// Whether it is shipped.
+    pub shippable: Option<bool>,
+    /// Statement descriptor.
+    pub statement_descriptor: Option<String>,
+    /// `good` or `service` (older API versions).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Unit label shown on receipts and invoices.
+    pub unit_label: Option<String>,
+    /// Last update, Unix seconds.
+    pub updated: Option<i64>,
+    /// Public URL.
+    pub url: Option<String>,
+}
+
+impl StripeObject for Product {
+    const OBJECT: &'static str = "product";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn licensed() -> String {
+    "licensed".to_owned()
+}
+
+/// `null` becomes the type's default (`{}` metadata, empty lists).
+fn null_as_default<'de, D, T>(de: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Expandable {
+    Id(String),
+    Object { id: String },
+}
+
+/// An expandable field: the id string, or the expanded object's `id`.
+fn expandable_id<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    Ok(match Expandable::deserialize(de)? {
+        Expandable::Id(id) | Expandable::Object { id } => id,
+    })
+}
+
+fn expandable_id_opt<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<Expandable>::deserialize(de)?.map(|e| match e {
+        Expandable::Id(id) | Expandable::Object { id } => id,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DecimalString {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+/// Decimal strings (`"2000"`, `"0.5"`); a JSON number from a fake server is kept as its text.
+fn decimal_string_opt<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<DecimalString>::deserialize(de)?.map(|d| match d {
+        DecimalString::Text(s) => s,
+        DecimalString::Number(n) => n.to_string(),
+    }))
+}
+
+/// Decodes and normalizes one Stripe object from JSON.
+pub fn decode<T: StripeObject>(value: serde_json::Value) -> Result<T, serde_json::Error> {
+    let mut object: T = serde_json::from_value(value)?;
+    object.normalize();
+    Ok(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn fixtures() -> Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/reference/stripe-fixtures-dahlia.json"
+        );
+        let text = std::fs::read_to_string(path).expect("read the dahlia fixtures");
+        serde_json::from_str::<Value>(&text).unwrap()["resources"].clone()
+    }
+
+    #[test]
+    fn every_dahlia_fixture_object_parses() {
+        let f = fixtures();
+        let customer: Customer = decode(f["customer"].clone()).unwrap();
+        assert_eq!(customer.id, "cus_QXg1o8vcGmoR32");
+        assert_eq!(customer.balance, 0);
+        assert_eq!(customer.invoice_prefix.as_deref(), Some("7FE1103"));
+
+        let sub: Subscription = decode(f["subscription"].clone()).unwrap();
+        assert_eq!(sub.customer, "cus_QXg1o8vcGmoR32");
+        assert_eq!(sub.items.data.len(), 1);
+        let item = &sub.items.data[0];
+        assert_eq!(item.price.as_ref().unwrap().unit_amount, Some(2000));
+        assert_eq!(
+            item.price.as_ref().unwrap().unit_amount_decimal.as_deref(),
+            Some("2000")
+        );
+
+        let item: SubscriptionItem = decode(f["subscription_item"].clone()).unwrap();
+        assert_eq!(
+            item.subscription.as_deref(),
+            Some("sub_1Pgc6xB7WZ01zgkWJMvZp5ja")
+        );
+        assert_eq!(item.current_period_end, Some(976287773));
+
+        let plan: Plan = decode(f["plan"].clone()).unwrap();
+        assert_eq!(plan.amount, Some(2000));
+        assert_eq!(plan.product.as_deref(), Some("prod_QXg1hqf4jFNsqG"));
+
+        let price: Price = decode(f["price"].clone()).unwrap();
+        assert_eq!(price.recurring.as_ref().unwrap().usage_type, "licensed");
+        assert_eq!(price.recurring.as_ref().unwrap().aggregate_usage, None);
+        assert_eq!(price.kind.as_deref(), Some("recurring"));
+
+        let product: Product = decode(f["product"].clone()).unwrap();
+        assert_eq!(product.name, "T-shirt");
+        assert_eq!(
+            product.default_price.as_deref(),
+            Some("price_1PgafmB7WZ01zgkW02Hf9z6c")
+        );
+
+        // The sample event carries an older plan shape that still has aggregate_usage.
+        let event_plan: Plan = decode(f["event"]["data"]["object"].clone()).unwrap();
+        assert_eq!(event_plan.interval, "month");
+
+        for deleted in [
+            "deleted_customer",
+            "deleted_plan",
+            "deleted_price",
+            "deleted_product",
+            "deleted_subscription_item",
+        ] {
+            assert_eq!(f[deleted]["deleted"], json!(true), "{deleted}");
+        }
+    }
+
+    #[test]
+    fn dahlia_subscription_gets_its_period_and_plan_from_its_single_item() {
+        let sub: Subscription = decode(fixtures()["subscription"].clone()).unwrap();
+        // The fixture's item has start 1896570518 and end 976287773 (synthetic values).
+        assert_eq!(sub.current_period_start, Some(1896570518));
+        assert_eq!(sub.current_period_end, Some(976287773));
+        assert_eq!(sub.plan.as_ref().unwrap().id, "obj_123");
+        assert_eq!(sub.quantity, Some(1));
+    }
+
+    fn item(start: i64, end: i64) -> Arc<SubscriptionItem> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "id": "si_1", "current_period_start": start, "current_period_end": end
+            }))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn derived_period_is_the_intersection_of_item_periods() {
+        let monthly = item(1_000, 2_000);
+        let yearly = item(500, 30_000);
+        assert_eq!(
+            derived_current_period(&[monthly.clone(), yearly]),
+            (Some(1_000), Some(2_000))
+        );
+        assert_eq!(
+            derived_current_period(&[monthly]),
+            (Some(1_000), Some(2_000))
+        );
+        assert_eq!(derived_current_period(&[]), (None, None));
+    }
+
+    #[test]
+    fn multi_item_subscription_has_no_legacy_plan() {
+        let sub: Subscription = decode(json!({
+            "id": "sub_1", "customer": "cus_1", "status": "active",
+            "items": {"data": [
+                {"id": "si_1", "current_period_start": 10, "current_period_end": 20},
+                {"id": "si_2", "current_period_start": 12, "current_period_end": 40}
+            ], "has_more": false}
+        }))
+        .unwrap();
+        assert!(sub.plan.is_none());
+        assert_eq!(sub.current_period_start, Some(12));
+        assert_eq!(sub.current_period_end, Some(20));
+    }
+
+    #[test]
+    fn localstripe_shapes_parse_and_normalize() {
+        // Shapes observed from localstripe 1.15.10 (pre-2019 API): account_balance, a
+        // subscription-level plan and period, items with only a plan, tiers as strings.
+        let customer: Customer = decode(json!({
+            "account_balance": -500, "address": null, "business_vat_id": null,
+            "created": 1795606942, "currency": "eur", "default_source": null,
+            "delinquent": false, "description": null, "discount": null,
+            "email": "jane@example.com", "id": "cus_zd3iJkIhnHuaO2",
+            "invoice_settings": {"default_payment_method": null}, "livemode": false,
+            "metadata": {"hasura_user_id": "u_42"}, "name": "Jane Doe", "object": "customer",
+            "phone": null, "preferred_locales": null, "shipping": null,
+            "subscriptions": {"data": [], "has_more": false, "object": "list", "total_count": 0,
+                              "url": "/v1/customers/cus_zd3iJkIhnHuaO2/subscriptions"}
+        }))
+        .unwrap();
+        assert_eq!(customer.balance, -500);
+        assert_eq!(customer.metadata["hasura_user_id"], json!("u_42"));
+
+        let plan = json!({
+            "active": true, "amount": 1000, "billing_scheme": "per_unit",
+            "created": 1795606939, "currency": "usd", "id": "plan_basic_monthly",
+            "interval": "month", "interval_count": 1, "livemode": false, "metadata": {},
+            "name": "Basic", "nickname": "Basic monthly", "object": "plan",
+            "product": "prod_basic", "statement_descriptor": null,
+            "tiers": [{"up_to": "inf", "unit_amount": "500"}],
+            "tiers_mode": null, "trial_period_days": null, "usage_type": "licensed"
+        });
+        let sub: Subscription = decode(json!({
+            "application_fee_percent": null, "billing_cycle_anchor": null, "cancel_at": null,
+            "cancel_at_period_end": false, "canceled_at": null, "created": 1795606950,
+            "current_period_end": 1798198950, "current_period_start": 1795606950,
+            "customer": "cus_zd3iJkIhnHuaO2", "default_tax_rates": null, "discount": null,
+            "ended_at": null, "id": "sub_uORiPjPzlytVGx",
+            "items": {"data": [{"created": 1795606950, "id": "si_XQZsVCBMAyHX1q",
+                "invoice": "in_XXaNVLOEcbDk93", "livemode": false, "metadata": {},
+                "object": "subscription_item", "plan": plan.clone(), "quantity": 2,
+                "tax_rates": []}],
+              "has_more": false, "object": "list", "total_count": 1,
+              "url": "/v1/subscription_items?subscription=sub_uORiPjPzlytVGx"},
+            "latest_invoice": "in_XXaNVLOEcbDk93", "livemode": false,
+            "metadata": {"source": "test"}, "object": "subscription", "plan": plan,
+            "quantity": 2, "start_date": 1795606950, "status": "active", "tax_percent": null,
+            "trial_end": null, "trial_from_plan": false, "trial_period_days": null,
+            "trial_start": null
+        }))
+        .unwrap();
+        assert_eq!(sub.current_period_start, Some(1795606950));
+        let item = &sub.items.data[0];
+        assert_eq!(item.subscription.as_deref(), Some("sub_uORiPjPzlytVGx"));
+        assert_eq!(item.current_period_end, Some(1798198950));
+        let price = item
+            .price
+            .as_ref()
+            .expect("price synthesized from the plan");
+        assert_eq!(price.id, "plan_basic_monthly");
+        assert_eq!(price.unit_amount, Some(1000));
+        assert_eq!(price.unit_amount_decimal.as_deref(), Some("1000"));
+        assert_eq!(price.recurring.as_ref().unwrap().interval, "month");
+        assert_eq!(price.product.as_deref(), Some("prod_basic"));
+
+        let product: Product = decode(json!({
+            "active": true, "attributes": null, "caption": null, "created": 1795606935,
+            "description": null, "id": "prod_basic", "livemode": false, "metadata": {},
+            "name": "Basic", "object": "product", "shippable": true,
+            "statement_descriptor": null, "type": "service", "url": null
+        }))
+        .unwrap();
+        assert_eq!(product.kind.as_deref(), Some("service"));
+        assert!(product.images.is_empty());
+    }
+
+    #[test]
+    fn expanded_objects_keep_only_their_id() {
+        let price: Price = decode(json!({
+            "id": "price_1", "product": {"id": "prod_1", "object": "product", "name": "X"},
+            "unit_amount_decimal": 12.5
+        }))
+        .unwrap();
+        assert_eq!(price.product.as_deref(), Some("prod_1"));
+        assert_eq!(price.unit_amount_decimal.as_deref(), Some("12.5"));
+    }
+}

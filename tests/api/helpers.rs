@@ -1,0 +1,127 @@
+//! Spawns the server on port 0 against a fresh sandbox, and talks to it.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stripe_graphql::{
+    config::{CacheSettings, Config, LogFormat, SecretString, StripeSettings},
+    sandbox::{demo, Fault, Sandbox},
+    startup::Application,
+};
+
+/// The key the test sandbox accepts.
+pub const KEY: &str = "sk_test_api_suite_key_0123";
+/// The time the demo data is built around, fixed so values are reproducible.
+pub const NOW: i64 = 1_795_000_000;
+
+pub struct TestApp {
+    pub base: String,
+    pub sandbox: Sandbox,
+    pub http: reqwest::Client,
+    pub token: Option<String>,
+}
+
+/// Settings a test can change before the app starts.
+pub struct Options {
+    pub config: Config,
+    pub latency: Duration,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
+    let sandbox = Sandbox::start(demo::store(NOW), KEY)
+        .await
+        .expect("sandbox starts");
+    let mut options = Options {
+        config: Config {
+            stripe: Some(StripeSettings {
+                api_base: sandbox.base_url().parse().unwrap(),
+                secret_key: SecretString::new(KEY),
+            }),
+            demo: false,
+            listen_addr: "127.0.0.1:0".parse().unwrap(),
+            auth_token: None,
+            api_version: "2026-07-29.dahlia".into(),
+            stripe_timeout: Duration::from_secs(5),
+            stripe_max_concurrency: 8,
+            cache: CacheSettings::default(),
+            max_body_bytes: 1024 * 1024,
+            log_format: LogFormat::Text,
+        },
+        latency: Duration::ZERO,
+    };
+    change(&mut options);
+    sandbox.set_latency(options.latency);
+    let token = options
+        .config
+        .auth_token
+        .as_ref()
+        .map(|t| t.expose().to_owned());
+    let app = Application::build(options.config)
+        .await
+        .expect("app builds");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        sandbox,
+        http: reqwest::Client::new(),
+        token,
+    }
+}
+
+impl TestApp {
+    /// POSTs `body` to /graphql with the configured token (if any).
+    pub async fn post(&self, body: Value) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}/graphql", self.base)).json(&body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("server answers")
+    }
+
+    /// Runs a query and returns the whole JSON response.
+    pub async fn query(&self, query: &str) -> Value {
+        let response = self.post(json!({ "query": query })).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("JSON body")
+    }
+
+    /// Runs a query that must succeed and returns `data`.
+    pub async fn data(&self, query: &str) -> Value {
+        let body = self.query(query).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub fn stripe_calls(&self) -> usize {
+        self.sandbox.calls().len()
+    }
+
+    pub fn fail_next(&self, path_prefix: Option<&str>, fault: Fault, times: usize) {
+        self.sandbox.inject(path_prefix, fault, times);
+    }
+
+    /// A stored sandbox object.
+    pub fn stored(&self, object: &str, id: &str) -> Value {
+        self.sandbox
+            .with_store(|s| s.get(object, id).cloned())
+            .unwrap_or_else(|| panic!("{object} {id} is in the sandbox"))
+    }
+}
+
+/// The `code` extension of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an error code in {body}"))
+}
+
+/// A file under ../shared/reference.
+pub fn reference(name: &str) -> String {
+    let path = format!("{}/../shared/reference/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}

@@ -1,0 +1,126 @@
+//! Hasura join documents: one POST with many aliased `customer(id:)` fields.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stripe_graphql::sandbox::{
+    demo::{AVA, BEN, CHLOE, DIEGO, EMMA, FAISAL, GRACE},
+    store,
+};
+
+use crate::helpers::{spawn_app, spawn_app_with};
+
+const SELECTION: &str = "{ id email subscriptions { data { id status currentPeriodEnd items { data { price { id unitAmount } } } } } }";
+
+fn join_document(ids: &[&str]) -> String {
+    let fields: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!("f{i}: customer(id: \"{id}\") {SELECTION}"))
+        .collect();
+    format!("query {{ {} }}", fields.join(" "))
+}
+
+#[tokio::test]
+async fn a_join_with_duplicate_unknown_and_deleted_ids_answers_nulls_and_no_errors() {
+    let app = spawn_app().await;
+
+    let body = app
+        .query(&join_document(&[AVA, "cus_DoesNotExist", FAISAL, AVA]))
+        .await;
+
+    assert!(body.get("errors").is_none(), "{body}");
+    let data = &body["data"];
+    assert_eq!(data["f0"]["id"], json!(AVA));
+    assert_eq!(data["f1"], Value::Null);
+    assert_eq!(data["f2"], Value::Null, "a deleted customer is null");
+    assert_eq!(data["f3"], data["f0"]);
+    assert_eq!(
+        app.sandbox.calls_to("/v1/customers/cus_AvaMartinez"),
+        1,
+        "duplicates share one call"
+    );
+}
+
+#[tokio::test]
+async fn a_page_of_customers_costs_one_call_per_customer_and_per_live_subscription_list() {
+    let app = spawn_app().await;
+    let ids = [AVA, BEN, CHLOE, DIEGO, EMMA, FAISAL, GRACE];
+
+    let data = app.data(&join_document(&ids)).await;
+
+    for (i, id) in ids.iter().enumerate() {
+        let expected = if *id == FAISAL {
+            Value::Null
+        } else {
+            json!(id)
+        };
+        assert_eq!(data[format!("f{i}")]["id"], expected);
+    }
+    // 7 customer retrievals + 6 subscription lists (the deleted customer has none to list).
+    assert_eq!(
+        app.sandbox
+            .calls()
+            .iter()
+            .filter(|c| c.path.starts_with("/v1/customers/"))
+            .count(),
+        7
+    );
+    assert_eq!(app.sandbox.calls_to("/v1/subscriptions"), 6);
+    assert_eq!(app.stripe_calls(), 13);
+    let emma_subs = data["f4"]["subscriptions"]["data"].as_array().unwrap();
+    assert_eq!(
+        emma_subs.len(),
+        1,
+        "canceled subscriptions are hidden by default"
+    );
+    assert_eq!(
+        emma_subs[0]["items"]["data"][0]["price"]["unitAmount"],
+        Value::Null,
+        "fractional metered price"
+    );
+}
+
+#[tokio::test]
+async fn join_aliases_resolve_concurrently_within_the_concurrency_bound() {
+    let app = spawn_app_with(|o| {
+        o.config.stripe_max_concurrency = 4;
+        o.latency = Duration::from_millis(150);
+    })
+    .await;
+    let ids: Vec<String> = (0..12).map(|i| format!("cus_Load{i:02}")).collect();
+    app.sandbox.with_store(|s| {
+        for (i, id) in ids.iter().enumerate() {
+            s.put(store::customer(
+                id,
+                "Load Test",
+                &format!("load{i}@example.com"),
+                1_700_000_000 + i as i64,
+            ));
+        }
+    });
+
+    let query = format!(
+        "query {{ {} }}",
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| format!("f{i}: customer(id: \"{id}\") {{ id }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let data = app.data(&query).await;
+
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(data[format!("f{i}")]["id"], json!(id));
+    }
+    let peak = app.sandbox.peak_in_flight();
+    assert!(
+        peak >= 2,
+        "aliases must not resolve one after another (peak {peak})"
+    );
+    assert!(
+        peak <= 4,
+        "at most STRIPE_MAX_CONCURRENCY calls in flight (peak {peak})"
+    );
+    assert_eq!(app.stripe_calls(), 12);
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the server on port 0 against the embedded sandbox, over real HTTP.
+
+mod auth_and_health;
+mod bad_input;
+mod caching;
+mod cli;
+mod helpers;
+mod joins;
+mod lists;
+mod schema;
+mod seed_query;
+mod stripe_errors;

@@ -1,0 +1,102 @@
+//! Stripe failures map to one `extensions.code` each, and never leak the key.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use stripe_graphql::{
+    config::SecretString,
+    sandbox::{demo::AVA, Fault},
+};
+
+use crate::helpers::{error_code, spawn_app, spawn_app_with, KEY};
+
+async fn customer_error(app: &crate::helpers::TestApp) -> Value {
+    let body = app
+        .query(&format!("{{ customer(id: \"{AVA}\") {{ id }} }}"))
+        .await;
+    assert_eq!(body["data"]["customer"], Value::Null, "{body}");
+    assert!(
+        !body.to_string().contains(KEY),
+        "the key never appears in a response"
+    );
+    body
+}
+
+#[tokio::test]
+async fn stripe_statuses_map_to_graphql_error_codes() {
+    let app = spawn_app().await;
+    for (fault, code) in [
+        (Fault::Status(429), "STRIPE_RATE_LIMITED"),
+        (Fault::Status(500), "STRIPE_UNAVAILABLE"),
+        (Fault::Status(503), "STRIPE_UNAVAILABLE"),
+        (Fault::Status(400), "STRIPE_INVALID_REQUEST"),
+        (Fault::Status(403), "STRIPE_PERMISSION_DENIED"),
+        (Fault::Garbage, "STRIPE_BAD_RESPONSE"),
+    ] {
+        app.fail_next(None, fault, 1);
+        let body = customer_error(&app).await;
+        assert_eq!(error_code(&body), code, "{fault:?}: {body}");
+        if let Fault::Status(_) | Fault::Garbage = fault {
+            let request_id = body["errors"][0]["extensions"]["stripeRequestId"]
+                .as_str()
+                .unwrap();
+            assert!(request_id.starts_with("req_sandbox"), "{body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_key_maps_to_authentication_failed_without_showing_it() {
+    let app = spawn_app_with(|o| {
+        o.config.stripe.as_mut().unwrap().secret_key = SecretString::new("sk_test_wrong_key_4242");
+    })
+    .await;
+    let body = customer_error(&app).await;
+    assert_eq!(error_code(&body), "STRIPE_AUTHENTICATION_FAILED");
+    assert!(!body.to_string().contains("sk_test_wrong_key_4242"));
+}
+
+#[tokio::test]
+async fn a_stripe_call_that_never_answers_times_out_with_a_code() {
+    let app = spawn_app_with(|o| o.config.stripe_timeout = Duration::from_secs(1)).await;
+    app.fail_next(None, Fault::Hang, 1);
+    let body = customer_error(&app).await;
+    assert_eq!(error_code(&body), "STRIPE_TIMEOUT");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Stripe did not answer within 1s"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_stripe_maps_to_unavailable() {
+    let app = spawn_app_with(|o| {
+        // A port nothing listens on: bind one, read its number, free it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        o.config.stripe.as_mut().unwrap().api_base =
+            format!("http://127.0.0.1:{port}").parse().unwrap();
+    })
+    .await;
+    let body = customer_error(&app).await;
+    assert_eq!(error_code(&body), "STRIPE_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn every_stripe_call_carries_the_key_and_the_pinned_version() {
+    let app = spawn_app_with(|o| o.config.api_version = "2025-03-31.basil".into()).await;
+    app.data(&format!(
+        "{{ customer(id: \"{AVA}\") {{ subscriptions {{ data {{ items {{ data {{ price {{ product {{ name }} }} }} }} }} }} }} }}"
+    ))
+    .await;
+    let calls = app.sandbox.calls();
+    assert!(calls.len() >= 3, "{calls:?}");
+    for call in calls {
+        assert!(call.authorized, "{call:?}");
+        assert_eq!(call.stripe_version.as_deref(), Some("2025-03-31.basil"));
+        assert_eq!(call.method, "GET");
+    }
+}
