@@ -49,6 +49,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// When to serve the embedded sandbox instead of Stripe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoMode {
+    /// Always.
+    #[value(alias = "1", alias = "yes", alias = "on")]
+    True,
+    /// Only when no Stripe key is configured.
+    Auto,
+    /// Never: a Stripe key is required.
+    #[value(alias = "0", alias = "no", alias = "off")]
+    False,
+}
+
 /// stripe-graphql: Stripe customers, subscriptions, prices, plans and products over GraphQL,
 /// cached, for Hasura v2 remote schemas and direct clients.
 #[derive(Debug, Parser)]
@@ -58,9 +71,12 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Serve the embedded sandbox: an in-process fake Stripe with demo data. No key needed.
-    #[arg(long, env = "DEMO", global = true)]
-    pub demo: bool,
+    /// Serve the embedded sandbox (an in-process fake Stripe with demo data) instead of
+    /// Stripe: `--demo` or `true` always, `auto` when STRIPE_SECRET_KEY is unset or empty
+    /// (what docker-compose uses), `false` never.
+    #[arg(long, env = "DEMO", value_enum, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value_t = DemoMode::False, value_name = "MODE")]
+    pub demo: DemoMode,
 
     /// Stripe secret (sk_…) or restricted (rk_…) key. Required unless --demo. An empty value
     /// counts as unset.
@@ -270,7 +286,12 @@ impl Cli {
         let key = self
             .stripe_secret_key
             .filter(|k| !k.expose().trim().is_empty());
-        let stripe = if self.demo {
+        let demo = match self.demo {
+            DemoMode::True => true,
+            DemoMode::False => false,
+            DemoMode::Auto => key.is_none(),
+        };
+        let stripe = if demo {
             None
         } else {
             let key = key.ok_or_else(|| {
@@ -308,7 +329,7 @@ impl Cli {
         }
         Ok(Action::Serve(Box::new(Config {
             stripe,
-            demo: self.demo,
+            demo,
             listen_addr: self.listen_addr,
             auth_token,
             api_version,
@@ -408,6 +429,37 @@ mod tests {
         ] {
             assert!(!is_api_version(bad), "{bad}");
         }
+    }
+
+    fn action(args: &[&str]) -> Result<Action, ConfigError> {
+        let mut argv = vec!["stripe-graphql"];
+        argv.extend_from_slice(args);
+        Cli::parse_args(argv).unwrap().unwrap().into_action()
+    }
+
+    fn serves_demo(args: &[&str]) -> bool {
+        match action(args) {
+            Ok(Action::Serve(config)) => config.demo,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn demo_mode_auto_serves_the_sandbox_only_without_a_key() {
+        assert!(serves_demo(&["--demo"]));
+        assert!(serves_demo(&["--demo=true"]));
+        assert!(serves_demo(&["--demo=auto"]));
+        assert!(serves_demo(&["--demo=auto", "--stripe-secret-key="]));
+        assert!(!serves_demo(&[
+            "--demo=auto",
+            "--stripe-secret-key=sk_test_123456789"
+        ]));
+        assert!(serves_demo(&[
+            "--demo",
+            "--stripe-secret-key=sk_test_123456789"
+        ]));
+        assert!(action(&["--demo=false"]).is_err());
+        assert!(Cli::parse_args(["stripe-graphql", "--demo=maybe"]).is_err());
     }
 
     #[test]

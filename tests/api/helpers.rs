@@ -36,21 +36,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
         .await
         .expect("sandbox starts");
     let mut options = Options {
-        config: Config {
-            stripe: Some(StripeSettings {
-                api_base: sandbox.base_url().parse().unwrap(),
-                secret_key: SecretString::new(KEY),
-            }),
-            demo: false,
-            listen_addr: "127.0.0.1:0".parse().unwrap(),
-            auth_token: None,
-            api_version: "2026-07-29.dahlia".into(),
-            stripe_timeout: Duration::from_secs(5),
-            stripe_max_concurrency: 8,
-            cache: CacheSettings::default(),
-            max_body_bytes: 1024 * 1024,
-            log_format: LogFormat::Text,
-        },
+        config: test_config(&sandbox.base_url(), KEY),
         latency: Duration::ZERO,
     };
     change(&mut options);
@@ -60,17 +46,40 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
         .auth_token
         .as_ref()
         .map(|t| t.expose().to_owned());
-    let app = Application::build(options.config)
-        .await
-        .expect("app builds");
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
+    let base = start_server(options.config).await;
     TestApp {
         base,
         sandbox,
         http: reqwest::Client::new(),
         token,
     }
+}
+
+/// The test configuration: Stripe at `api_base` with `key`, port 0, no auth, default cache.
+pub fn test_config(api_base: &str, key: &str) -> Config {
+    Config {
+        stripe: Some(StripeSettings {
+            api_base: api_base.parse().expect("a URL"),
+            secret_key: SecretString::new(key),
+        }),
+        demo: false,
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
+        auth_token: None,
+        api_version: "2026-07-29.dahlia".into(),
+        stripe_timeout: Duration::from_secs(5),
+        stripe_max_concurrency: 8,
+        cache: CacheSettings::default(),
+        max_body_bytes: 1024 * 1024,
+        log_format: LogFormat::Text,
+    }
+}
+
+/// Builds the app, serves it in the background and returns its base URL.
+pub async fn start_server(config: Config) -> String {
+    let app = Application::build(config).await.expect("app builds");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    base
 }
 
 impl TestApp {

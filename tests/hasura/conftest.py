@@ -1,0 +1,161 @@
+"""Fixtures: scratch PostgreSQL databases, migrations and seeds.
+
+TEST_DATABASE_URL points at a PostgreSQL server (CI: PostgreSQL 15 from Debian on 127.0.0.1).
+Each test session creates its own scratch databases there and drops them afterwards, so the
+database in the URL is left untouched. If the role may not CREATE DATABASE, the tests fall back
+to the URL's own database, which must then not contain the project's tables yet.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import hasura_project as hp  # noqa: E402
+
+PROJECT_TABLES = ("customers", "returns", "warranties")
+
+
+def _admin_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        raise RuntimeError(
+            "TEST_DATABASE_URL is not set: point it at a PostgreSQL database, "
+            "e.g. postgresql://postgres@127.0.0.1:5432/postgres (see tests/hasura/README.md)"
+        )
+    return url
+
+
+class Databases:
+    """Creates scratch databases on the test server and drops them at the end."""
+
+    def __init__(self, admin_url: str):
+        self.admin_url = admin_url
+        self.created: list[str] = []
+        self.can_create = True
+
+    def new(self) -> str:
+        if self.can_create:
+            name = f"hasura_tests_{uuid.uuid4().hex[:12]}"
+            try:
+                with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                self.created.append(name)
+                return make_conninfo(self.admin_url, dbname=name)
+            except psycopg.errors.InsufficientPrivilege:
+                self.can_create = False
+        # Fallback: the URL's own database, which must be free of the project's tables.
+        with psycopg.connect(self.admin_url) as conn:
+            existing = conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'public' AND table_name = ANY(%s)",
+                (list(PROJECT_TABLES),),
+            ).fetchall()
+        if existing:
+            raise RuntimeError(
+                f"cannot CREATE DATABASE and {conninfo_to_dict(self.admin_url).get('dbname')!r} "
+                f"already has {existing}; give the tests an empty database"
+            )
+        return self.admin_url
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+def run_sql_file(conn: psycopg.Connection, path: Path) -> None:
+    """Runs one migration or seed file in its own transaction, as `hasura migrate apply` does."""
+    with conn.transaction():
+        conn.execute(path.read_text(encoding="utf-8"))
+
+
+def apply_up(conn: psycopg.Connection) -> None:
+    for d in hp.migration_dirs():
+        run_sql_file(conn, d / "up.sql")
+
+
+def apply_down(conn: psycopg.Connection) -> None:
+    for d in reversed(hp.migration_dirs()):
+        run_sql_file(conn, d / "down.sql")
+
+
+def apply_seeds(conn: psycopg.Connection) -> None:
+    for f in hp.seed_files():
+        run_sql_file(conn, f)
+
+
+@pytest.fixture(scope="session")
+def databases():
+    dbs = Databases(_admin_url())
+    yield dbs
+    dbs.drop_all()
+
+
+def schema_snapshot(conn: psycopg.Connection) -> dict[str, list]:
+    """Everything a migration can leave behind in schema public."""
+    queries = {
+        "relations": "SELECT relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' ORDER BY 1",
+        "functions": "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' ORDER BY 1",
+        "constraints": "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+        "WHERE n.nspname = 'public' ORDER BY 1",
+        "triggers": "SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND NOT t.tgisinternal ORDER BY 1",
+        "types": "SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "WHERE n.nspname = 'public' ORDER BY 1",
+        "extensions": "SELECT extname FROM pg_extension ORDER BY 1",
+    }
+    return {k: conn.execute(q).fetchall() for k, q in queries.items()}
+
+
+class Migrated:
+    """The database with every migration and seed applied, and the catalogue snapshots taken
+    before each migration (for the rollback test)."""
+
+    def __init__(self, url: str, before: list[dict], after: dict):
+        self.url = url
+        self.before = before
+        self.after = after
+
+
+@pytest.fixture(scope="session")
+def migrated(databases) -> Migrated:
+    url = databases.new()
+    with psycopg.connect(url, autocommit=True) as conn:
+        before = []
+        for d in hp.migration_dirs():
+            before.append(schema_snapshot(conn))
+            run_sql_file(conn, d / "up.sql")
+        apply_seeds(conn)
+        after = schema_snapshot(conn)
+    yield Migrated(url, before, after)
+    if url == databases.admin_url:  # not a scratch database: leave it as found
+        with psycopg.connect(url, autocommit=True) as conn:
+            apply_down(conn)
+
+
+@pytest.fixture(scope="session")
+def migrated_url(migrated) -> str:
+    """Tests must not change this database for good (use the `db` fixture)."""
+    return migrated.url
+
+
+@pytest.fixture
+def db(migrated_url):
+    """A connection to the migrated database inside a transaction that is rolled back."""
+    with psycopg.connect(migrated_url) as conn:
+        yield conn
+        conn.rollback()
