@@ -246,17 +246,16 @@ impl StripeCache {
             params.push(("price", price.as_str().to_owned()));
         }
         page.push_into(&mut params);
-        match self
+        let result = self
             .list(ListQuery {
                 collection: "subscriptions",
                 params,
             })
-            .await
-        {
-            Err(StripeError::NotFound { .. }) => Ok(Arc::new(List::default())),
-            Err(StripeError::InvalidRequest {
-                code: Some(code), ..
-            }) if code == "resource_missing" => Ok(Arc::new(List::default())),
+            .await;
+        match result {
+            Err(e) if customer.is_some() && names_a_missing_object(&e) => {
+                Ok(Arc::new(List::default()))
+            }
             other => other,
         }
     }
@@ -319,10 +318,11 @@ impl StripeCache {
         let entry = self
             .entries
             .try_get_with(Key::Object(id.clone()), async move {
-                Ok::<_, StripeError>(match client.retrieve::<T>(id).await? {
-                    Some(object) => T::wrap(Arc::new(object)),
-                    None => Entry::Missing,
-                })
+                match client.retrieve::<T>(id).await {
+                    Ok(object) => Ok(T::wrap(Arc::new(object))),
+                    Err(StripeError::NotFound { .. } | StripeError::Deleted) => Ok(Entry::Missing),
+                    Err(e) => Err(e),
+                }
             })
             .await
             .map_err(|e| (*e).clone())?;
@@ -361,5 +361,14 @@ impl StripeCache {
     /// Drops every entry (used by tests and, later, by webhook invalidation).
     pub fn invalidate_all(&self) {
         self.entries.invalidate_all();
+    }
+}
+
+/// Whether Stripe refused a list because an object named in its filters does not exist.
+fn names_a_missing_object(e: &StripeError) -> bool {
+    match e {
+        StripeError::NotFound { .. } => true,
+        StripeError::InvalidRequest { code, .. } => code.as_deref() == Some("resource_missing"),
+        _ => false,
     }
 }

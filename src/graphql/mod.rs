@@ -12,11 +12,12 @@
 //!
 //! Every object type carries the `Stripe` prefix: Hasura treats a remote type named
 //! `Subscription` as a subscription root, and merges remote type names with its own. Every
-//! root field is nullable or a list, and "does not exist" is `null`, never an error, because
-//! one error fails a whole Hasura join. Root fields resolve concurrently (async-graphql runs
-//! the fields of a query selection set together), so a Hasura join document with N aliased
-//! `customer(id:)` fields costs one round of at most `STRIPE_MAX_CONCURRENCY` parallel calls,
-//! not N sequential ones.
+//! root field is nullable, and "does not exist" is `null`, never an error, because one error
+//! fails a whole Hasura join; every nested field that needs a Stripe call is nullable too, so
+//! a failure nulls the smallest part of the answer. Root fields resolve concurrently
+//! (async-graphql runs the fields of a query selection set together), so the N aliased
+//! `customer(id:)` fields of a Hasura join run in parallel, at most `STRIPE_MAX_CONCURRENCY`
+//! Stripe calls at a time, not one after another.
 
 pub mod customer;
 pub mod error;

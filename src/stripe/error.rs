@@ -12,14 +12,15 @@ use std::time::Duration;
 /// `Clone` because one failed call is shared by every request coalesced onto it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StripeError {
-    /// 404: the object does not exist. Retrieval of a single object turns this into `None`;
-    /// it surfaces only where absence is not a valid answer.
+    /// 404: the object does not exist. The cache turns it into `None` for single objects; it
+    /// surfaces only where absence is not a valid answer.
     #[error("the Stripe object does not exist")]
     NotFound {
         /// Stripe's `Request-Id`
         request_id: Option<String>,
     },
-    /// The object exists but was deleted (`"deleted": true`).
+    /// The object was deleted (`"deleted": true`, which Stripe sends with HTTP 200). The cache
+    /// turns it into `None`, like a 404.
     #[error("the Stripe object was deleted")]
     Deleted,
     /// 400 (or 402/409): Stripe refused the parameters.

@@ -89,27 +89,20 @@ impl StripeClient {
         })
     }
 
-    /// `GET /v1/<collection>/<id>`. `Ok(None)` when Stripe answers 404 or returns the object
-    /// as deleted (`"deleted": true`, which Stripe sends with HTTP 200).
-    pub async fn retrieve<T: StripeObject>(&self, id: &StripeId) -> Result<Option<T>, StripeError> {
+    /// `GET /v1/<collection>/<id>`. A 404 is [`StripeError::NotFound`]; an object Stripe
+    /// returns as deleted (`"deleted": true`, sent with HTTP 200) is [`StripeError::Deleted`].
+    pub async fn retrieve<T: StripeObject>(&self, id: &StripeId) -> Result<T, StripeError> {
         let mut url = self.api_base.clone();
         url.path_segments_mut()
             .map_err(|_| StripeError::BadResponse { request_id: None })?
             .pop_if_empty()
             .extend(["v1", collection_of(id.kind())])
             .push(id.as_str());
-        match self.get_json(url).await {
-            Ok((value, request_id)) => {
-                if value.get("deleted").and_then(|d| d.as_bool()) == Some(true) {
-                    return Ok(None);
-                }
-                models::decode(value)
-                    .map(Some)
-                    .map_err(|e| decode_failure::<T>(e, request_id))
-            }
-            Err(StripeError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
+        let (value, request_id) = self.get_json(url).await?;
+        if value.get("deleted").and_then(|d| d.as_bool()) == Some(true) {
+            return Err(StripeError::Deleted);
         }
+        models::decode(value).map_err(|e| decode_failure::<T>(e, request_id))
     }
 
     /// `GET /v1/<collection>?<params>`: one page, normalized.
