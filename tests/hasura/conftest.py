@@ -131,9 +131,8 @@ class Migrated:
         self.after = after
 
 
-@pytest.fixture(scope="session")
-def migrated(databases) -> Migrated:
-    url = databases.new()
+def migrate_new_database(url: str) -> Migrated:
+    """Applies every up.sql in order, snapshotting the schema before each, then the seeds."""
     with psycopg.connect(url, autocommit=True) as conn:
         before = []
         for d in hp.migration_dirs():
@@ -141,7 +140,13 @@ def migrated(databases) -> Migrated:
             run_sql_file(conn, d / "up.sql")
         apply_seeds(conn)
         after = schema_snapshot(conn)
-    yield Migrated(url, before, after)
+    return Migrated(url, before, after)
+
+
+@pytest.fixture(scope="session")
+def migrated(databases) -> Migrated:
+    url = databases.new()
+    yield migrate_new_database(url)
     if url == databases.admin_url:  # not a scratch database: leave it as found
         with psycopg.connect(url, autocommit=True) as conn:
             apply_down(conn)

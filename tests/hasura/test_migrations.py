@@ -7,7 +7,7 @@ import pytest
 from graphql import FieldNode, parse
 
 import hasura_project as hp
-from conftest import PROJECT_TABLES, apply_seeds, apply_up, run_sql_file, schema_snapshot
+from conftest import PROJECT_TABLES, apply_seeds, apply_up, migrate_new_database, run_sql_file, schema_snapshot
 
 # The customers the server's --demo sandbox serves (see docs/hasura.md).
 DEMO_STRIPE_IDS = {
@@ -44,17 +44,8 @@ def test_apply_rollback_reapply(databases, migrated):
     """Roll everything back step by step, then re-apply. Runs on a scratch database of its own
     (so a broken down.sql fails this test only); on the session's database if the server does
     not allow creating one."""
-    if databases.can_create:
-        url = databases.new()
-        with psycopg.connect(url, autocommit=True) as conn:
-            before = []
-            for d in hp.migration_dirs():
-                before.append(schema_snapshot(conn))
-                run_sql_file(conn, d / "up.sql")
-            apply_seeds(conn)
-            after = schema_snapshot(conn)
-    else:
-        url, before, after = migrated.url, migrated.before, migrated.after
+    run = migrate_new_database(databases.new()) if databases.can_create else migrated
+    url, before, after = run.url, run.before, run.after
     assert after == migrated.after
 
     with psycopg.connect(url, autocommit=True) as conn:
