@@ -92,12 +92,8 @@ impl StripeClient {
     /// `GET /v1/<collection>/<id>`. A 404 is [`StripeError::NotFound`]; an object Stripe
     /// returns as deleted (`"deleted": true`, sent with HTTP 200) is [`StripeError::Deleted`].
     pub async fn retrieve<T: StripeObject>(&self, id: &StripeId) -> Result<T, StripeError> {
-        let mut url = self.api_base.clone();
-        url.path_segments_mut()
-            .map_err(|_| StripeError::BadResponse { request_id: None })?
-            .pop_if_empty()
-            .extend(["v1", collection_of(id.kind())])
-            .push(id.as_str());
+        let url =
+            object_url(&self.api_base, id).ok_or(StripeError::BadResponse { request_id: None })?;
         let (value, request_id) = self.get_json(url).await?;
         if value.get("deleted").and_then(|d| d.as_bool()) == Some(true) {
             return Err(StripeError::Deleted);
@@ -110,17 +106,8 @@ impl StripeClient {
         &self,
         query: &ListQuery,
     ) -> Result<List<T>, StripeError> {
-        let mut url = self.api_base.clone();
-        url.path_segments_mut()
-            .map_err(|_| StripeError::BadResponse { request_id: None })?
-            .pop_if_empty()
-            .extend(["v1", query.collection]);
-        if !query.params.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (name, value) in &query.params {
-                pairs.append_pair(name, value);
-            }
-        }
+        let url =
+            list_url(&self.api_base, query).ok_or(StripeError::BadResponse { request_id: None })?;
         let (value, request_id) = self.get_json(url).await?;
         let mut list: List<T> =
             serde_json::from_value(value).map_err(|e| decode_failure::<T>(e, request_id))?;
@@ -194,6 +181,34 @@ fn decode_failure<T: StripeObject>(
     StripeError::BadResponse { request_id }
 }
 
+/// `<base>/v1/<collection>/<id>`, the id percent-encoded as one path segment. A path in the
+/// base URL (a proxy prefix) is kept. `None` only for a base that cannot have a path.
+pub fn object_url(base: &Url, id: &StripeId) -> Option<Url> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(["v1", collection_of(id.kind())])
+        .push(id.as_str());
+    Some(url)
+}
+
+/// `<base>/v1/<collection>?<params>`, parameters form-encoded in order.
+pub fn list_url(base: &Url, query: &ListQuery) -> Option<Url> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(["v1", query.collection]);
+    if !query.params.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in &query.params {
+            pairs.append_pair(name, value);
+        }
+    }
+    Some(url)
+}
+
 /// The `/v1` collection that holds objects of `kind`.
 pub fn collection_of(kind: IdKind) -> &'static str {
     match kind {
@@ -203,5 +218,38 @@ pub fn collection_of(kind: IdKind) -> &'static str {
         IdKind::Price => "prices",
         IdKind::Plan => "plans",
         IdKind::Product => "products",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_urls_put_the_id_in_its_own_segment_under_the_base_path() {
+        let id = StripeId::parse(IdKind::Product, "prod_a-b_C").unwrap();
+        let stripe: Url = "https://api.stripe.com".parse().unwrap();
+        assert_eq!(
+            object_url(&stripe, &id).unwrap().as_str(),
+            "https://api.stripe.com/v1/products/prod_a-b_C"
+        );
+        let proxied: Url = "http://proxy.internal/stripe/".parse().unwrap();
+        assert_eq!(
+            object_url(&proxied, &id).unwrap().as_str(),
+            "http://proxy.internal/stripe/v1/products/prod_a-b_C"
+        );
+    }
+
+    #[test]
+    fn list_urls_form_encode_parameters_in_order() {
+        let query = ListQuery {
+            collection: "customers",
+            params: vec![("email", "a+b@example.com".into()), ("limit", "10".into())],
+        };
+        let base: Url = "https://api.stripe.com".parse().unwrap();
+        assert_eq!(
+            list_url(&base, &query).unwrap().as_str(),
+            "https://api.stripe.com/v1/customers?email=a%2Bb%40example.com&limit=10"
+        );
     }
 }
