@@ -387,11 +387,11 @@ fn one_line_clap_error(e: &clap::Error) -> String {
     let first = first.strip_prefix("error: ").unwrap_or(first).to_owned();
     let env = e.get(ContextKind::InvalidArg).and_then(|arg| {
         let flag = arg.to_string();
-        let long = flag
+        let long: String = flag
             .trim_start_matches("--")
-            .split([' ', '='])
-            .next()?
-            .to_owned();
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
         Cli::command()
             .get_arguments()
             .find(|a| a.get_long() == Some(long.as_str()))

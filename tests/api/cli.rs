@@ -54,6 +54,7 @@ fn malformed_settings_exit_with_one_line_naming_the_variable() {
             "STRIPE_SECRET_KEY",
         ),
         (("STRIPE_API_BASE", "ftp://example.com"), "STRIPE_API_BASE"),
+        (("DEMO", "maybe"), "environment variable DEMO"),
     ] {
         let mut vars = vec![("STRIPE_SECRET_KEY", "sk_test_123456789")];
         vars.retain(|(k, _)| *k != env.0);
