@@ -122,7 +122,6 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
 /// A GraphQL-shaped error response.
 pub fn graphql_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     HttpResponse::build(status)
-        .content_type("application/json")
         .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
 }
 
@@ -231,9 +230,7 @@ async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
 }
 
 fn json_response(response: async_graphql::BatchResponse) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .json(response)
+    HttpResponse::Ok().json(response)
 }
 
 async fn healthz() -> HttpResponse {
