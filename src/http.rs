@@ -4,9 +4,13 @@
 //! |---|---|
 //! | `POST /graphql` | GraphQL over HTTP, JSON body `{query, variables?, operationName?}` (or a batch array) |
 //! | `GET /graphql?query=…` | the same for a query in the URL (GraphQL over HTTP GET) |
-//! | `GET /graphql` | GraphiQL (a static page; it sends its requests with your headers) |
+//! | `GET /graphql` | GraphiQL |
+//! | `GET /graphiql` | GraphiQL without a token, for browsers when `GRAPHQL_AUTH_TOKEN` is set (a static page; it sends its requests with the headers set in its editor) |
 //! | `GET /healthz` | liveness: 200 while the process serves HTTP |
 //! | `GET /readyz` | readiness: 200 when Stripe accepts the key (checked at most every 30 s) |
+//!
+//! With `GRAPHQL_AUTH_TOKEN` set, every request to `/graphql`, whatever its method, needs
+//! `Authorization: Bearer <token>`.
 //!
 //! Every response to a GraphQL request is a GraphQL-shaped JSON body
 //! (`application/json`), whatever went wrong: a missing token (401), an oversized body (413),
@@ -113,6 +117,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                 .wrap(from_fn(log_request))
                 .route("/graphql", web::post().to(graphql_post))
                 .route("/graphql", web::get().to(graphql_get))
+                .route("/graphiql", web::get().to(graphiql))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz)),
         );
@@ -203,18 +208,11 @@ async fn graphql_post(
 }
 
 async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    if req.query_string().is_empty() {
-        return HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(
-                GraphiQLSource::build()
-                    .endpoint("/graphql")
-                    .title("stripe-graphql")
-                    .finish(),
-            );
-    }
     if !authorized(&state, &req) {
         return unauthorized();
+    }
+    if req.query_string().is_empty() {
+        return graphiql().await;
     }
     let request = match async_graphql_actix_web::GraphQLRequest::extract(&req).await {
         Ok(request) => request.into_inner(),
@@ -227,6 +225,19 @@ async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
         }
     };
     json_response(state.schema.execute(request).await.into())
+}
+
+/// The GraphiQL page: static HTML that sends its requests to `/graphql` with the headers set
+/// in its header editor. It holds no data, so `/graphiql` serves it without a token.
+async fn graphiql() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("stripe-graphql")
+                .finish(),
+        )
 }
 
 fn json_response(response: async_graphql::BatchResponse) -> HttpResponse {

@@ -68,22 +68,54 @@ async fn graphql_requests_with_the_bearer_token_are_served() {
 }
 
 #[tokio::test]
-async fn graphiql_is_served_on_get_without_a_query() {
+async fn graphiql_is_served_on_get_and_needs_the_token_on_graphql_when_one_is_set() {
+    let open = spawn_app().await;
+    let page = open
+        .http
+        .get(format!("{}/graphql", open.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("graphiql"));
+
     let app = spawn_app_with(|o| o.config.auth_token = Some(SecretString::new(TOKEN))).await;
-    let response = app
+    let refused = app
         .http
         .get(format!("{}/graphql", app.base))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
-    let page = response.text().await.unwrap();
-    assert!(page.contains("graphiql"), "GraphiQL page");
-    assert!(!page.contains(TOKEN));
+    assert_eq!(
+        refused.status(),
+        401,
+        "every /graphql request needs the token"
+    );
+    let with_token = app
+        .http
+        .get(format!("{}/graphql", app.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), 200);
+    let static_page = app
+        .http
+        .get(format!("{}/graphiql", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        static_page.status(),
+        200,
+        "browsers open GraphiQL at /graphiql"
+    );
+    let html = static_page.text().await.unwrap();
+    assert!(html.contains("/graphql") && !html.contains(TOKEN));
 }
 
 #[tokio::test]
