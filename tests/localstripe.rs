@@ -140,30 +140,19 @@ async fn fixture(tag: &str) -> Fixture {
 async fn server() -> Server {
     let base = helpers::start_server(helpers::test_config(&localstripe_url(), KEY)).await;
     Server {
-        base,
+        url: format!("{base}/graphql"),
         http: reqwest::Client::new(),
     }
 }
 
 struct Server {
-    base: String,
+    url: String,
     http: reqwest::Client,
 }
 
 impl Server {
     async fn data(&self, query: &str) -> Value {
-        let body: Value = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": query }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert!(body.get("errors").is_none(), "{body}");
-        body["data"].clone()
+        helpers::query_data(&self.http, &self.url, query).await
     }
 }
 

@@ -181,25 +181,27 @@ fn decode_failure<T: StripeObject>(
     StripeError::BadResponse { request_id }
 }
 
-/// `<base>/v1/<collection>/<id>`, the id percent-encoded as one path segment. A path in the
-/// base URL (a proxy prefix) is kept. `None` only for a base that cannot have a path.
-pub fn object_url(base: &Url, id: &StripeId) -> Option<Url> {
+/// `<base>/v1/<collection>`. A path in the base URL (a proxy prefix) is kept. `None` only for
+/// a base that cannot have a path.
+fn collection_url(base: &Url, collection: &str) -> Option<Url> {
     let mut url = base.clone();
     url.path_segments_mut()
         .ok()?
         .pop_if_empty()
-        .extend(["v1", collection_of(id.kind())])
-        .push(id.as_str());
+        .extend(["v1", collection]);
+    Some(url)
+}
+
+/// `<base>/v1/<collection>/<id>`, the id percent-encoded as one path segment.
+pub fn object_url(base: &Url, id: &StripeId) -> Option<Url> {
+    let mut url = collection_url(base, collection_of(id.kind()))?;
+    url.path_segments_mut().ok()?.push(id.as_str());
     Some(url)
 }
 
 /// `<base>/v1/<collection>?<params>`, parameters form-encoded in order.
 pub fn list_url(base: &Url, query: &ListQuery) -> Option<Url> {
-    let mut url = base.clone();
-    url.path_segments_mut()
-        .ok()?
-        .pop_if_empty()
-        .extend(["v1", query.collection]);
+    let mut url = collection_url(base, query.collection)?;
     if !query.params.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, value) in &query.params {

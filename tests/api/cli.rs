@@ -10,6 +10,8 @@ use std::{
 use serde_json::{json, Value};
 use stripe_graphql::graphql;
 
+use crate::helpers::query_data;
+
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-graphql");
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -182,17 +184,13 @@ async fn demo_mode_serves_the_sandbox_through_the_real_client() {
     let page = http.get(&url).send().await.unwrap();
     assert_eq!(page.status(), 200, "GraphiQL at the logged URL");
 
-    let body: Value = http
-        .post(&url)
-        .json(&json!({ "query": "{ customer(id: \"cus_AvaMartinez\") { name subscriptions { data { status items { data { price { nickname } } } } } } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(body.get("errors").is_none(), "{body}");
-    let customer = &body["data"]["customer"];
+    let data = query_data(
+        &http,
+        &url,
+        "{ customer(id: \"cus_AvaMartinez\") { name subscriptions { data { status items { data { price { nickname } } } } } } }",
+    )
+    .await;
+    let customer = &data["customer"];
     assert_eq!(customer["name"], json!("Ava Martinez"));
     assert_eq!(
         customer["subscriptions"]["data"][0]["status"],

@@ -122,6 +122,22 @@ impl TestApp {
     }
 }
 
+/// POSTs `query` to the GraphQL endpoint at `url` and returns `data`; the answer must have no
+/// `errors` key.
+pub async fn query_data(http: &reqwest::Client, url: &str, query: &str) -> Value {
+    let body: Value = http
+        .post(url)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("server answers")
+        .json()
+        .await
+        .expect("JSON body");
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+    body["data"].clone()
+}
+
 /// The `code` extension of the first error.
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
