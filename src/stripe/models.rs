@@ -591,7 +591,7 @@ mod tests {
     fn fixtures() -> Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/reference/stripe-fixtures-dahlia.json"
+            "/tests/fixtures/stripe-fixtures-dahlia.json"
         );
         let text = std::fs::read_to_string(path).expect("read the dahlia fixtures");
         serde_json::from_str::<Value>(&text).unwrap()["resources"].clone()

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use stripe_graphql::sandbox::demo::FAISAL;
 
-use crate::helpers::{reference, spawn_app};
+use crate::helpers::{fixture, spawn_app};
 
 /// `stripe_customer_id`s of the seeded profiles, in row order, as Hasura collects them:
 /// NULL keys left out, duplicates sent once.
@@ -29,7 +29,7 @@ fn seeded_stripe_ids() -> Vec<String> {
 
 /// The selection Hasura sends for the seed query's `stripe_data`.
 fn seed_selection() -> String {
-    let request: Value = serde_json::from_str(&reference("seed-join-request.json")).unwrap();
+    let request: Value = serde_json::from_str(&fixture("seed-join-request.json")).unwrap();
     let query = request["query"].as_str().unwrap();
     let prefix = "query { f0: customer(id: \"cus_REPLACE_ME\") ";
     query

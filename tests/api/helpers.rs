@@ -145,8 +145,8 @@ pub fn error_code(body: &Value) -> &str {
         .unwrap_or_else(|| panic!("an error code in {body}"))
 }
 
-/// A file under ../shared/reference.
-pub fn reference(name: &str) -> String {
-    let path = format!("{}/../shared/reference/{name}", env!("CARGO_MANIFEST_DIR"));
+/// A file under tests/fixtures (see its README for where each came from).
+pub fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 use stripe_graphql::{config::SecretString, graphql};
 
-use crate::helpers::{reference, spawn_app_with};
+use crate::helpers::{fixture, spawn_app_with};
 
 const TOKEN: &str = "introspection-token";
 
@@ -16,7 +16,7 @@ async fn hasura_introspection() -> Value {
         .header("Content-Type", "application/json")
         .header("User-Agent", "hasura-graphql-engine/v2.48.5")
         .header("Authorization", format!("Bearer {TOKEN}"))
-        .body(json!({ "operationName": "IntrospectionQuery", "query": reference("hasura-introspection-query.graphql") }).to_string())
+        .body(json!({ "operationName": "IntrospectionQuery", "query": fixture("hasura-introspection-query.graphql") }).to_string())
         .send()
         .await
         .unwrap();

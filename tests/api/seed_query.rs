@@ -3,11 +3,11 @@
 use serde_json::{json, Value};
 use stripe_graphql::sandbox::demo::{AVA, DIEGO};
 
-use crate::helpers::{reference, spawn_app};
+use crate::helpers::{fixture, spawn_app};
 
 /// The request Hasura sends for the seed query's `stripe_data`, for one customer.
 fn seed_join_request(customer: &str) -> Value {
-    let request: Value = serde_json::from_str(&reference("seed-join-request.json")).unwrap();
+    let request: Value = serde_json::from_str(&fixture("seed-join-request.json")).unwrap();
     let query = request["query"]
         .as_str()
         .unwrap()
@@ -17,7 +17,7 @@ fn seed_join_request(customer: &str) -> Value {
 
 /// The `stripe_data { … }` selection of the seed query file, cut out by brace matching.
 fn seed_stripe_data_selection() -> String {
-    let text = reference("seed-query.graphql");
+    let text = fixture("seed-query.graphql");
     let start = text
         .find("stripe_data {")
         .expect("seed query selects stripe_data")

@@ -7,7 +7,7 @@
 # TEST_DATABASE_URL: any PostgreSQL 13+ server the tests may CREATE DATABASE on (they create and
 # drop their own scratch databases). with-postgres.sh starts a private server and calls this.
 # Optional: STRIPE_GRAPHQL_SCHEMA (server SDL, default <repo>/schema.graphql),
-# SHARED_REFERENCE_DIR (default <repo>/../shared/reference), PYTHON (default python3),
+# PYTHON (default python3),
 # HASURA_TESTS_VENV (reuse this virtualenv instead of a temporary one).
 set -euo pipefail
 
