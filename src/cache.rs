@@ -15,21 +15,22 @@
 //! - **Lists warm objects.** Every object on a fetched list page is also stored under its own
 //!   id, so `subscription(id:)` after `customer { subscriptions }` costs no call.
 //!
-//! Keys are built from validated [`StripeId`]s and typed list parameters, so two requests that
-//! differ only in alias, field order or whitespace share entries.
+//! Keys are built from validated [`StripeId`]s and typed list requests
+//! ([`crate::stripe::request::ListRequest`], built by the client's module, never here), so two
+//! requests that differ only in alias, field order or whitespace share entries.
 
 use std::{sync::Arc, time::Duration};
 
 use moka::{future::Cache, Expiry};
 
 use crate::{
-    config::CacheSettings,
     ids::{IdKind, StripeId},
     stripe::{
         models::{
             Customer, List, Plan, Price, Product, StripeObject, Subscription, SubscriptionItem,
         },
-        ListQuery, StripeClient, StripeError,
+        request::{ListQuery, ListRequest},
+        StripeClient, StripeError,
     },
 };
 
@@ -37,45 +38,88 @@ use crate::{
 /// subscription, so one page of 100 always suffices; the bound is a guard).
 const MAX_ITEM_PAGES: usize = 5;
 
+/// Cache bounds (`CACHE_TTL_SECONDS`, `CACHE_NOT_FOUND_TTL_SECONDS`, `CACHE_MAX_ENTRIES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// TTL of found objects and list pages; zero disables reuse (coalescing stays).
+    pub ttl: Duration,
+    /// TTL of "does not exist" answers.
+    pub not_found_ttl: Duration,
+    /// Entry bound.
+    pub max_entries: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            ttl: Duration::from_secs(60),
+            not_found_ttl: Duration::from_secs(10),
+            max_entries: 10_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Object(StripeId),
     List(ListQuery),
 }
 
-#[derive(Clone)]
-enum Entry {
-    Missing,
-    Customer(Arc<Customer>),
-    Subscription(Arc<Subscription>),
-    Price(Arc<Price>),
-    Plan(Arc<Plan>),
-    Product(Arc<Product>),
-    Customers(Arc<List<Customer>>),
-    Subscriptions(Arc<List<Subscription>>),
-    Prices(Arc<List<Price>>),
-    Items(Arc<List<SubscriptionItem>>),
-}
+/// The cached value types, and the traits that wrap and unwrap them. Public in a private
+/// module (the sealed-trait pattern): callers name [`CachedObject`] and [`CachedList`], and
+/// only the types below implement them.
+mod sealed {
+    use std::sync::Arc;
 
-/// A Stripe type cached under its own id.
-trait CachedObject: StripeObject + Clone {
-    fn wrap(value: Arc<Self>) -> Entry;
-    fn unwrap(entry: &Entry) -> Option<Arc<Self>>;
-}
+    use crate::{
+        ids::StripeId,
+        stripe::models::{
+            Customer, List, Plan, Price, Product, StripeObject, Subscription, SubscriptionItem,
+        },
+    };
 
-/// A Stripe type cached as list pages.
-trait CachedList: StripeObject + Clone {
-    fn wrap_list(value: Arc<List<Self>>) -> Entry;
-    fn unwrap_list(entry: &Entry) -> Option<Arc<List<Self>>>;
-    /// The entry a listed object is also stored under, for types cached by id too.
-    fn object_entry(_value: &Arc<Self>) -> Option<(StripeId, Entry)> {
-        None
+    #[derive(Clone)]
+    pub enum Entry {
+        Missing,
+        Customer(Arc<Customer>),
+        Subscription(Arc<Subscription>),
+        Price(Arc<Price>),
+        Plan(Arc<Plan>),
+        Product(Arc<Product>),
+        Customers(Arc<List<Customer>>),
+        Subscriptions(Arc<List<Subscription>>),
+        Prices(Arc<List<Price>>),
+        Items(Arc<List<SubscriptionItem>>),
+    }
+
+    pub trait Object: StripeObject + Clone {
+        fn wrap(value: Arc<Self>) -> Entry;
+        fn unwrap(entry: &Entry) -> Option<Arc<Self>>;
+    }
+
+    pub trait Listed: StripeObject + Clone {
+        fn wrap_list(value: Arc<List<Self>>) -> Entry;
+        fn unwrap_list(entry: &Entry) -> Option<Arc<List<Self>>>;
+        /// The entry a listed object is also stored under, for types cached by id too.
+        fn object_entry(_value: &Arc<Self>) -> Option<(StripeId, Entry)> {
+            None
+        }
     }
 }
 
+use sealed::Entry;
+
+/// A Stripe type cached under its own id: customers, subscriptions, prices, plans, products.
+pub trait CachedObject: sealed::Object {}
+impl<T: sealed::Object> CachedObject for T {}
+
+/// A Stripe type cached as list pages: customers, subscriptions, prices, subscription items.
+pub trait CachedList: sealed::Listed {}
+impl<T: sealed::Listed> CachedList for T {}
+
 macro_rules! cached_object {
     ($ty:ty, $variant:ident) => {
-        impl CachedObject for $ty {
+        impl sealed::Object for $ty {
             fn wrap(value: Arc<Self>) -> Entry {
                 Entry::$variant(value)
             }
@@ -91,7 +135,7 @@ macro_rules! cached_object {
 
 macro_rules! cached_list {
     ($ty:ty, $variant:ident $(, by_id $kind:expr)?) => {
-        impl CachedList for $ty {
+        impl sealed::Listed for $ty {
             fn wrap_list(value: Arc<List<Self>>) -> Entry {
                 Entry::$variant(value)
             }
@@ -103,8 +147,8 @@ macro_rules! cached_list {
             }
             $(
             fn object_entry(value: &Arc<Self>) -> Option<(StripeId, Entry)> {
-                let id = StripeId::parse($kind, value.id()).ok()?;
-                Some((id, <Self as CachedObject>::wrap(value.clone())))
+                let id = StripeId::parse($kind, StripeObject::id(&**value)).ok()?;
+                Some((id, <Self as sealed::Object>::wrap(value.clone())))
             }
             )?
         }
@@ -141,24 +185,6 @@ impl Expiry<Key, Entry> for TtlPolicy {
     }
 }
 
-/// Filters and paging of a list call, as validated by the GraphQL layer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Page {
-    /// Page size, 1 to 100.
-    pub limit: u8,
-    /// Return objects after this id (Stripe's `starting_after`).
-    pub after: Option<StripeId>,
-}
-
-impl Page {
-    fn push_into(&self, params: &mut Vec<(&'static str, String)>) {
-        params.push(("limit", self.limit.to_string()));
-        if let Some(after) = &self.after {
-            params.push(("starting_after", after.as_str().to_owned()));
-        }
-    }
-}
-
 /// The shared cache in front of Stripe (see the module docs for its guarantees).
 #[derive(Clone)]
 pub struct StripeCache {
@@ -179,141 +205,12 @@ impl StripeCache {
         StripeCache { client, entries }
     }
 
-    /// The customer, or `None` if it does not exist or was deleted.
-    pub async fn customer(&self, id: &StripeId) -> Result<Option<Arc<Customer>>, StripeError> {
-        self.object(id).await
-    }
-
-    /// The subscription, or `None` if it does not exist.
-    pub async fn subscription(
+    /// The object with this id, or `None` if Stripe says it does not exist or was deleted.
+    /// One Stripe call when not cached (and none if a cached list page held it).
+    pub async fn object<T: CachedObject>(
         &self,
         id: &StripeId,
-    ) -> Result<Option<Arc<Subscription>>, StripeError> {
-        self.object(id).await
-    }
-
-    /// The price, or `None` if it does not exist or was deleted.
-    pub async fn price(&self, id: &StripeId) -> Result<Option<Arc<Price>>, StripeError> {
-        self.object(id).await
-    }
-
-    /// The plan, or `None` if it does not exist or was deleted.
-    pub async fn plan(&self, id: &StripeId) -> Result<Option<Arc<Plan>>, StripeError> {
-        self.object(id).await
-    }
-
-    /// The product, or `None` if it does not exist or was deleted.
-    pub async fn product(&self, id: &StripeId) -> Result<Option<Arc<Product>>, StripeError> {
-        self.object(id).await
-    }
-
-    /// One page of `GET /v1/customers`, newest first, optionally filtered by exact email.
-    pub async fn customers(
-        &self,
-        email: Option<&str>,
-        page: &Page,
-    ) -> Result<Arc<List<Customer>>, StripeError> {
-        let mut params = Vec::new();
-        if let Some(email) = email {
-            params.push(("email", email.to_owned()));
-        }
-        page.push_into(&mut params);
-        self.list(ListQuery {
-            collection: "customers",
-            params,
-        })
-        .await
-    }
-
-    /// One page of `GET /v1/subscriptions`. `status: None` is Stripe's default (every status
-    /// but `canceled`). A `customer` filter naming a customer Stripe does not know gives an
-    /// empty page rather than an error.
-    pub async fn subscriptions(
-        &self,
-        customer: Option<&StripeId>,
-        status: Option<&str>,
-        price: Option<&StripeId>,
-        page: &Page,
-    ) -> Result<Arc<List<Subscription>>, StripeError> {
-        let mut params = Vec::new();
-        if let Some(customer) = customer {
-            params.push(("customer", customer.as_str().to_owned()));
-        }
-        if let Some(status) = status {
-            params.push(("status", status.to_owned()));
-        }
-        if let Some(price) = price {
-            params.push(("price", price.as_str().to_owned()));
-        }
-        page.push_into(&mut params);
-        let result = self
-            .list(ListQuery {
-                collection: "subscriptions",
-                params,
-            })
-            .await;
-        match result {
-            Err(e) if customer.is_some() && names_a_missing_object(&e) => {
-                Ok(Arc::new(List::default()))
-            }
-            other => other,
-        }
-    }
-
-    /// One page of `GET /v1/prices`, optionally filtered by product and active flag.
-    pub async fn prices(
-        &self,
-        product: Option<&StripeId>,
-        active: Option<bool>,
-        page: &Page,
-    ) -> Result<Arc<List<Price>>, StripeError> {
-        let mut params = Vec::new();
-        if let Some(product) = product {
-            params.push(("product", product.as_str().to_owned()));
-        }
-        if let Some(active) = active {
-            params.push(("active", active.to_string()));
-        }
-        page.push_into(&mut params);
-        self.list(ListQuery {
-            collection: "prices",
-            params,
-        })
-        .await
-    }
-
-    /// Every item of a subscription whose embedded item list was truncated (`has_more`),
-    /// read from `GET /v1/subscription_items` (one page in practice: Stripe caps items at 20).
-    pub async fn all_subscription_items(
-        &self,
-        subscription: &StripeId,
-    ) -> Result<Vec<Arc<SubscriptionItem>>, StripeError> {
-        let mut items = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..MAX_ITEM_PAGES {
-            let mut params = vec![
-                ("subscription", subscription.as_str().to_owned()),
-                ("limit", "100".to_owned()),
-            ];
-            if let Some(after) = &after {
-                params.push(("starting_after", after.clone()));
-            }
-            let page: Arc<List<SubscriptionItem>> = self
-                .list(ListQuery {
-                    collection: "subscription_items",
-                    params,
-                })
-                .await?;
-            items.extend(page.data.iter().cloned());
-            match (page.has_more, page.data.last()) {
-                (true, Some(last)) => after = Some(last.id.clone()),
-                _ => break,
-            }
-        }
-        Ok(items)
-    }
-
-    async fn object<T: CachedObject>(&self, id: &StripeId) -> Result<Option<Arc<T>>, StripeError> {
+    ) -> Result<Option<Arc<T>>, StripeError> {
         let client = &self.client;
         let entry = self
             .entries
@@ -329,13 +226,19 @@ impl StripeCache {
         Ok(T::unwrap(&entry))
     }
 
-    async fn list<T: CachedList>(&self, query: ListQuery) -> Result<Arc<List<T>>, StripeError> {
+    /// One page of a list. Every object on it is also cached under its id (for types
+    /// retrievable by id). A not-found answer is an error here: what it means depends on the
+    /// list (see [`StripeCache::subscriptions`]).
+    pub async fn list<T: CachedList>(
+        &self,
+        request: &ListRequest<T>,
+    ) -> Result<Arc<List<T>>, StripeError> {
         let client = &self.client;
         let entries = &self.entries;
         let entry = self
             .entries
-            .try_get_with(Key::List(query.clone()), async move {
-                let list = Arc::new(client.list::<T>(&query).await?);
+            .try_get_with(Key::List(request.query().clone()), async move {
+                let list = Arc::new(client.list::<T>(request).await?);
                 for object in &list.data {
                     if let Some((id, entry)) = T::object_entry(object) {
                         entries.insert(Key::Object(id), entry).await;
@@ -348,27 +251,42 @@ impl StripeCache {
         T::unwrap_list(&entry).ok_or(StripeError::BadResponse { request_id: None })
     }
 
-    /// One uncached `GET /v1/customers?limit=1`: succeeds when Stripe is reachable and
-    /// accepts the key. Used by `/readyz`.
-    pub async fn check_stripe(&self) -> Result<(), StripeError> {
-        let query = ListQuery {
-            collection: "customers",
-            params: vec![("limit", "1".to_owned())],
-        };
-        self.client.list::<Customer>(&query).await.map(|_| ())
+    /// One page of subscriptions. When the list is filtered by a customer Stripe says does
+    /// not exist, the page is empty (a customer that is gone has no subscriptions); any other
+    /// missing object (a vanished `after` cursor, an unknown price) is an error, never an
+    /// empty page.
+    pub async fn subscriptions(
+        &self,
+        request: &ListRequest<Subscription>,
+    ) -> Result<Arc<List<Subscription>>, StripeError> {
+        match self.list(request).await {
+            Err(e) if request.customer_is_missing(&e) => Ok(Arc::new(List::default())),
+            other => other,
+        }
+    }
+
+    /// Every item of a subscription whose embedded item list was truncated (`has_more`),
+    /// read from `GET /v1/subscription_items` (one page in practice: Stripe caps items at 20).
+    pub async fn all_subscription_items(
+        &self,
+        subscription: &StripeId,
+    ) -> Result<Vec<Arc<SubscriptionItem>>, StripeError> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_ITEM_PAGES {
+            let request = ListRequest::subscription_items(subscription, after.as_deref());
+            let page = self.list(&request).await?;
+            items.extend(page.data.iter().cloned());
+            match (page.has_more, page.data.last()) {
+                (true, Some(last)) => after = Some(last.id.clone()),
+                _ => break,
+            }
+        }
+        Ok(items)
     }
 
     /// Drops every entry (used by tests and, later, by webhook invalidation).
     pub fn invalidate_all(&self) {
         self.entries.invalidate_all();
-    }
-}
-
-/// Whether Stripe refused a list because an object named in its filters does not exist.
-fn names_a_missing_object(e: &StripeError) -> bool {
-    match e {
-        StripeError::NotFound { .. } => true,
-        StripeError::InvalidRequest { code, .. } => code.as_deref() == Some("resource_missing"),
-        _ => false,
     }
 }

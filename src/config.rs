@@ -1,44 +1,25 @@
 //! Command line and environment configuration.
 //!
 //! Every setting is a flag with an environment-variable fallback (`--help` lists both). The
-//! raw [`Cli`] is checked once by [`Cli::into_command`]; a missing or malformed setting
-//! becomes one [`ConfigError`] line and a non-zero exit, before anything starts.
+//! raw [`Cli`] is checked once by [`Cli::into_action`]; a missing or malformed setting
+//! becomes one [`ConfigError`] line and a non-zero exit, before anything starts. The settings
+//! types themselves live beside the code they configure ([`crate::stripe::ClientSettings`],
+//! [`crate::cache::CacheSettings`], [`crate::http::HttpSettings`]); [`Config`] only gathers
+//! them.
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{ffi::OsString, net::SocketAddr, time::Duration};
 
-use clap::{error::ContextKind, error::ErrorKind, CommandFactory, Parser, Subcommand, ValueEnum};
-use url::Url;
+use clap::{
+    error::{ContextKind, ContextValue, ErrorKind},
+    CommandFactory, Parser, Subcommand, ValueEnum,
+};
 
-use crate::stripe::DEFAULT_API_VERSION;
-
-/// A secret that never shows in `Debug` or `Display` output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        SecretString(secret.into())
-    }
-
-    /// The secret itself. Call it only where the value is sent, never where it is shown.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString(redacted)")
-    }
-}
-
-impl std::str::FromStr for SecretString {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(SecretString(s.to_owned()))
-    }
-}
+use crate::{
+    cache::CacheSettings,
+    http::HttpSettings,
+    secret::SecretString,
+    stripe::{self, ClientSettings, Endpoint, DEFAULT_API_VERSION},
+};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,7 +30,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// When to serve the embedded sandbox instead of Stripe.
+/// When to serve the embedded sandbox instead of Stripe. Case-insensitive; `1`/`yes`/`on`
+/// mean `true`, `0`/`no`/`off` mean `false`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DemoMode {
     /// Always.
@@ -73,9 +55,11 @@ pub struct Cli {
 
     /// Serve the embedded sandbox (an in-process fake Stripe with demo data) instead of
     /// Stripe: `--demo` or `true` always, `auto` when STRIPE_SECRET_KEY is unset or empty
-    /// (what docker-compose uses), `false` never.
+    /// (what docker-compose uses), `false` never. Case-insensitive; 1/yes/on and 0/no/off
+    /// work too.
     #[arg(long, env = "DEMO", value_enum, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value_t = DemoMode::False, value_name = "MODE")]
+          ignore_case = true, default_missing_value = "true", default_value_t = DemoMode::False,
+          value_name = "MODE")]
     pub demo: DemoMode,
 
     /// Stripe secret (sk_…) or restricted (rk_…) key. Required unless --demo. An empty value
@@ -88,7 +72,7 @@ pub struct Cli {
     )]
     pub stripe_secret_key: Option<SecretString>,
 
-    /// Base URL of the Stripe API (point it at a fake for tests).
+    /// Base URL of the Stripe API, without /v1 (point it at a fake for tests).
     #[arg(
         long,
         env = "STRIPE_API_BASE",
@@ -112,12 +96,13 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub stripe_max_concurrency: u64,
 
-    /// Address and port to listen on.
+    /// Address and port to listen on (for `healthcheck`: the address to probe).
     #[arg(
         long,
         env = "LISTEN_ADDR",
         default_value = "0.0.0.0:8000",
-        value_name = "ADDR"
+        value_name = "ADDR",
+        global = true
     )]
     pub listen_addr: SocketAddr,
 
@@ -172,8 +157,8 @@ pub enum Command {
     Serve,
     /// Print the GraphQL schema (SDL) to standard output.
     Schema,
-    /// Exit 0 if the server on LISTEN_ADDR answers GET /healthz with 200 (for container
-    /// health checks; needs no shell or curl).
+    /// Exit 0 if the server on LISTEN_ADDR answers GET /healthz with 200, 1 (with the reason
+    /// on stderr) otherwise. For container health checks; needs no shell or curl.
     Healthcheck,
 }
 
@@ -182,59 +167,30 @@ pub enum Command {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// Where Stripe calls go.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// Stripe (or a fake at another base URL), with this key.
+    Stripe(Endpoint),
+    /// The embedded sandbox, started by the server (`--demo`).
+    DemoSandbox,
+}
+
 /// The validated server configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the Stripe API is and how to call it; `None` in demo mode until the sandbox runs.
-    pub stripe: Option<StripeSettings>,
-    /// Serve the embedded sandbox.
-    pub demo: bool,
+    /// Where Stripe calls go.
+    pub upstream: Upstream,
+    /// How Stripe is called (version, timeout, concurrency).
+    pub client: ClientSettings,
+    /// Cache bounds.
+    pub cache: CacheSettings,
+    /// HTTP-layer settings (bearer token, body limit).
+    pub http: HttpSettings,
     /// Listen address.
     pub listen_addr: SocketAddr,
-    /// Bearer token required on `/graphql`, if any.
-    pub auth_token: Option<SecretString>,
-    /// Stripe-Version header.
-    pub api_version: String,
-    /// Per-call timeout.
-    pub stripe_timeout: Duration,
-    /// Concurrency bound on Stripe calls.
-    pub stripe_max_concurrency: usize,
-    /// Cache settings.
-    pub cache: CacheSettings,
-    /// Request body limit.
-    pub max_body_bytes: usize,
     /// Log format.
     pub log_format: LogFormat,
-}
-
-/// Stripe endpoint and key.
-#[derive(Debug, Clone)]
-pub struct StripeSettings {
-    /// Base URL.
-    pub api_base: Url,
-    /// Secret key.
-    pub secret_key: SecretString,
-}
-
-/// Cache settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheSettings {
-    /// TTL of found objects and list pages.
-    pub ttl: Duration,
-    /// TTL of "does not exist" answers.
-    pub not_found_ttl: Duration,
-    /// Entry bound.
-    pub max_entries: u64,
-}
-
-impl Default for CacheSettings {
-    fn default() -> Self {
-        CacheSettings {
-            ttl: Duration::from_secs(60),
-            not_found_ttl: Duration::from_secs(10),
-            max_entries: 10_000,
-        }
-    }
 }
 
 /// What the process was asked to do.
@@ -248,25 +204,35 @@ pub enum Action {
     Healthcheck(SocketAddr),
 }
 
+/// The outcome of reading the command line.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Settings to validate and act on.
+    Cli(Box<Cli>),
+    /// `--help` or `--version`: text to print as it is, then exit 0.
+    Print(String),
+}
+
 impl Cli {
-    /// Parses arguments and environment; on a clap error returns it as one line (help and
-    /// version requests are returned as `Ok(Err(text))` to be printed as they are).
-    pub fn parse_from_env() -> Result<Result<Cli, String>, ConfigError> {
+    /// Parses arguments and environment. A clap error becomes one line that names the flag,
+    /// its allowed values, and the environment variable when the value came from there.
+    pub fn parse_from_env() -> Result<Parsed, ConfigError> {
         Self::parse_args(std::env::args_os())
     }
 
     /// As [`Cli::parse_from_env`], from explicit arguments (environment still applies).
-    pub fn parse_args<I, T>(args: I) -> Result<Result<Cli, String>, ConfigError>
+    pub fn parse_args<I, T>(args: I) -> Result<Parsed, ConfigError>
     where
         I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
+        T: Into<OsString> + Clone,
     {
-        match Cli::try_parse_from(args) {
-            Ok(cli) => Ok(Ok(cli)),
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        match Cli::try_parse_from(&args) {
+            Ok(cli) => Ok(Parsed::Cli(Box::new(cli))),
             Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-                Ok(Err(e.render().to_string()))
+                Ok(Parsed::Print(e.render().to_string()))
             }
-            Err(e) => Err(ConfigError(one_line_clap_error(&e))),
+            Err(e) => Err(ConfigError(one_line_clap_error(&e, &args))),
         }
     }
 
@@ -278,21 +244,19 @@ impl Cli {
             Some(Command::Serve) | None => {}
         }
         let api_version = self.stripe_api_version.trim().to_owned();
-        if !is_api_version(&api_version) {
+        if !stripe::is_api_version(&api_version) {
             return Err(ConfigError(format!(
                 "STRIPE_API_VERSION `{api_version}` is not a Stripe API version (expected e.g. {DEFAULT_API_VERSION})"
             )));
         }
-        let key = self
-            .stripe_secret_key
-            .filter(|k| !k.expose().trim().is_empty());
+        let key = self.stripe_secret_key.filter(|k| !k.is_blank());
         let demo = match self.demo {
             DemoMode::True => true,
             DemoMode::False => false,
             DemoMode::Auto => key.is_none(),
         };
-        let stripe = if demo {
-            None
+        let upstream = if demo {
+            Upstream::DemoSandbox
         } else {
             let key = key.ok_or_else(|| {
                 ConfigError(
@@ -300,18 +264,13 @@ impl Cli {
                         .into(),
                 )
             })?;
-            check_key(key.expose())?;
-            let api_base = Url::parse(self.stripe_api_base.trim())
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .ok_or_else(|| {
-                    ConfigError(format!(
-                        "STRIPE_API_BASE `{}` is not an http(s) URL",
-                        self.stripe_api_base
-                    ))
-                })?;
-            Some(StripeSettings {
-                api_base,
+            if !stripe::is_secret_key(key.expose()) {
+                return Err(ConfigError(
+                    "STRIPE_SECRET_KEY is malformed: expected a secret (sk_test_…/sk_live_…) or restricted (rk_…) key".into(),
+                ));
+            }
+            Upstream::Stripe(Endpoint {
+                api_base: stripe::parse_api_base(&self.stripe_api_base).map_err(ConfigError)?,
                 secret_key: key,
             })
         };
@@ -328,118 +287,90 @@ impl Cli {
             }
         }
         Ok(Action::Serve(Box::new(Config {
-            stripe,
-            demo,
-            listen_addr: self.listen_addr,
-            auth_token,
-            api_version,
-            stripe_timeout: Duration::from_secs(self.stripe_timeout_seconds),
-            stripe_max_concurrency: self.stripe_max_concurrency as usize,
+            upstream,
+            client: ClientSettings {
+                api_version,
+                timeout: Duration::from_secs(self.stripe_timeout_seconds),
+                max_concurrency: self.stripe_max_concurrency as usize,
+            },
             cache: CacheSettings {
                 ttl: Duration::from_secs(self.cache_ttl_seconds),
                 not_found_ttl: Duration::from_secs(self.cache_not_found_ttl_seconds),
                 max_entries: self.cache_max_entries,
             },
-            max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
+            http: HttpSettings {
+                auth_token,
+                max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
+            },
+            listen_addr: self.listen_addr,
             log_format: self.log_format,
         })))
     }
 }
 
-/// `YYYY-MM-DD` optionally followed by `.name` (e.g. `2026-07-29.dahlia`, `2020-08-27`).
-pub fn is_api_version(v: &str) -> bool {
-    let (date, name) = match v.split_once('.') {
-        Some((d, n)) => (d, Some(n)),
-        None => (v, None),
-    };
-    let b = date.as_bytes();
-    let date_ok = b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            _ => c.is_ascii_digit(),
-        });
-    date_ok && name.is_none_or(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_lowercase()))
-}
-
-fn check_key(key: &str) -> Result<(), ConfigError> {
-    let known_prefix = ["sk_test_", "sk_live_", "rk_test_", "rk_live_"]
-        .iter()
-        .any(|p| key.starts_with(p));
-    if !known_prefix
-        || key.len() < 12
-        || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return Err(ConfigError(
-            "STRIPE_SECRET_KEY is malformed: expected a secret (sk_test_…/sk_live_…) or restricted (rk_…) key".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Renders a clap error as one line that names both the flag and its environment variable.
-fn one_line_clap_error(e: &clap::Error) -> String {
+/// Renders a clap error as one line: clap's first line, the allowed values when clap knows
+/// them, and the environment variable when the bad value came from there (not from a flag on
+/// the command line).
+fn one_line_clap_error(e: &clap::Error, args: &[OsString]) -> String {
     let rendered = e.render().to_string();
     let first = rendered
         .lines()
         .next()
         .unwrap_or("invalid arguments")
         .trim();
-    let first = first.strip_prefix("error: ").unwrap_or(first).to_owned();
-    let env = e.get(ContextKind::InvalidArg).and_then(|arg| {
-        let flag = arg.to_string();
-        let long: String = flag
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    let long = e.get(ContextKind::InvalidArg).map(|arg| {
+        arg.to_string()
             .trim_start_matches("--")
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
+            .collect::<String>()
+    });
+    if let Some(ContextValue::Strings(values)) = e.get(ContextKind::ValidValue) {
+        if !values.is_empty() {
+            line.push_str(&format!("; possible values: {}", values.join(", ")));
+        }
+    }
+    let on_command_line = |long: &str| {
+        let flag = format!("--{long}");
+        args.iter().skip(1).any(|a| {
+            let a = a.to_string_lossy();
+            a == flag || a.starts_with(&format!("{flag}="))
+        })
+    };
+    let env = long.filter(|l| !on_command_line(l)).and_then(|long| {
         Cli::command()
             .get_arguments()
             .find(|a| a.get_long() == Some(long.as_str()))
             .and_then(|a| a.get_env())
             .map(|env| env.to_string_lossy().into_owned())
     });
-    match env {
-        Some(env) => format!("{first} (environment variable {env})"),
-        None => first,
+    if let Some(env) = env {
+        line.push_str(&format!(" (from the environment variable {env})"));
     }
+    line
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn secret_debug_output_is_redacted() {
-        let s = SecretString::new("sk_test_supersecret");
-        assert!(!format!("{s:?}").contains("supersecret"));
-    }
-
-    #[test]
-    fn recognises_stripe_api_versions() {
-        for ok in ["2026-07-29.dahlia", "2025-03-31.basil", "2020-08-27"] {
-            assert!(is_api_version(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "latest",
-            "2026-7-29.dahlia",
-            "2026-07-29.",
-            "2026-07-29.Dahlia",
-            "2026/07/29",
-        ] {
-            assert!(!is_api_version(bad), "{bad}");
-        }
+    fn parse(args: &[&str]) -> Result<Parsed, ConfigError> {
+        let mut argv = vec!["stripe-graphql"];
+        argv.extend_from_slice(args);
+        Cli::parse_args(argv)
     }
 
     fn action(args: &[&str]) -> Result<Action, ConfigError> {
-        let mut argv = vec!["stripe-graphql"];
-        argv.extend_from_slice(args);
-        Cli::parse_args(argv).unwrap().unwrap().into_action()
+        match parse(args)? {
+            Parsed::Cli(cli) => cli.into_action(),
+            Parsed::Print(text) => panic!("{args:?} printed {text}"),
+        }
     }
 
     fn serves_demo(args: &[&str]) -> bool {
         match action(args) {
-            Ok(Action::Serve(config)) => config.demo,
+            Ok(Action::Serve(config)) => matches!(config.upstream, Upstream::DemoSandbox),
             other => panic!("{args:?}: {other:?}"),
         }
     }
@@ -459,15 +390,65 @@ mod tests {
             "--stripe-secret-key=sk_test_123456789"
         ]));
         assert!(action(&["--demo=false"]).is_err());
-        assert!(Cli::parse_args(["stripe-graphql", "--demo=maybe"]).is_err());
+        assert!(parse(&["--demo=maybe"]).is_err());
     }
 
     #[test]
-    fn recognises_key_shapes() {
-        assert!(check_key("sk_test_51Abc").is_ok());
-        assert!(check_key("rk_live_51Abcdef").is_ok());
-        assert!(check_key("pk_test_51Abcdef").is_err());
-        assert!(check_key("sk_test_ab cd").is_err());
-        assert!(check_key("sk_test_").is_err());
+    fn demo_values_are_case_insensitive() {
+        for value in ["TRUE", "True", "YES", "On", "1"] {
+            assert!(serves_demo(&[&format!("--demo={value}")]), "{value}");
+        }
+        for value in ["FALSE", "No", "OFF", "0"] {
+            let args = [
+                format!("--demo={value}"),
+                "--stripe-secret-key=sk_test_123456789".to_owned(),
+            ];
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert!(!serves_demo(&args), "{value}");
+        }
+        assert!(serves_demo(&["--demo=AUTO"]));
+    }
+
+    #[test]
+    fn a_bad_flag_value_lists_the_allowed_values_and_is_not_blamed_on_the_environment() {
+        let err = parse(&["--log-format", "yaml"]).unwrap_err().0;
+        assert!(err.contains("invalid value 'yaml'"), "{err}");
+        assert!(err.contains("possible values: text, json"), "{err}");
+        assert!(!err.contains("environment variable"), "{err}");
+        let err = parse(&["--log-format=yaml"]).unwrap_err().0;
+        assert!(!err.contains("environment variable"), "{err}");
+    }
+
+    #[test]
+    fn an_api_base_ending_in_v1_is_refused_at_startup() {
+        let err = action(&[
+            "--stripe-secret-key=sk_test_123456789",
+            "--stripe-api-base=https://api.stripe.com/v1",
+        ])
+        .unwrap_err()
+        .0;
+        assert!(err.starts_with("STRIPE_API_BASE"), "{err}");
+        assert!(err.contains("/v1"), "{err}");
+    }
+
+    #[test]
+    fn healthcheck_takes_the_listen_address_after_the_subcommand() {
+        match action(&["healthcheck", "--listen-addr", "127.0.0.1:9"]) {
+            Ok(Action::Healthcheck(addr)) => assert_eq!(addr.to_string(), "127.0.0.1:9"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_key_never_shows_in_the_config_debug_output() {
+        let Ok(Action::Serve(config)) = action(&[
+            "--stripe-secret-key=sk_test_supersecret_123",
+            "--graphql-auth-token=tok_secret_456",
+        ]) else {
+            panic!("serves")
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("supersecret"), "{shown}");
+        assert!(!shown.contains("tok_secret"), "{shown}");
     }
 }

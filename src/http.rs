@@ -34,9 +34,9 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
 use crate::{
-    cache::StripeCache,
-    config::SecretString,
     graphql::{error::code_of, StripeSchema},
+    secret::SecretString,
+    stripe::StripeClient,
 };
 
 /// How long a readiness answer is reused.
@@ -78,33 +78,67 @@ fn split_scheme(value: &[u8]) -> Option<(&[u8], &[u8])> {
     (!token.is_empty()).then_some((scheme, token))
 }
 
+/// Settings of the HTTP layer (`GRAPHQL_AUTH_TOKEN`, `MAX_BODY_BYTES`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Bearer token every `/graphql` request must carry, if any.
+    pub auth_token: Option<SecretString>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            auth_token: None,
+            max_body_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
 /// Shared state of the HTTP layer.
 pub struct AppState {
     /// The executable schema.
     pub schema: StripeSchema,
-    /// The cache (used by the readiness probe).
-    pub cache: StripeCache,
     /// Required bearer token, if any.
     pub auth: Option<BearerToken>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    readiness: Mutex<Option<(Instant, Result<(), &'static str>)>>,
+    readiness: Readiness,
 }
 
 impl AppState {
-    /// Builds the state.
-    pub fn new(
-        schema: StripeSchema,
-        cache: StripeCache,
-        auth: Option<BearerToken>,
-        max_body_bytes: usize,
-    ) -> Self {
+    /// Builds the state. `stripe` is used only by the readiness probe (uncached).
+    pub fn new(schema: StripeSchema, stripe: StripeClient, settings: &HttpSettings) -> Self {
         AppState {
             schema,
-            cache,
-            auth,
-            max_body_bytes,
-            readiness: Mutex::new(None),
+            auth: settings.auth_token.as_ref().map(BearerToken::new),
+            max_body_bytes: settings.max_body_bytes,
+            readiness: Readiness {
+                stripe,
+                last: Mutex::new(None),
+            },
+        }
+    }
+}
+
+/// The readiness answer: whether Stripe accepts the key, asked at most every
+/// [`READINESS_TTL`] and never through the cache.
+struct Readiness {
+    stripe: StripeClient,
+    last: Mutex<Option<(Instant, Result<(), &'static str>)>>,
+}
+
+impl Readiness {
+    async fn check(&self) -> Result<(), &'static str> {
+        let mut last = self.last.lock().await;
+        match *last {
+            Some((at, outcome)) if at.elapsed() < READINESS_TTL => outcome,
+            _ => {
+                let outcome = self.stripe.check_key().await.map_err(|e| code_of(&e));
+                *last = Some((Instant::now(), outcome));
+                outcome
+            }
         }
     }
 }
@@ -249,16 +283,7 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let mut memo = state.readiness.lock().await;
-    let outcome = match *memo {
-        Some((at, outcome)) if at.elapsed() < READINESS_TTL => outcome,
-        _ => {
-            let outcome = state.cache.check_stripe().await.map_err(|e| code_of(&e));
-            *memo = Some((Instant::now(), outcome));
-            outcome
-        }
-    };
-    match outcome {
+    match state.readiness.check().await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
         Err(code) => HttpResponse::ServiceUnavailable()
             .json(json!({ "status": "unavailable", "reason": code })),

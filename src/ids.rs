@@ -8,7 +8,9 @@
 //!   anything else that could change which Stripe path a request reaches;
 //! - the object's prefix where Stripe always generates the id (`cus_`, `sub_`, `si_`);
 //!   prices, plans and products may carry ids chosen by the account (`plan_gold`, `basic`), so
-//!   for them only the character rule applies.
+//!   for them only the character rule applies, plus one exception: `search`, which would
+//!   reach Stripe's search endpoint (`/v1/prices/search`, `/v1/products/search`) instead of
+//!   an object.
 //!
 //! The Stripe client additionally percent-encodes the id into its own path segment, so even a
 //! value that slipped past these rules could not leave it.
@@ -88,7 +90,19 @@ pub enum IdError {
         /// kind of object
         noun: &'static str,
     },
+    /// The id is a word Stripe routes to an endpoint, not to an object.
+    #[error("`{word}` is not a {noun} id: it names a Stripe endpoint")]
+    Reserved {
+        /// kind of object
+        noun: &'static str,
+        /// the word
+        word: &'static str,
+    },
 }
+
+/// Path segments Stripe routes to an endpoint under an object collection
+/// (`GET /v1/prices/search`), which a custom id must therefore not be.
+const RESERVED: [&str; 1] = ["search"];
 
 /// A validated Stripe id of a known kind. Construct it with [`StripeId::parse`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -117,6 +131,9 @@ impl StripeId {
             if !raw.starts_with(prefix) || raw.len() == prefix.len() {
                 return Err(IdError::WrongPrefix { noun, prefix });
             }
+        }
+        if let Some(word) = RESERVED.iter().find(|w| w.eq_ignore_ascii_case(raw)) {
+            return Err(IdError::Reserved { noun, word });
         }
         Ok(StripeId {
             kind,
@@ -164,6 +181,23 @@ mod tests {
         assert!(StripeId::parse(IdKind::Plan, "gold-monthly").is_ok());
         assert!(StripeId::parse(IdKind::Product, "prod_basic").is_ok());
         assert!(StripeId::parse(IdKind::Price, "plan_basic_monthly").is_ok());
+    }
+
+    #[test]
+    fn refuses_ids_that_name_a_stripe_endpoint() {
+        for kind in [IdKind::Price, IdKind::Plan, IdKind::Product] {
+            for word in ["search", "Search"] {
+                assert_eq!(
+                    StripeId::parse(kind, word),
+                    Err(IdError::Reserved {
+                        noun: kind.noun(),
+                        word: "search"
+                    })
+                );
+            }
+        }
+        assert!(StripeId::parse(IdKind::Product, "prod_search").is_ok());
+        assert!(StripeId::parse(IdKind::Price, "searchable").is_ok());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! |---|---|
 //! | [`config`] | command line and environment, validated once at startup |
 //! | [`telemetry`] | tracing subscriber (text or JSON logs) |
+//! | [`secret`] | [`secret::SecretString`]: the key and token, never printed |
 //! | [`ids`] | Stripe id validation: the only way to build a [`ids::StripeId`] |
-//! | [`stripe`] | typed reqwest client, serde models, typed errors |
+//! | [`stripe`] | typed reqwest client and requests, serde models (also the GraphQL object types), typed errors |
 //! | [`cache`] | the moka cache in front of every Stripe read (TTL, coalescing) |
 //! | [`graphql`] | the schema, split by Stripe domain, and error codes |
 //! | [`http`] | actix-web routes: `/graphql`, `/healthz`, `/readyz`, bearer auth |
@@ -22,6 +23,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod sandbox;
+pub mod secret;
 pub mod startup;
 pub mod stripe;
 pub mod telemetry;

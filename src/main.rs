@@ -4,15 +4,15 @@
 use std::process::ExitCode;
 
 use stripe_graphql::{
-    config::{Action, Cli},
+    config::{Action, Cli, Parsed},
     graphql, startup, telemetry,
 };
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = match Cli::parse_from_env() {
-        Ok(Ok(cli)) => cli,
-        Ok(Err(help_or_version)) => {
+        Ok(Parsed::Cli(cli)) => cli,
+        Ok(Parsed::Print(help_or_version)) => {
             print!("{help_or_version}");
             return ExitCode::SUCCESS;
         }
@@ -24,13 +24,13 @@ async fn main() -> ExitCode {
             print!("{}", graphql::sdl());
             ExitCode::SUCCESS
         }
-        Ok(Action::Healthcheck(addr)) => {
-            if startup::healthcheck(addr) {
-                ExitCode::SUCCESS
-            } else {
+        Ok(Action::Healthcheck(addr)) => match startup::healthcheck(addr) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(reason) => {
+                eprintln!("healthcheck: {reason}");
                 ExitCode::FAILURE
             }
-        }
+        },
         Ok(Action::Serve(config)) => {
             telemetry::init(config.log_format);
             let app = match startup::Application::build(*config).await {

@@ -13,11 +13,12 @@ use actix_web::{dev::Server, web, App, HttpServer};
 
 use crate::{
     cache::StripeCache,
-    config::{Config, SecretString},
+    config::{Config, Upstream},
     graphql,
-    http::{self, AppState, BearerToken},
+    http::{self, AppState},
     sandbox::{self, Sandbox},
-    stripe::{ClientSettings, StripeClient},
+    secret::SecretString,
+    stripe::{ClientError, Endpoint, StripeClient},
 };
 
 /// A built server, listening, not yet serving.
@@ -41,41 +42,29 @@ pub enum StartupError {
     /// The embedded sandbox could not start.
     #[error("cannot start the demo sandbox: {0}")]
     Sandbox(std::io::Error),
-    /// The HTTP client could not be built.
-    #[error("cannot build the Stripe HTTP client: {0}")]
-    Client(reqwest::Error),
+    /// The Stripe client could not be built.
+    #[error("{0}")]
+    Client(#[from] ClientError),
 }
 
 impl Application {
     /// Builds everything and binds `config.listen_addr`. In demo mode, starts the embedded
     /// sandbox first and points the Stripe client at it.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        let (stripe, sandbox) = match (&config.stripe, config.demo) {
-            (Some(stripe), false) => (stripe.clone(), None),
-            _ => {
+        let (endpoint, sandbox) = match &config.upstream {
+            Upstream::Stripe(endpoint) => (endpoint.clone(), None),
+            Upstream::DemoSandbox => {
                 let sandbox = Sandbox::start_demo().await.map_err(StartupError::Sandbox)?;
-                let settings = crate::config::StripeSettings {
+                let endpoint = Endpoint {
                     api_base: sandbox.base_url().parse().expect("sandbox URL is valid"),
                     secret_key: SecretString::new(sandbox::DEMO_KEY),
                 };
-                (settings, Some(sandbox))
+                (endpoint, Some(sandbox))
             }
         };
-        let client = StripeClient::new(ClientSettings {
-            api_base: stripe.api_base,
-            secret_key: stripe.secret_key,
-            api_version: config.api_version.clone(),
-            timeout: config.stripe_timeout,
-            max_concurrency: config.stripe_max_concurrency,
-        })
-        .map_err(StartupError::Client)?;
-        let cache = StripeCache::new(client, config.cache);
-        let state = web::Data::new(AppState::new(
-            graphql::schema(cache.clone()),
-            cache,
-            config.auth_token.as_ref().map(BearerToken::new),
-            config.max_body_bytes,
-        ));
+        let client = StripeClient::new(endpoint, &config.client)?;
+        let cache = StripeCache::new(client.clone(), config.cache);
+        let state = web::Data::new(AppState::new(graphql::schema(cache), client, &config.http));
         let listener =
             TcpListener::bind(config.listen_addr).map_err(|source| StartupError::Bind {
                 addr: config.listen_addr,
@@ -116,17 +105,26 @@ impl Application {
     }
 
     fn log_startup(&self, config: &Config) {
-        let url = format!("http://{}/graphql", browsable(self.addr));
-        tracing::info!(addr = %self.addr, api_version = %config.api_version,
-            auth = config.auth_token.is_some(), cache_ttl_s = config.cache.ttl.as_secs(), "listening");
+        let auth = config.http.auth_token.is_some();
+        tracing::info!(addr = %self.addr, api_version = %config.client.api_version,
+            auth, cache_ttl_s = config.cache.ttl.as_secs(), "listening");
+        let base = format!("http://{}", browsable(self.addr));
+        // `/graphiql` is the page a browser can open whether or not a token is required
+        // (`GET /graphql` answers 401 to a browser when one is).
+        let how = if auth {
+            " ; GRAPHQL_AUTH_TOKEN is set: in GraphiQL's Headers tab, send {\"Authorization\": \"Bearer <GRAPHQL_AUTH_TOKEN>\"}"
+        } else {
+            ""
+        };
+        tracing::info!("GraphQL endpoint: {base}/graphql");
         if let Some(sandbox) = &self.sandbox {
             tracing::info!(
                 sandbox = %sandbox.base_url(),
-                "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: {url} ; sample customer id: {}",
+                "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: {base}/graphiql{how} ; sample customer id: {}",
                 sandbox::demo::AVA
             );
         } else {
-            tracing::info!("GraphiQL: {url}");
+            tracing::info!("GraphiQL: {base}/graphiql{how}");
         }
     }
 }
@@ -144,21 +142,31 @@ fn browsable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// `stripe-graphql healthcheck`: true if `GET /healthz` on `listen_addr` (via loopback when
-/// it is a wildcard address) answers 200 within 3 seconds. Plain std networking, so it works
-/// in an image without a shell or curl.
-pub fn healthcheck(listen_addr: SocketAddr) -> bool {
+/// `stripe-graphql healthcheck`: `Ok` if `GET /healthz` on `listen_addr` (via loopback when
+/// it is a wildcard address) answers 200 within 3 seconds; otherwise the reason, as one line
+/// naming the URL. Plain std networking, so it works in an image without a shell or curl.
+pub fn healthcheck(listen_addr: SocketAddr) -> Result<(), String> {
     let addr = browsable(listen_addr);
+    let url = format!("http://{addr}/healthz");
+    let fail = |why: String| format!("GET {url} failed: {why}");
     let timeout = Duration::from_secs(3);
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
-        return false;
-    };
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail(e.to_string()))?;
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(timeout));
     let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
     let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+    stream
+        .read_exact(&mut head)
+        .map_err(|e| fail(format!("no HTTP answer ({e})")))?;
+    if head.starts_with(b"HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(fail(format!(
+            "answered `{}`",
+            String::from_utf8_lossy(&head).trim()
+        )))
+    }
 }

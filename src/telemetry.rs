@@ -1,7 +1,7 @@
 //! Logging: `tracing` events to standard error, as text or one JSON object per line.
 //!
 //! The filter comes from `RUST_LOG` (default `info`). Nothing this crate logs contains the
-//! Stripe key: the key lives in a [`crate::config::SecretString`] and in a sensitive header.
+//! Stripe key: the key lives in a [`crate::secret::SecretString`] and in a sensitive header.
 
 use tracing_subscriber::{fmt, EnvFilter};
 

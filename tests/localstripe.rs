@@ -246,7 +246,7 @@ async fn plans_and_products_read_from_localstripe() {
 
 #[tokio::test]
 #[ignore = "needs localstripe: run from .ci/run"]
-async fn deleted_customers_unknown_ids_and_missing_prices_are_null() {
+async fn deleted_customers_and_unknown_ids_are_null_but_a_missing_endpoint_is_an_error() {
     let f = fixture("gone").await;
     let customer_id = f.customer["id"].as_str().unwrap().to_owned();
     delete(&format!("/v1/customers/{customer_id}")).await;
@@ -255,15 +255,31 @@ async fn deleted_customers_unknown_ids_and_missing_prices_are_null() {
     let data = server
         .data(&format!(
             r#"{{ f0: customer(id: "{customer_id}") {{ id }} f1: customer(id: "cus_DoesNotExist0") {{ id }}
-                 price(id: "price_NotInLocalstripe") {{ id }} product(id: "prod_missing_x") {{ id }} }}"#
+                 product(id: "prod_missing_x") {{ id }} }}"#
         ))
         .await;
 
-    // localstripe answers 404 (Stripe: 200 + deleted) for deleted customers and a plain-text
-    // 404 for the Prices API it lacks; both are null, with no errors.
+    // localstripe answers a deleted customer with a JSON 404 (Stripe: 200 + deleted) and an
+    // unknown id with a JSON 404: both are null, with no errors.
+    assert_eq!(data, json!({ "f0": null, "f1": null, "product": null }));
+
+    // It has no Prices API at all: its plain-text 404 names no missing object, so it is an
+    // error, never a silent null (the same rule catches a STRIPE_API_BASE ending in /v1).
+    let body: Value = server
+        .http
+        .post(&server.url)
+        .json(&json!({ "query": r#"{ price(id: "price_NotInLocalstripe") { id } }"# }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["price"], Value::Null);
     assert_eq!(
-        data,
-        json!({ "f0": null, "f1": null, "price": null, "product": null })
+        body["errors"][0]["extensions"]["code"],
+        json!("STRIPE_UNKNOWN_ENDPOINT"),
+        "{body}"
     );
 }
 

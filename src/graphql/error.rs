@@ -2,20 +2,36 @@
 //!
 //! | error | `extensions.code` |
 //! |---|---|
-//! | malformed id or argument | `BAD_USER_INPUT` |
-//! | Stripe 404 where absence is not an answer | `STRIPE_NOT_FOUND` |
+//! | a document that does not parse (or nests too deep to parse) | `GRAPHQL_PARSE_FAILED` |
+//! | a document the schema refuses (unknown field, bad enum value, wrong argument type, too deep) | `GRAPHQL_VALIDATION_FAILED` |
+//! | no operation to run (unknown `operationName`, several operations and none named) | `GRAPHQL_VALIDATION_FAILED` |
+//! | malformed id or argument (including an argument out of its type's range) | `BAD_USER_INPUT` |
+//! | Stripe 404 where absence is not an answer (a vanished cursor) | `STRIPE_NOT_FOUND` (+ `param`) |
+//! | Stripe 404 for a URL it does not know (wrong `STRIPE_API_BASE`) | `STRIPE_UNKNOWN_ENDPOINT` |
 //! | Stripe 400/402/409 | `STRIPE_INVALID_REQUEST` (+ `stripeCode`, `param`) |
 //! | Stripe 401 | `STRIPE_AUTHENTICATION_FAILED` |
 //! | Stripe 403 | `STRIPE_PERMISSION_DENIED` |
 //! | Stripe 429 | `STRIPE_RATE_LIMITED` |
 //! | Stripe 5xx or unreachable | `STRIPE_UNAVAILABLE` |
 //! | no answer within the timeout | `STRIPE_TIMEOUT` |
-//! | unreadable Stripe answer | `STRIPE_BAD_RESPONSE` |
+//! | unreadable Stripe answer, or another kind of object than asked for | `STRIPE_BAD_RESPONSE` |
+//! | anything else (a bug) | `INTERNAL_SERVER_ERROR` |
+//!
+//! The [`ErrorCodes`] extension gives the errors async-graphql raises itself (parse,
+//! validation, operation selection) their codes, so every error a client sees has one.
 //!
 //! Messages come from the typed errors' `Display`, which never includes the API key or
 //! Stripe's raw body; `stripeRequestId` is added when Stripe answered, for support tickets.
 
-use async_graphql::{Error, ErrorExtensions};
+use std::sync::Arc;
+
+use async_graphql::{
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    },
+    parser::types::ExecutableDocument,
+    Error, ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
+};
 
 use crate::{ids::IdError, stripe::StripeError};
 
@@ -23,13 +39,16 @@ use crate::{ids::IdError, stripe::StripeError};
 pub fn code_of(e: &StripeError) -> &'static str {
     match e {
         StripeError::NotFound { .. } | StripeError::Deleted => "STRIPE_NOT_FOUND",
+        StripeError::UnknownEndpoint { .. } => "STRIPE_UNKNOWN_ENDPOINT",
         StripeError::InvalidRequest { .. } => "STRIPE_INVALID_REQUEST",
         StripeError::Authentication { .. } => "STRIPE_AUTHENTICATION_FAILED",
         StripeError::PermissionDenied { .. } => "STRIPE_PERMISSION_DENIED",
         StripeError::RateLimited { .. } => "STRIPE_RATE_LIMITED",
         StripeError::Unavailable { .. } => "STRIPE_UNAVAILABLE",
         StripeError::Timeout(_) => "STRIPE_TIMEOUT",
-        StripeError::BadResponse { .. } => "STRIPE_BAD_RESPONSE",
+        StripeError::BadResponse { .. } | StripeError::UnexpectedObject { .. } => {
+            "STRIPE_BAD_RESPONSE"
+        }
     }
 }
 
@@ -40,13 +59,14 @@ impl ErrorExtensions for StripeError {
             if let Some(id) = self.request_id() {
                 ext.set("stripeRequestId", id);
             }
-            if let StripeError::InvalidRequest { code, param, .. } = self {
-                if let Some(code) = code {
-                    ext.set("stripeCode", code.as_str());
-                }
-                if let Some(param) = param {
-                    ext.set("param", param.as_str());
-                }
+            if let StripeError::InvalidRequest {
+                code: Some(code), ..
+            } = self
+            {
+                ext.set("stripeCode", code.as_str());
+            }
+            if let Some(param) = self.param() {
+                ext.set("param", param);
             }
         })
     }
@@ -73,6 +93,80 @@ impl<T> GqlResult<T> for Result<T, StripeError> {
 impl<T> GqlResult<T> for Result<T, IdError> {
     fn gql(self) -> async_graphql::Result<T> {
         self.map_err(|e| bad_input(e.to_string()))
+    }
+}
+
+/// Gives every error async-graphql raises itself an `extensions.code` (see the table above).
+/// Errors that already carry a code are left alone.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|ext| ext.get("code").is_some());
+    if !has_code {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+    error
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|e| {
+                // Without a path the error is about the request as a whole (no operation
+                // could be chosen). With one it came from a field: an argument async-graphql
+                // could not coerce (e.g. an `Int` out of 32-bit range) is the caller's input;
+                // anything else should have had a code and is a bug.
+                let code = if e.path.is_empty() {
+                    "GRAPHQL_VALIDATION_FAILED"
+                } else if e.message.starts_with("Failed to parse \"") {
+                    "BAD_USER_INPUT"
+                } else {
+                    "INTERNAL_SERVER_ERROR"
+                };
+                with_code(e, code)
+            })
+            .collect();
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
+                .collect()
+        })
     }
 }
 

@@ -4,17 +4,17 @@
 //! last object when more exist, to pass back as `after:` for the next page (Stripe's
 //! `starting_after`). `first:` is Stripe's `limit`: 1 to 100, default 10.
 
+use std::sync::Arc;
+
 use async_graphql::{OutputType, SimpleObject};
 
-use super::{
-    customer::StripeCustomer,
-    error::{bad_input, GqlResult},
-    price::StripePrice,
-    subscription::{StripeSubscription, StripeSubscriptionItem},
-};
+use super::error::{bad_input, GqlResult};
 use crate::{
-    cache::Page,
     ids::{IdKind, StripeId},
+    stripe::{
+        models::{Customer, List, Price, StripeObject, Subscription, SubscriptionItem},
+        request::Page,
+    },
 };
 
 /// Default page size, as Stripe's.
@@ -24,13 +24,13 @@ pub const MAX_PAGE_SIZE: i32 = 100;
 
 /// A page of Stripe objects.
 #[derive(SimpleObject)]
-#[graphql(concrete(name = "StripeCustomerList", params(StripeCustomer)))]
-#[graphql(concrete(name = "StripeSubscriptionList", params(StripeSubscription)))]
-#[graphql(concrete(name = "StripeSubscriptionItemList", params(StripeSubscriptionItem)))]
-#[graphql(concrete(name = "StripePriceList", params(StripePrice)))]
+#[graphql(concrete(name = "StripeCustomerList", params(Customer)))]
+#[graphql(concrete(name = "StripeSubscriptionList", params(Subscription)))]
+#[graphql(concrete(name = "StripeSubscriptionItemList", params(SubscriptionItem)))]
+#[graphql(concrete(name = "StripePriceList", params(Price)))]
 pub struct StripeList<T: OutputType> {
     /// The objects on this page, in Stripe's order (newest first, except items).
-    pub data: Vec<T>,
+    pub data: Vec<Arc<T>>,
     /// Whether more objects follow the last one on this page.
     pub has_more: bool,
     /// When `hasMore` is true: the id of the last object, to pass as `after` for the next
@@ -38,11 +38,11 @@ pub struct StripeList<T: OutputType> {
     pub next_cursor: Option<String>,
 }
 
-impl<T: OutputType> StripeList<T> {
-    /// Builds a page; `last_id` is the id of the last object on it.
-    pub fn new(data: Vec<T>, has_more: bool, last_id: Option<&str>) -> Self {
+impl<T: OutputType + StripeObject> StripeList<T> {
+    /// A page holding `data`; the cursor is the last object's id when `has_more`.
+    pub fn new(data: Vec<Arc<T>>, has_more: bool) -> Self {
         let next_cursor = if has_more {
-            last_id.map(str::to_owned)
+            data.last().map(|last| last.id().to_owned())
         } else {
             None
         };
@@ -51,6 +51,11 @@ impl<T: OutputType> StripeList<T> {
             has_more,
             next_cursor,
         }
+    }
+
+    /// The GraphQL page of a Stripe page (the objects are shared, not copied).
+    pub fn of(list: &List<T>) -> Self {
+        StripeList::new(list.data.clone(), list.has_more)
     }
 }
 
@@ -95,11 +100,15 @@ mod tests {
         );
     }
 
+    fn customer(id: &str) -> Arc<Customer> {
+        Arc::new(serde_json::from_value(serde_json::json!({ "id": id })).unwrap())
+    }
+
     #[test]
     fn next_cursor_is_the_last_id_only_when_more_exist() {
-        let more: StripeList<StripeCustomer> = StripeList::new(vec![], true, Some("cus_9"));
+        let more = StripeList::new(vec![customer("cus_1"), customer("cus_9")], true);
         assert_eq!(more.next_cursor.as_deref(), Some("cus_9"));
-        let done: StripeList<StripeCustomer> = StripeList::new(vec![], false, Some("cus_9"));
+        let done = StripeList::new(vec![customer("cus_9")], false);
         assert_eq!(done.next_cursor, None);
     }
 }

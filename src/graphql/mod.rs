@@ -1,14 +1,21 @@
 //! The GraphQL schema, split by Stripe domain.
 //!
-//! | module | root fields | types |
+//! The object types are the Stripe models themselves ([`crate::stripe::models`]: each derives
+//! `SimpleObject`, so a plain Stripe field is its GraphQL field with its doc comment as the
+//! description). The modules here hold the root fields and the fields that need a Stripe call
+//! or a computation (`#[ComplexObject]`):
+//!
+//! | module | root fields | computed fields |
 //! |---|---|---|
-//! | [`customer`] | `customer`, `customers` | `StripeCustomer`, `StripeAddress` |
-//! | [`subscription`] | `subscription`, `subscriptions` | `StripeSubscription`, `StripeSubscriptionItem`, … |
-//! | [`price`] | `price`, `prices`, `plan` | `StripePrice`, `StripePlan`, `StripePriceRecurring` |
-//! | [`product`] | `product` | `StripeProduct` |
+//! | [`customer`] | `customer`, `customers` | `StripeCustomer.subscriptions`, `.defaultPaymentMethodId` |
+//! | [`subscription`] | `subscription`, `subscriptions` | `StripeSubscription.customer`, `.items` |
+//! | [`price`] | `price`, `prices`, `plan` | `StripePrice.product`, `StripePlan.product` |
+//! | [`product`] | `product` | `StripeProduct.defaultPrice` |
 //! | [`list`] | | `Stripe…List` pages |
-//! | [`scalars`] | | `UnixTimestamp`, `StripeAmount`, `StripeCount` |
 //! | [`error`] | | `extensions.code` mapping |
+//!
+//! The 64-bit scalars (`UnixTimestamp`, `StripeAmount`, `StripeCount`) are in
+//! [`crate::stripe::scalars`], beside the models that use them.
 //!
 //! Every object type carries the `Stripe` prefix: Hasura treats a remote type named
 //! `Subscription` as a subscription root, and merges remote type names with its own. Every
@@ -24,7 +31,6 @@ pub mod error;
 pub mod list;
 pub mod price;
 pub mod product;
-pub mod scalars;
 pub mod subscription;
 
 use async_graphql::{
@@ -51,7 +57,9 @@ pub type StripeSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
 /// The schema with its limits, before runtime data is attached.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription).limit_depth(MAX_DEPTH)
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .extension(error::ErrorCodes)
 }
 
 /// The executable schema reading Stripe through `cache`.

@@ -4,6 +4,14 @@
 //! each variant once to an `extensions.code` (see `graphql::error`). No variant carries the API
 //! key or Stripe's raw response body: only Stripe's machine-readable `code`, the `param` it
 //! names, and the `Request-Id` for support tickets.
+//!
+//! **Which 404 means "does not exist".** A 404 is [`StripeError::NotFound`] only when it is
+//! Stripe saying so about an object: `code: resource_missing` (Stripe), or a Stripe-shaped
+//! error body without a code whose message is not "Unrecognized request URL" (localstripe,
+//! which sends no codes). Any other 404 (Stripe's "Unrecognized request URL", a proxy's HTML
+//! page, a plain-text 404) is [`StripeError::UnknownEndpoint`]: the request went to the wrong
+//! place, typically a `STRIPE_API_BASE` that already ends in `/v1`, and turning it into
+//! `null` would hide a misconfiguration behind silently empty joins.
 
 use std::time::Duration;
 
@@ -12,10 +20,14 @@ use std::time::Duration;
 /// `Clone` because one failed call is shared by every request coalesced onto it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StripeError {
-    /// 404: the object does not exist. The cache turns it into `None` for single objects; it
-    /// surfaces only where absence is not a valid answer.
-    #[error("the Stripe object does not exist")]
+    /// The object does not exist (`resource_missing`). `param` is the parameter Stripe named:
+    /// `id` (or none) for a retrieve; for a list, the filter or cursor that names a missing
+    /// object (`customer`, `starting_after`, …). The cache turns a missing retrieved object
+    /// into `None`; elsewhere it surfaces as an error.
+    #[error("the Stripe object{} does not exist", param.as_deref().filter(|p| *p != "id").map(|p| format!(" named by `{p}`")).unwrap_or_default())]
     NotFound {
+        /// The parameter Stripe named, when it named one
+        param: Option<String>,
         /// Stripe's `Request-Id`
         request_id: Option<String>,
     },
@@ -23,6 +35,13 @@ pub enum StripeError {
     /// turns it into `None`, like a 404.
     #[error("the Stripe object was deleted")]
     Deleted,
+    /// A 404 that is not about an object: Stripe does not know the URL (or something that is
+    /// not Stripe answered). Never treated as "does not exist".
+    #[error("Stripe does not recognise the request URL; check STRIPE_API_BASE (it is the host, e.g. https://api.stripe.com, without /v1)")]
+    UnknownEndpoint {
+        /// Stripe's `Request-Id`
+        request_id: Option<String>,
+    },
     /// 400 (or 402/409): Stripe refused the parameters.
     #[error("Stripe rejected the request{}", param.as_deref().map(|p| format!(" (parameter `{p}`)")).unwrap_or_default())]
     InvalidRequest {
@@ -70,24 +89,45 @@ pub enum StripeError {
         /// Stripe's `Request-Id`
         request_id: Option<String>,
     },
+    /// A 2xx answer that is another kind of object than the one asked for (e.g. a
+    /// `search_result` where a `price` was expected).
+    #[error("Stripe answered {} where {expected} was expected", found.as_deref().map(|f| format!("a `{f}`")).unwrap_or_else(|| "an object without a type".to_owned()))]
+    UnexpectedObject {
+        /// The `object` value asked for
+        expected: &'static str,
+        /// The `object` value Stripe sent, if any
+        found: Option<String>,
+        /// Stripe's `Request-Id`
+        request_id: Option<String>,
+    },
 }
 
 impl StripeError {
     /// Builds the error for a non-2xx answer from its status, its `Request-Id` header and its
-    /// body. The body is read only for Stripe's `error.code`/`error.param`; a body that is not
+    /// body. The body is read only for Stripe's `error.code`/`error.param` (and, for a 404, to
+    /// tell a missing object from an unknown URL: see the module docs); a body that is not
     /// Stripe's JSON error shape (an HTML page from a proxy, localstripe's plain text) is fine.
     pub fn from_response(status: u16, request_id: Option<String>, body: &[u8]) -> StripeError {
-        let detail = serde_json::from_slice::<ErrorEnvelope>(body)
-            .map(|e| e.error)
-            .unwrap_or_default();
+        let envelope = serde_json::from_slice::<ErrorEnvelope>(body).ok();
+        let stripe_shaped = envelope.is_some();
+        let detail = envelope.map(|e| e.error).unwrap_or_default();
+        let code = detail.code.as_deref();
         match status {
-            404 => StripeError::NotFound { request_id },
             401 => StripeError::Authentication { request_id },
             403 => StripeError::PermissionDenied { request_id },
             429 => StripeError::RateLimited { request_id },
-            400 if detail.code.as_deref() == Some("rate_limit") => {
-                StripeError::RateLimited { request_id }
+            400 if code == Some("rate_limit") => StripeError::RateLimited { request_id },
+            _ if code == Some("resource_missing") => StripeError::NotFound {
+                param: detail.param,
+                request_id,
+            },
+            404 if stripe_shaped && code.is_none() && !detail.names_an_unknown_url() => {
+                StripeError::NotFound {
+                    param: detail.param,
+                    request_id,
+                }
             }
+            404 => StripeError::UnknownEndpoint { request_id },
             s if s >= 500 => StripeError::Unavailable {
                 status: Some(s),
                 request_id,
@@ -104,14 +144,26 @@ impl StripeError {
     /// Stripe's `Request-Id` for this failure, when Stripe answered.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            StripeError::NotFound { request_id }
+            StripeError::NotFound { request_id, .. }
+            | StripeError::UnknownEndpoint { request_id }
             | StripeError::InvalidRequest { request_id, .. }
             | StripeError::Authentication { request_id }
             | StripeError::PermissionDenied { request_id }
             | StripeError::RateLimited { request_id }
             | StripeError::Unavailable { request_id, .. }
-            | StripeError::BadResponse { request_id } => request_id.as_deref(),
+            | StripeError::BadResponse { request_id }
+            | StripeError::UnexpectedObject { request_id, .. } => request_id.as_deref(),
             StripeError::Deleted | StripeError::Timeout(_) => None,
+        }
+    }
+
+    /// The parameter Stripe named, for the errors that carry one.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            StripeError::NotFound { param, .. } | StripeError::InvalidRequest { param, .. } => {
+                param.as_deref()
+            }
+            _ => None,
         }
     }
 }
@@ -125,19 +177,29 @@ struct ErrorEnvelope {
 struct ErrorDetail {
     code: Option<String>,
     param: Option<String>,
+    message: Option<String>,
+}
+
+impl ErrorDetail {
+    /// Stripe's answer to a URL it has no route for ("Unrecognized request URL (GET: …)").
+    /// The message is read for this test only and never kept.
+    fn names_an_unknown_url(&self) -> bool {
+        self.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Unrecognized request URL"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn rid() -> Option<String> {
+        Some("req_1".to_owned())
+    }
+
     #[test]
     fn maps_stripe_statuses_to_variants() {
-        let rid = || Some("req_1".to_owned());
-        assert_eq!(
-            StripeError::from_response(404, rid(), b"{}"),
-            StripeError::NotFound { request_id: rid() }
-        );
         assert_eq!(
             StripeError::from_response(401, rid(), b""),
             StripeError::Authentication { request_id: rid() }
@@ -150,6 +212,55 @@ mod tests {
             StripeError::from_response(503, None, b"<html>"),
             StripeError::Unavailable {
                 status: Some(503),
+                request_id: None
+            }
+        );
+    }
+
+    #[test]
+    fn resource_missing_is_not_found_with_the_parameter_stripe_named() {
+        let missing_object = br#"{"error":{"type":"invalid_request_error","code":"resource_missing","param":"id","message":"No such customer: 'cus_1'"}}"#;
+        assert_eq!(
+            StripeError::from_response(404, rid(), missing_object),
+            StripeError::NotFound {
+                param: Some("id".into()),
+                request_id: rid()
+            }
+        );
+        let missing_cursor = br#"{"error":{"type":"invalid_request_error","code":"resource_missing","param":"starting_after"}}"#;
+        let err = StripeError::from_response(400, None, missing_cursor);
+        assert_eq!(err.param(), Some("starting_after"));
+        assert_eq!(
+            err.to_string(),
+            "the Stripe object named by `starting_after` does not exist"
+        );
+    }
+
+    #[test]
+    fn a_404_for_an_unknown_url_is_never_not_found() {
+        let stripe = br#"{"error":{"type":"invalid_request_error","message":"Unrecognized request URL (GET: /v1/v1/customers/cus_1). Please see https://stripe.com/docs or we can help at https://support.stripe.com/."}}"#;
+        for body in [
+            &stripe[..],
+            b"<html>Not Found</html>",
+            b"404: Not Found",
+            b"",
+        ] {
+            assert_eq!(
+                StripeError::from_response(404, rid(), body),
+                StripeError::UnknownEndpoint { request_id: rid() },
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn a_stripe_shaped_404_without_a_code_is_not_found_as_localstripe_sends_it() {
+        let body = br#"{"error":{"message":"Not Found","type":"invalid_request_error"}}"#;
+        assert_eq!(
+            StripeError::from_response(404, None, body),
+            StripeError::NotFound {
+                param: None,
                 request_id: None
             }
         );
@@ -179,6 +290,19 @@ mod tests {
         assert_eq!(
             StripeError::from_response(400, None, body),
             StripeError::RateLimited { request_id: None }
+        );
+    }
+
+    #[test]
+    fn an_unexpected_object_names_both_types() {
+        let err = StripeError::UnexpectedObject {
+            expected: "price",
+            found: Some("search_result".into()),
+            request_id: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "Stripe answered a `search_result` where price was expected"
         );
     }
 }

@@ -1,4 +1,12 @@
-//! Serde models of the Stripe objects this server reads.
+//! Serde models of the Stripe objects this server reads, which are also the GraphQL object
+//! types (`StripeCustomer`, `StripeSubscription`, …).
+//!
+//! Each model derives `Deserialize` for Stripe's JSON and `SimpleObject` for GraphQL: a field's
+//! doc comment is its GraphQL description, and a field that GraphQL shows under another name
+//! (`customer` → `customerId`) or not at all says so in its `#[graphql]` attribute. Fields that
+//! need a Stripe call or a computation (`StripeCustomer.subscriptions`,
+//! `StripeSubscription.items`, `StripePrice.product`, …) are `#[ComplexObject]` resolvers in
+//! the domain modules of [`crate::graphql`].
 //!
 //! The models target API version `2026-07-29.dahlia` and stay readable on other versions:
 //! unknown fields are ignored, every field that some version lacks is optional, and renamed
@@ -15,14 +23,18 @@
 
 use std::sync::Arc;
 
+use async_graphql::{Json, SimpleObject};
 use serde::{Deserialize, Deserializer};
+
+use super::scalars::{StripeAmount, StripeCount, UnixTimestamp};
 
 /// Free-form key/value metadata. Stripe sends strings; other JSON values are kept as sent.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
 
 /// Behaviour shared by every top-level Stripe object this server reads.
 pub trait StripeObject: for<'de> Deserialize<'de> + Send + Sync + 'static {
-    /// Stripe's `object` value, e.g. `"customer"`.
+    /// Stripe's `object` value, e.g. `"customer"`: an answer with another value is not this
+    /// object (the client refuses it).
     const OBJECT: &'static str;
     /// The object's id.
     fn id(&self) -> &str;
@@ -59,15 +71,16 @@ impl<T: StripeObject + Clone> List<T> {
 }
 
 /// A postal address.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, SimpleObject)]
+#[graphql(name = "StripeAddress")]
 pub struct Address {
     /// City, district, suburb, town, or village.
     pub city: Option<String>,
     /// Two-letter country code (ISO 3166-1 alpha-2).
     pub country: Option<String>,
-    /// Address line 1.
+    /// Address line 1 (street, PO box, or company name).
     pub line1: Option<String>,
-    /// Address line 2.
+    /// Address line 2 (apartment, suite, unit, or building).
     pub line2: Option<String>,
     /// ZIP or postal code.
     pub postal_code: Option<String>,
@@ -84,48 +97,51 @@ pub struct InvoiceSettings {
 }
 
 /// A Stripe customer (`cus_…`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[graphql(name = "StripeCustomer", complex)]
 pub struct Customer {
-    /// Unique identifier.
+    /// Unique identifier (`cus_…`).
     pub id: String,
     /// Billing address.
     pub address: Option<Address>,
-    /// Balance in the smallest currency unit; negative is a credit. `account_balance` before
-    /// 2019-10-17.
+    /// Current balance in the smallest currency unit, applied to the next invoice. Negative
+    /// is a credit to the customer; positive is an amount owed.
     #[serde(default, alias = "account_balance")]
-    pub balance: i64,
-    /// Business name (2025-09-30.clover and later).
+    pub balance: StripeAmount,
+    /// Business name (Stripe API 2025-09-30.clover and later).
     pub business_name: Option<String>,
-    /// Creation time, Unix seconds.
+    /// Creation time.
     #[serde(default)]
-    pub created: i64,
-    /// Currency the customer is billed in.
+    pub created: UnixTimestamp,
+    /// Three-letter ISO currency code the customer is billed in, lowercase.
     pub currency: Option<String>,
-    /// Whether the latest invoice is past due.
+    /// Whether the customer's latest invoice is past due (or, for cards, a charge failed).
     pub delinquent: Option<bool>,
-    /// Description.
+    /// Arbitrary description.
     pub description: Option<String>,
     /// Email address.
     pub email: Option<String>,
-    /// Individual's name (2025-09-30.clover and later).
+    /// Individual's name (Stripe API 2025-09-30.clover and later).
     pub individual_name: Option<String>,
     /// Prefix of the customer's invoice numbers.
     pub invoice_prefix: Option<String>,
-    /// Invoice settings.
+    /// Invoice settings (GraphQL shows `defaultPaymentMethodId` from them).
+    #[graphql(skip)]
     pub invoice_settings: Option<InvoiceSettings>,
-    /// Live or test mode.
+    /// True in live mode, false in test mode.
     #[serde(default)]
     pub livemode: bool,
-    /// Metadata (`{}` when Stripe sends none).
+    /// Key/value metadata, as a JSON object (`{}` when empty).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub metadata: Metadata,
+    pub metadata: Json<Metadata>,
     /// Full name or business name.
     pub name: Option<String>,
     /// Phone number.
     pub phone: Option<String>,
-    /// Preferred locales, by preference.
-    pub preferred_locales: Option<Vec<String>>,
-    /// `none`, `exempt` or `reverse`.
+    /// Preferred locales, most preferred first.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub preferred_locales: Vec<String>,
+    /// Tax exemption: `none`, `exempt` or `reverse` (Stripe may add values).
     pub tax_exempt: Option<String>,
 }
 
@@ -137,90 +153,108 @@ impl StripeObject for Customer {
 }
 
 /// Why and how a subscription was canceled.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, SimpleObject)]
+#[graphql(name = "StripeCancellationDetails")]
 pub struct CancellationDetails {
     /// Free-text comment from the customer.
     pub comment: Option<String>,
-    /// The customer's feedback choice, e.g. `too_expensive`.
+    /// The customer's feedback choice, e.g. `too_expensive` (Stripe may add values).
     pub feedback: Option<String>,
-    /// Why the subscription was canceled, e.g. `cancellation_requested`.
+    /// Why it was canceled, e.g. `cancellation_requested` (Stripe may add values).
     pub reason: Option<String>,
 }
 
 /// Paused invoice collection.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, SimpleObject)]
+#[graphql(name = "StripePauseCollection")]
 pub struct PauseCollection {
-    /// `keep_as_draft`, `mark_uncollectible` or `void`.
+    /// `keep_as_draft`, `mark_uncollectible` or `void` (Stripe may add values).
     pub behavior: Option<String>,
-    /// When collection resumes, Unix seconds.
-    pub resumes_at: Option<i64>,
+    /// When collection resumes.
+    pub resumes_at: Option<UnixTimestamp>,
 }
 
-/// A Stripe subscription (`sub_…`), normalized (see the module docs).
-#[derive(Debug, Clone, Deserialize)]
+/// A Stripe subscription (`sub_…`): a customer's recurring charge for one or more prices.
+#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[graphql(name = "StripeSubscription", complex)]
 pub struct Subscription {
-    /// Unique identifier.
+    /// Unique identifier (`sub_…`).
     pub id: String,
-    /// The customer's id (the object when expanded; only the id is kept).
+    /// Id of the customer (`cus_…`).
     #[serde(deserialize_with = "expandable_id")]
+    #[graphql(name = "customerId")]
     pub customer: String,
-    /// Status as Stripe sends it.
+    /// Status as Stripe sends it: `incomplete`, `incomplete_expired`, `trialing`, `active`,
+    /// `past_due`, `canceled`, `unpaid` or `paused` today. A plain string, so a value Stripe
+    /// adds later passes through instead of failing the query.
     pub status: String,
-    /// The subscription's items (embedded list).
+    /// The subscription's items as embedded (GraphQL's `items` completes a truncated list).
     #[serde(default)]
+    #[graphql(skip)]
     pub items: List<SubscriptionItem>,
-    /// First day of the billing cycle, Unix seconds.
-    pub billing_cycle_anchor: Option<i64>,
-    /// When the subscription will be or was canceled.
-    pub cancel_at: Option<i64>,
-    /// Whether it cancels at the end of the current period.
+    /// Reference point for billing-cycle dates.
+    pub billing_cycle_anchor: Option<UnixTimestamp>,
+    /// When the subscription will be canceled (a scheduled cancellation), or was.
+    pub cancel_at: Option<UnixTimestamp>,
+    /// Whether the subscription cancels at the end of the current period.
     #[serde(default)]
     pub cancel_at_period_end: bool,
-    /// When cancellation was requested.
-    pub canceled_at: Option<i64>,
-    /// Cancellation details.
+    /// When cancellation was requested (even if it takes effect later).
+    pub canceled_at: Option<UnixTimestamp>,
+    /// Why and how it was canceled.
     pub cancellation_details: Option<CancellationDetails>,
-    /// `charge_automatically` or `send_invoice`.
+    /// `charge_automatically` or `send_invoice` (Stripe may add values).
     pub collection_method: Option<String>,
-    /// Creation time, Unix seconds.
+    /// Creation time.
     #[serde(default)]
-    pub created: i64,
-    /// Three-letter ISO currency code.
+    pub created: UnixTimestamp,
+    /// Three-letter ISO currency code, lowercase.
     pub currency: Option<String>,
-    /// Subscription-level current period start (pre-basil); derived when absent.
-    pub current_period_start: Option<i64>,
-    /// Subscription-level current period end (pre-basil); derived when absent.
-    pub current_period_end: Option<i64>,
+    /// Start of the current billing period. Stripe moved this field onto the items in API
+    /// version 2025-03-31.basil; when the subscription itself has none, it is derived from
+    /// the items: the **latest** item `currentPeriodStart`, so that with the end below it
+    /// spans the period every item is in. With a single item (or classic billing, where all
+    /// items share one period) this is exactly the value Stripe used to send.
+    pub current_period_start: Option<UnixTimestamp>,
+    /// End of the current billing period: the next renewal. When the subscription itself has
+    /// none (API 2025-03-31.basil and later), derived as the **earliest** item
+    /// `currentPeriodEnd`; see `currentPeriodStart`.
+    pub current_period_end: Option<UnixTimestamp>,
     /// Days until an invoice is due (`send_invoice` only).
-    pub days_until_due: Option<i64>,
-    /// Default payment method id.
+    pub days_until_due: Option<StripeCount>,
+    /// Id of the default payment method.
     #[serde(default, deserialize_with = "expandable_id_opt")]
+    #[graphql(name = "defaultPaymentMethodId")]
     pub default_payment_method: Option<String>,
-    /// Description.
+    /// Description shown to the customer.
     pub description: Option<String>,
-    /// When the subscription ended.
-    pub ended_at: Option<i64>,
-    /// Most recent invoice id.
+    /// When the subscription ended, if it has.
+    pub ended_at: Option<UnixTimestamp>,
+    /// Id of the most recent invoice.
     #[serde(default, deserialize_with = "expandable_id_opt")]
+    #[graphql(name = "latestInvoiceId")]
     pub latest_invoice: Option<String>,
-    /// Live or test mode.
+    /// True in live mode, false in test mode.
     #[serde(default)]
     pub livemode: bool,
-    /// Metadata (`{}` when Stripe sends none).
+    /// Key/value metadata, as a JSON object (`{}` when empty).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub metadata: Metadata,
+    pub metadata: Json<Metadata>,
     /// Paused collection, if any.
     pub pause_collection: Option<PauseCollection>,
-    /// The plan, when the subscription has exactly one item (legacy field; derived).
+    /// The plan when the subscription has exactly one item (that item's plan), as Stripe's
+    /// former subscription-level `plan` field; null when it has several items. Prefer
+    /// `items { data { price } }`.
     pub plan: Option<Arc<Plan>>,
-    /// The quantity, when the subscription has exactly one item (legacy field; derived).
-    pub quantity: Option<i64>,
-    /// Start date, Unix seconds.
-    pub start_date: Option<i64>,
-    /// End of the trial.
-    pub trial_end: Option<i64>,
-    /// Start of the trial.
-    pub trial_start: Option<i64>,
+    /// The quantity when the subscription has exactly one item, as Stripe's former
+    /// subscription-level `quantity`; null otherwise or for metered prices.
+    pub quantity: Option<StripeCount>,
+    /// When the subscription started (may precede `created` if backdated).
+    pub start_date: Option<UnixTimestamp>,
+    /// End of the trial, if any.
+    pub trial_end: Option<UnixTimestamp>,
+    /// Start of the trial, if any.
+    pub trial_start: Option<UnixTimestamp>,
 }
 
 impl StripeObject for Subscription {
@@ -265,33 +299,40 @@ impl StripeObject for Subscription {
 /// is exactly the value Stripe used to send on the subscription; with mixed intervals it is
 /// the span every item is in, ending at the next renewal of any item. Items without a period
 /// are ignored; with none left, both ends are `None`.
-pub fn derived_current_period(items: &[Arc<SubscriptionItem>]) -> (Option<i64>, Option<i64>) {
+pub fn derived_current_period(
+    items: &[Arc<SubscriptionItem>],
+) -> (Option<UnixTimestamp>, Option<UnixTimestamp>) {
     let start = items.iter().filter_map(|i| i.current_period_start).max();
     let end = items.iter().filter_map(|i| i.current_period_end).min();
     (start, end)
 }
 
-/// A subscription item (`si_…`).
-#[derive(Debug, Clone, Deserialize)]
+/// An item of a subscription (`si_…`): one price and its quantity.
+#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[graphql(name = "StripeSubscriptionItem")]
 pub struct SubscriptionItem {
-    /// Unique identifier.
+    /// Unique identifier (`si_…`).
     pub id: String,
-    /// Creation time, Unix seconds.
-    pub created: Option<i64>,
-    /// Start of the item's current period (basil+; copied from the subscription before).
-    pub current_period_start: Option<i64>,
-    /// End of the item's current period (basil+; copied from the subscription before).
-    pub current_period_end: Option<i64>,
-    /// Metadata (`{}` when Stripe sends none).
+    /// Creation time.
+    pub created: Option<UnixTimestamp>,
+    /// Start of the item's current billing period (API 2025-03-31.basil and later; taken
+    /// from the subscription on older versions).
+    pub current_period_start: Option<UnixTimestamp>,
+    /// End of the item's current billing period (API 2025-03-31.basil and later; taken
+    /// from the subscription on older versions).
+    pub current_period_end: Option<UnixTimestamp>,
+    /// Key/value metadata, as a JSON object (`{}` when empty).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub metadata: Metadata,
-    /// The legacy plan view of the price.
+    pub metadata: Json<Metadata>,
+    /// The legacy plan view of the price (embedded; no Stripe call).
     pub plan: Option<Arc<Plan>>,
-    /// The price (synthesized from `plan` on shapes that lack it).
+    /// The price (embedded; no Stripe call). On old API shapes that carry only a plan, the
+    /// price is built from the plan, which is the legacy view of the same price.
     pub price: Option<Arc<Price>>,
-    /// Quantity (absent for metered prices).
-    pub quantity: Option<i64>,
-    /// The subscription's id.
+    /// Quantity (null for metered prices).
+    pub quantity: Option<StripeCount>,
+    /// Id of the subscription the item belongs to.
+    #[graphql(name = "subscriptionId")]
     pub subscription: Option<String>,
 }
 
@@ -308,66 +349,77 @@ impl StripeObject for SubscriptionItem {
     }
 }
 
-/// Recurring components of a price.
-#[derive(Debug, Clone, Deserialize)]
+/// How a recurring price bills.
+#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[graphql(name = "StripePriceRecurring")]
 pub struct Recurring {
     /// `day`, `week`, `month` or `year`.
     pub interval: String,
-    /// Number of intervals between billings.
+    /// Number of intervals between billings (3 with `month` bills quarterly).
     #[serde(default = "one")]
-    pub interval_count: i64,
-    /// `licensed` or `metered`.
+    pub interval_count: StripeCount,
+    /// `licensed` (billed by quantity) or `metered` (billed by usage).
     #[serde(default = "licensed")]
     pub usage_type: String,
-    /// Billing meter id (metered prices).
+    /// Billing meter id, for metered prices.
     pub meter: Option<String>,
-    /// Default trial length in days.
-    pub trial_period_days: Option<i64>,
-    /// Removed in 2025-03-31.basil; present only on older API versions.
+    /// Default trial length in days for subscriptions to this price.
+    pub trial_period_days: Option<StripeCount>,
+    /// How metered usage was aggregated: `sum`, `last_during_period`, `last_ever` or `max`.
+    /// Stripe removed this field in API version 2025-03-31.basil along with legacy usage
+    /// records; it is null on that version and later and kept so older queries still run.
+    #[graphql(
+        deprecation = "Removed by Stripe in API version 2025-03-31.basil; always null on later versions."
+    )]
     pub aggregate_usage: Option<String>,
 }
 
-/// A Stripe price (`price_…`).
-#[derive(Debug, Clone, Deserialize)]
+/// A Stripe price (`price_…`): how much and how often to charge for a product.
+#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[graphql(name = "StripePrice", complex)]
 pub struct Price {
     /// Unique identifier.
     pub id: String,
-    /// Whether it can be used for new purchases.
+    /// Whether the price can be used for new purchases.
     #[serde(default = "yes")]
     pub active: bool,
     /// `per_unit` or `tiered`.
     pub billing_scheme: Option<String>,
-    /// Creation time, Unix seconds.
+    /// Creation time.
     #[serde(default)]
-    pub created: i64,
+    pub created: UnixTimestamp,
     /// Three-letter ISO currency code, lowercase.
     #[serde(default)]
     pub currency: String,
-    /// Live or test mode.
+    /// True in live mode, false in test mode.
     #[serde(default)]
     pub livemode: bool,
-    /// Lookup key.
+    /// Lookup key, to retrieve prices dynamically from a static string.
     pub lookup_key: Option<String>,
-    /// Metadata (`{}` when Stripe sends none).
+    /// Key/value metadata, as a JSON object (`{}` when empty).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub metadata: Metadata,
-    /// Display name.
+    pub metadata: Json<Metadata>,
+    /// Brief description, hidden from customers.
     pub nickname: Option<String>,
-    /// The product's id (the object when expanded; only the id is kept).
+    /// Id of the product this price is for.
     #[serde(default, deserialize_with = "expandable_id_opt")]
+    #[graphql(name = "productId")]
     pub product: Option<String>,
-    /// Recurring components (`null` for one-time prices).
+    /// Recurring components; null for one-time prices.
     pub recurring: Option<Recurring>,
     /// `exclusive`, `inclusive` or `unspecified`.
     pub tax_behavior: Option<String>,
-    /// `graduated` or `volume` (tiered prices).
+    /// `graduated` or `volume`, for tiered prices.
     pub tiers_mode: Option<String>,
     /// `one_time` or `recurring`.
     #[serde(rename = "type")]
+    #[graphql(name = "type")]
     pub kind: Option<String>,
-    /// Unit amount in the smallest currency unit.
-    pub unit_amount: Option<i64>,
-    /// Unit amount as a decimal string with up to 12 decimal places.
+    /// Unit amount in the smallest currency unit. Null for tiered prices and for amounts
+    /// with fractions of the smallest unit (see `unitAmountDecimal`).
+    pub unit_amount: Option<StripeAmount>,
+    /// Unit amount in the smallest currency unit as an exact decimal string with up to 12
+    /// decimal places, e.g. `"2000"` or `"0.5"`.
     #[serde(default, deserialize_with = "decimal_string_opt")]
     pub unit_amount_decimal: Option<String>,
 }
@@ -379,53 +431,60 @@ impl StripeObject for Price {
     }
 }
 
-/// A Stripe plan: the legacy view of a recurring price.
-#[derive(Debug, Clone, Deserialize)]
+/// A Stripe plan: the legacy view of a recurring price, kept by Stripe for compatibility.
+#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[graphql(name = "StripePlan", complex)]
 pub struct Plan {
-    /// Unique identifier (often a `price_…` id).
+    /// Unique identifier (often the `price_…` id of the same price).
     pub id: String,
-    /// Whether it can be used for new purchases.
+    /// Whether the plan can be used for new purchases.
     #[serde(default = "yes")]
     pub active: bool,
-    /// Amount in the smallest currency unit.
-    pub amount: Option<i64>,
-    /// Amount as a decimal string.
+    /// Amount in the smallest currency unit per period; null for tiered plans.
+    pub amount: Option<StripeAmount>,
+    /// Amount as an exact decimal string with up to 12 decimal places.
     #[serde(default, deserialize_with = "decimal_string_opt")]
     pub amount_decimal: Option<String>,
     /// `per_unit` or `tiered`.
     pub billing_scheme: Option<String>,
-    /// Creation time, Unix seconds.
+    /// Creation time.
     #[serde(default)]
-    pub created: i64,
-    /// Three-letter ISO currency code.
+    pub created: UnixTimestamp,
+    /// Three-letter ISO currency code, lowercase.
     #[serde(default)]
     pub currency: String,
     /// `day`, `week`, `month` or `year`.
     pub interval: String,
     /// Number of intervals between billings.
     #[serde(default = "one")]
-    pub interval_count: i64,
-    /// Live or test mode.
+    pub interval_count: StripeCount,
+    /// True in live mode, false in test mode.
     #[serde(default)]
     pub livemode: bool,
-    /// Metadata (nullable on plans; `{}` when Stripe sends none).
+    /// Key/value metadata, as a JSON object (`{}` when empty, including when Stripe sends
+    /// null, which it may for plans).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub metadata: Metadata,
-    /// Billing meter id.
+    pub metadata: Json<Metadata>,
+    /// Billing meter id, for metered plans.
     pub meter: Option<String>,
-    /// Display name.
+    /// Brief description, hidden from customers.
     pub nickname: Option<String>,
-    /// The product's id.
+    /// Id of the product this plan is for.
     #[serde(default, deserialize_with = "expandable_id_opt")]
+    #[graphql(name = "productId")]
     pub product: Option<String>,
-    /// `graduated` or `volume`.
+    /// `graduated` or `volume`, for tiered plans.
     pub tiers_mode: Option<String>,
     /// Default trial length in days.
-    pub trial_period_days: Option<i64>,
+    pub trial_period_days: Option<StripeCount>,
     /// `licensed` or `metered`.
     #[serde(default = "licensed")]
     pub usage_type: String,
-    /// Removed in 2025-03-31.basil; present only on older API versions.
+    /// How metered usage was aggregated. Removed by Stripe in API version 2025-03-31.basil;
+    /// null on that version and later.
+    #[graphql(
+        deprecation = "Removed by Stripe in API version 2025-03-31.basil; always null on later versions."
+    )]
     pub aggregate_usage: Option<String>,
 }
 
@@ -465,51 +524,54 @@ impl Plan {
             unit_amount_decimal: self
                 .amount_decimal
                 .clone()
-                .or_else(|| self.amount.map(|a| a.to_string())),
+                .or_else(|| self.amount.map(|a| a.0.to_string())),
         }
     }
 }
 
-/// A Stripe product (`prod_…`).
-#[derive(Debug, Clone, Deserialize)]
+/// A Stripe product (`prod_…`): what is sold.
+#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[graphql(name = "StripeProduct", complex)]
 pub struct Product {
     /// Unique identifier.
     pub id: String,
-    /// Whether it can be purchased.
+    /// Whether the product can be purchased.
     #[serde(default = "yes")]
     pub active: bool,
-    /// Creation time, Unix seconds.
+    /// Creation time.
     #[serde(default)]
-    pub created: i64,
-    /// Default price id.
+    pub created: UnixTimestamp,
+    /// Id of the default price.
     #[serde(default, deserialize_with = "expandable_id_opt")]
+    #[graphql(name = "defaultPriceId")]
     pub default_price: Option<String>,
-    /// Description.
+    /// Description shown to customers.
     pub description: Option<String>,
     /// Image URLs.
     #[serde(default, deserialize_with = "null_as_default")]
     pub images: Vec<String>,
-    /// Live or test mode.
+    /// True in live mode, false in test mode.
     #[serde(default)]
     pub livemode: bool,
-    /// Metadata (`{}` when Stripe sends none).
+    /// Key/value metadata, as a JSON object (`{}` when empty).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub metadata: Metadata,
+    pub metadata: Json<Metadata>,
     /// Name shown to customers.
     #[serde(default)]
     pub name: String,
-    /// Whether it is shipped.
+    /// Whether the product is shipped (physical goods).
     pub shippable: Option<bool>,
     /// Statement descriptor.
     pub statement_descriptor: Option<String>,
     /// `good` or `service` (older API versions).
     #[serde(rename = "type")]
+    #[graphql(name = "type")]
     pub kind: Option<String>,
-    /// Unit label shown on receipts and invoices.
+    /// Unit label shown on receipts and invoices, e.g. `seat`.
     pub unit_label: Option<String>,
-    /// Last update, Unix seconds.
-    pub updated: Option<i64>,
-    /// Public URL.
+    /// Last update.
+    pub updated: Option<UnixTimestamp>,
+    /// Public URL of the product.
     pub url: Option<String>,
 }
 
@@ -524,8 +586,8 @@ fn yes() -> bool {
     true
 }
 
-fn one() -> i64 {
-    1
+fn one() -> StripeCount {
+    StripeCount(1)
 }
 
 fn licensed() -> String {
@@ -602,14 +664,17 @@ mod tests {
         let f = fixtures();
         let customer: Customer = decode(f["customer"].clone()).unwrap();
         assert_eq!(customer.id, "cus_QXg1o8vcGmoR32");
-        assert_eq!(customer.balance, 0);
+        assert_eq!(customer.balance, StripeAmount(0));
         assert_eq!(customer.invoice_prefix.as_deref(), Some("7FE1103"));
 
         let sub: Subscription = decode(f["subscription"].clone()).unwrap();
         assert_eq!(sub.customer, "cus_QXg1o8vcGmoR32");
         assert_eq!(sub.items.data.len(), 1);
         let item = &sub.items.data[0];
-        assert_eq!(item.price.as_ref().unwrap().unit_amount, Some(2000));
+        assert_eq!(
+            item.price.as_ref().unwrap().unit_amount,
+            Some(StripeAmount(2000))
+        );
         assert_eq!(
             item.price.as_ref().unwrap().unit_amount_decimal.as_deref(),
             Some("2000")
@@ -620,10 +685,10 @@ mod tests {
             item.subscription.as_deref(),
             Some("sub_1Pgc6xB7WZ01zgkWJMvZp5ja")
         );
-        assert_eq!(item.current_period_end, Some(976287773));
+        assert_eq!(item.current_period_end, Some(UnixTimestamp(976287773)));
 
         let plan: Plan = decode(f["plan"].clone()).unwrap();
-        assert_eq!(plan.amount, Some(2000));
+        assert_eq!(plan.amount, Some(StripeAmount(2000)));
         assert_eq!(plan.product.as_deref(), Some("prod_QXg1hqf4jFNsqG"));
 
         let price: Price = decode(f["price"].clone()).unwrap();
@@ -657,10 +722,10 @@ mod tests {
     fn dahlia_subscription_gets_its_period_and_plan_from_its_single_item() {
         let sub: Subscription = decode(fixtures()["subscription"].clone()).unwrap();
         // The fixture's item has start 1896570518 and end 976287773 (synthetic values).
-        assert_eq!(sub.current_period_start, Some(1896570518));
-        assert_eq!(sub.current_period_end, Some(976287773));
+        assert_eq!(sub.current_period_start, Some(UnixTimestamp(1896570518)));
+        assert_eq!(sub.current_period_end, Some(UnixTimestamp(976287773)));
         assert_eq!(sub.plan.as_ref().unwrap().id, "obj_123");
-        assert_eq!(sub.quantity, Some(1));
+        assert_eq!(sub.quantity, Some(StripeCount(1)));
     }
 
     fn item(start: i64, end: i64) -> Arc<SubscriptionItem> {
@@ -678,11 +743,11 @@ mod tests {
         let yearly = item(500, 30_000);
         assert_eq!(
             derived_current_period(&[monthly.clone(), yearly]),
-            (Some(1_000), Some(2_000))
+            (Some(UnixTimestamp(1_000)), Some(UnixTimestamp(2_000)))
         );
         assert_eq!(
             derived_current_period(&[monthly]),
-            (Some(1_000), Some(2_000))
+            (Some(UnixTimestamp(1_000)), Some(UnixTimestamp(2_000)))
         );
         assert_eq!(derived_current_period(&[]), (None, None));
     }
@@ -698,8 +763,8 @@ mod tests {
         }))
         .unwrap();
         assert!(sub.plan.is_none());
-        assert_eq!(sub.current_period_start, Some(12));
-        assert_eq!(sub.current_period_end, Some(20));
+        assert_eq!(sub.current_period_start, Some(UnixTimestamp(12)));
+        assert_eq!(sub.current_period_end, Some(UnixTimestamp(20)));
     }
 
     #[test]
@@ -718,7 +783,7 @@ mod tests {
                               "url": "/v1/customers/cus_zd3iJkIhnHuaO2/subscriptions"}
         }))
         .unwrap();
-        assert_eq!(customer.balance, -500);
+        assert_eq!(customer.balance, StripeAmount(-500));
         assert_eq!(customer.metadata["hasura_user_id"], json!("u_42"));
 
         let plan = json!({
@@ -749,16 +814,16 @@ mod tests {
             "trial_start": null
         }))
         .unwrap();
-        assert_eq!(sub.current_period_start, Some(1795606950));
+        assert_eq!(sub.current_period_start, Some(UnixTimestamp(1795606950)));
         let item = &sub.items.data[0];
         assert_eq!(item.subscription.as_deref(), Some("sub_uORiPjPzlytVGx"));
-        assert_eq!(item.current_period_end, Some(1798198950));
+        assert_eq!(item.current_period_end, Some(UnixTimestamp(1798198950)));
         let price = item
             .price
             .as_ref()
             .expect("price synthesized from the plan");
         assert_eq!(price.id, "plan_basic_monthly");
-        assert_eq!(price.unit_amount, Some(1000));
+        assert_eq!(price.unit_amount, Some(StripeAmount(1000)));
         assert_eq!(price.unit_amount_decimal.as_deref(), Some("1000"));
         assert_eq!(price.recurring.as_ref().unwrap().interval, "month");
         assert_eq!(price.product.as_deref(), Some("prod_basic"));

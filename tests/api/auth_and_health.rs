@@ -1,7 +1,7 @@
 //! Bearer-token auth on /graphql, GraphiQL, /healthz and /readyz.
 
 use serde_json::{json, Value};
-use stripe_graphql::config::SecretString;
+use stripe_graphql::secret::SecretString;
 
 use crate::helpers::{spawn_app, spawn_app_with};
 
@@ -9,7 +9,7 @@ const TOKEN: &str = "hasura-shared-secret-42";
 
 #[tokio::test]
 async fn graphql_requests_without_the_right_bearer_token_get_a_graphql_shaped_401() {
-    let app = spawn_app_with(|o| o.config.auth_token = Some(SecretString::new(TOKEN))).await;
+    let app = spawn_app_with(|o| o.config.http.auth_token = Some(SecretString::new(TOKEN))).await;
     let url = format!("{}/graphql", app.base);
     let body = json!({ "query": "{ __typename }" });
 
@@ -49,7 +49,7 @@ async fn graphql_requests_without_the_right_bearer_token_get_a_graphql_shaped_40
 
 #[tokio::test]
 async fn graphql_requests_with_the_bearer_token_are_served() {
-    let app = spawn_app_with(|o| o.config.auth_token = Some(SecretString::new(TOKEN))).await;
+    let app = spawn_app_with(|o| o.config.http.auth_token = Some(SecretString::new(TOKEN))).await;
 
     let data = app.data("{ __typename }").await;
     assert_eq!(data["__typename"], json!("QueryRoot"));
@@ -83,7 +83,7 @@ async fn graphiql_is_served_on_get_and_needs_the_token_on_graphql_when_one_is_se
         .starts_with("text/html"));
     assert!(page.text().await.unwrap().contains("graphiql"));
 
-    let app = spawn_app_with(|o| o.config.auth_token = Some(SecretString::new(TOKEN))).await;
+    let app = spawn_app_with(|o| o.config.http.auth_token = Some(SecretString::new(TOKEN))).await;
     let refused = app
         .http
         .get(format!("{}/graphql", app.base))
@@ -167,7 +167,8 @@ async fn readyz_reports_ready_when_stripe_accepts_the_key() {
 #[tokio::test]
 async fn readyz_reports_unavailable_when_stripe_refuses_the_key() {
     let app = spawn_app_with(|o| {
-        o.config.stripe.as_mut().unwrap().secret_key = SecretString::new("sk_test_revoked_key_999");
+        crate::helpers::endpoint(&mut o.config).secret_key =
+            SecretString::new("sk_test_revoked_key_999");
     })
     .await;
     let response = app

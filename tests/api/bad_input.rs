@@ -130,3 +130,68 @@ async fn queries_deeper_than_the_limit_are_refused_without_stripe_calls() {
     );
     assert_eq!(app.stripe_calls(), 0);
 }
+
+#[tokio::test]
+async fn parse_and_validation_errors_carry_a_code() {
+    let app = spawn_app().await;
+    for (query, code) in [
+        ("{ customer(", "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ customer(id: 5) { id } }", "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "{ subscriptions(status: sleeping) { hasMore } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "{ customers(first: 99999999999) { hasMore } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "query A { __typename } query B { __typename }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ] {
+        let body = app.query(query).await;
+        let errors = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{query}: {body}"));
+        for error in errors {
+            assert_eq!(error["extensions"]["code"], json!(code), "{query}: {body}");
+        }
+    }
+    // Variables of the wrong type, and an operation name that is not in the document.
+    for request in [
+        json!({ "query": "query($id: String!) { customer(id: $id) { id } }", "variables": { "id": 5 } }),
+        json!({ "query": "query A { __typename }", "operationName": "B" }),
+    ] {
+        let body: Value = app.post(request.clone()).await.json().await.unwrap();
+        assert_eq!(
+            error_code(&body),
+            "GRAPHQL_VALIDATION_FAILED",
+            "{request}: {body}"
+        );
+    }
+    assert_eq!(app.stripe_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_id_that_names_a_stripe_endpoint_is_refused_before_any_call() {
+    let app = spawn_app().await;
+    for query in [
+        "{ price(id: \"search\") { id } }",
+        "{ product(id: \"search\") { id } }",
+        "{ plan(id: \"search\") { id } }",
+        "{ prices(product: \"search\") { hasMore } }",
+    ] {
+        let body = app.query(query).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{query}: {body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("`search` is not a"),
+            "{body}"
+        );
+    }
+    assert_eq!(app.stripe_calls(), 0, "{:?}", app.sandbox.calls());
+}

@@ -9,7 +9,14 @@ use crate::helpers::{error_code, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn concurrent_identical_requests_are_coalesced_into_one_stripe_call() {
-    let app = spawn_app_with(|o| o.latency = Duration::from_millis(200)).await;
+    // TTL 0: nothing is reused once answered, so one call for ten requests can only come
+    // from coalescing the requests that arrive while the first call is in flight.
+    let app = spawn_app_with(|o| {
+        o.config.cache.ttl = Duration::ZERO;
+        o.config.cache.not_found_ttl = Duration::ZERO;
+        o.latency = Duration::from_millis(300);
+    })
+    .await;
     let query = format!("{{ customer(id: \"{AVA}\") {{ id email }} }}");
 
     let answers = futures::future::join_all((0..10).map(|_| app.data(&query))).await;
@@ -18,6 +25,7 @@ async fn concurrent_identical_requests_are_coalesced_into_one_stripe_call() {
         assert_eq!(data["customer"]["id"], json!(AVA));
     }
     assert_eq!(app.sandbox.calls_to("/v1/customers/cus_AvaMartinez"), 1);
+    assert_eq!(app.sandbox.peak_in_flight(), 1);
 }
 
 #[tokio::test]

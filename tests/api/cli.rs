@@ -56,6 +56,10 @@ fn malformed_settings_exit_with_one_line_naming_the_variable() {
             "STRIPE_SECRET_KEY",
         ),
         (("STRIPE_API_BASE", "ftp://example.com"), "STRIPE_API_BASE"),
+        (
+            ("STRIPE_API_BASE", "https://api.stripe.com/v1"),
+            "ends in /v1",
+        ),
         (("DEMO", "maybe"), "environment variable DEMO"),
     ] {
         let mut vars = vec![("STRIPE_SECRET_KEY", "sk_test_123456789")];
@@ -74,6 +78,30 @@ fn malformed_settings_exit_with_one_line_naming_the_variable() {
             "the key is never printed"
         );
     }
+}
+
+#[test]
+fn a_bad_value_from_the_environment_names_the_variable_and_the_allowed_values() {
+    let from_env = run(
+        &[],
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_123456789"),
+            ("LOG_FORMAT", "yaml"),
+        ],
+    );
+    assert_eq!(from_env.status.code(), Some(2));
+    assert_eq!(
+        stderr_lines(&from_env),
+        ["error: invalid value 'yaml' for '--log-format <LOG_FORMAT>'; possible values: text, json (from the environment variable LOG_FORMAT)"]
+    );
+    let from_flag = run(
+        &["--log-format", "yaml"],
+        &[("STRIPE_SECRET_KEY", "sk_test_123456789")],
+    );
+    assert_eq!(
+        stderr_lines(&from_flag),
+        ["error: invalid value 'yaml' for '--log-format <LOG_FORMAT>'; possible values: text, json"]
+    );
 }
 
 #[test]
@@ -113,80 +141,136 @@ fn the_schema_subcommand_prints_the_sdl() {
     assert_eq!(String::from_utf8(output.stdout).unwrap(), graphql::sdl());
 }
 
-/// Kills the child process when dropped.
-struct Running(Child);
+/// The binary running in the background, its log lines (JSON) arriving on a channel. Killed
+/// when dropped.
+struct Running {
+    child: Child,
+    log: Option<mpsc::Receiver<String>>,
+    secret: &'static str,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-/// Starts `--demo` on a free port and returns it with the GraphiQL URL it logged. With
-/// `keep_log_open: false` the log pipe is closed right after the banner.
-fn start_demo_with(keep_log_open: bool) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .arg("--demo")
-        .env_clear()
-        .envs([
-            ("LISTEN_ADDR", "127.0.0.1:0"),
-            ("LOG_FORMAT", "json"),
-            ("STRIPE_SECRET_KEY", "sk_test_never_logged_123"),
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("demo starts");
-    let stderr = child.stderr.take().unwrap();
-    let running = Running(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() && !keep_log_open {
-                break; // drops the reader: the server's stderr becomes a closed pipe
+/// The key every spawned server is given: it must never appear in a log line.
+const NEVER_LOGGED: &str = "sk_test_never_logged_123";
+
+impl Running {
+    /// Starts the binary with `args` and `env` (plus `LISTEN_ADDR=127.0.0.1:0`,
+    /// `LOG_FORMAT=json` and a recognisable key).
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .envs([
+                ("LISTEN_ADDR", "127.0.0.1:0"),
+                ("LOG_FORMAT", "json"),
+                ("STRIPE_SECRET_KEY", NEVER_LOGGED),
+            ])
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break; // drops the reader: the server's stderr becomes a closed pipe
+                }
             }
-        }
-    });
-    let mut log = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        assert!(
-            !line.contains("sk_test_never_logged_123"),
-            "the key is never logged"
-        );
-        let event: Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("JSON log line: {line}"));
-        let message = event["message"].as_str().unwrap_or_default().to_owned();
-        log.push(message.clone());
-        if let Some(rest) =
-            message.strip_prefix("DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: ")
-        {
-            let url = rest.split_whitespace().next().unwrap().to_owned();
-            assert!(
-                message.ends_with("sample customer id: cus_AvaMartinez"),
-                "{message}"
-            );
-            return (running, url);
+        });
+        Running {
+            child,
+            log: Some(rx),
+            secret: NEVER_LOGGED,
         }
     }
-    panic!("no demo banner in the log: {log:?}");
+
+    /// Stops reading the log: at the server's next log line its stderr becomes a closed pipe.
+    fn close_log(&mut self) {
+        self.log = None;
+    }
+
+    /// Reads log events until one whose message starts with `prefix`; returns that event.
+    /// Fails on a line that holds the key or is not JSON, and after 30 s without a line.
+    fn wait_for(&self, prefix: &str) -> Value {
+        let mut seen = Vec::new();
+        let log = self.log.as_ref().expect("the log is still read");
+        while let Ok(line) = log.recv_timeout(Duration::from_secs(30)) {
+            assert!(
+                !line.contains(self.secret),
+                "the key is never logged: {line}"
+            );
+            let event: Value =
+                serde_json::from_str(&line).unwrap_or_else(|_| panic!("JSON log line: {line}"));
+            let message = event["message"].as_str().unwrap_or_default().to_owned();
+            if message.starts_with(prefix) {
+                return event;
+            }
+            seen.push(message);
+        }
+        panic!("no log line starting with {prefix:?}: {seen:?}");
+    }
 }
 
-fn start_demo() -> (Running, String) {
-    start_demo_with(true)
+/// A `--demo` server and the URLs its banner advertises.
+struct Demo {
+    running: Running,
+    /// `http://127.0.0.1:<port>`
+    base: String,
+    /// The whole banner message.
+    banner: String,
+}
+
+const BANNER: &str = "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: ";
+
+fn start_demo_with(env: &[(&str, &str)]) -> Demo {
+    let running = Running::start(&["--demo"], env);
+    let banner = running.wait_for(BANNER)["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let graphiql = banner[BANNER.len()..].split_whitespace().next().unwrap();
+    assert!(
+        banner.ends_with("sample customer id: cus_AvaMartinez"),
+        "{banner}"
+    );
+    let base = graphiql
+        .strip_suffix("/graphiql")
+        .unwrap_or_else(|| panic!("the banner advertises /graphiql: {banner}"))
+        .to_owned();
+    Demo {
+        running,
+        base,
+        banner,
+    }
+}
+
+fn start_demo() -> Demo {
+    start_demo_with(&[])
 }
 
 #[tokio::test]
 async fn demo_mode_serves_the_sandbox_through_the_real_client() {
-    let (_demo, url) = start_demo();
+    let demo = start_demo();
     let http = reqwest::Client::new();
 
-    let page = http.get(&url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "GraphiQL at the logged URL");
+    let page = http
+        .get(format!("{}/graphiql", demo.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "GraphiQL at the advertised URL");
 
     let data = query_data(
         &http,
-        &url,
+        &format!("{}/graphql", demo.base),
         "{ customer(id: \"cus_AvaMartinez\") { name subscriptions { data { status items { data { price { nickname } } } } } } }",
     )
     .await;
@@ -202,36 +286,117 @@ async fn demo_mode_serves_the_sandbox_through_the_real_client() {
     );
 }
 
+#[tokio::test]
+async fn with_a_token_the_advertised_graphiql_url_opens_and_the_log_says_how_to_send_it() {
+    let demo = start_demo_with(&[("GRAPHQL_AUTH_TOKEN", "demo-token-77")]);
+    assert!(
+        demo.banner.contains(
+            "in GraphiQL's Headers tab, send {\"Authorization\": \"Bearer <GRAPHQL_AUTH_TOKEN>\"}"
+        ),
+        "{}",
+        demo.banner
+    );
+    assert!(
+        !demo.banner.contains("demo-token-77"),
+        "the token is never logged"
+    );
+    let http = reqwest::Client::new();
+    let page = http
+        .get(format!("{}/graphiql", demo.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "a browser opens the advertised URL");
+    let refused = http
+        .get(format!("{}/graphql", demo.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+}
+
 #[test]
 fn the_healthcheck_subcommand_reports_a_running_server() {
-    let (_demo, url) = start_demo();
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/graphql");
+    let demo = start_demo();
+    let addr = demo.base.trim_start_matches("http://");
     assert!(run(&["healthcheck"], &[("LISTEN_ADDR", addr)])
         .status
         .success());
+    assert!(
+        run(&["healthcheck", "--listen-addr", addr], &[])
+            .status
+            .success(),
+        "the address may follow the subcommand"
+    );
+}
 
+#[test]
+fn a_failing_healthcheck_says_what_it_tried_and_why() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let output = run(&["healthcheck"], &[("LISTEN_ADDR", &closed.to_string())]);
+    let output = run(&["healthcheck", "--listen-addr", &closed.to_string()], &[]);
     assert_eq!(output.status.code(), Some(1));
+    let lines = stderr_lines(&output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "healthcheck: GET http://{closed}/healthz failed: "
+        )),
+        "{lines:?}"
+    );
+    assert!(lines[0].to_lowercase().contains("refused"), "{lines:?}");
 }
 
 #[tokio::test]
 async fn the_server_keeps_serving_when_its_log_pipe_closes() {
-    let (_demo, url) = start_demo_with(false);
+    let mut demo = start_demo();
+    demo.running.close_log();
     let http = reqwest::Client::new();
     // The first request's log line is written into the closed pipe; later ones too.
     for _ in 0..3 {
         let response = http
-            .post(&url)
+            .post(format!("{}/graphql", demo.base))
             .json(&json!({ "query": "{ __typename }" }))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
     }
+}
+
+#[tokio::test]
+async fn a_stripe_transport_failure_is_logged_with_its_cause() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let running = Running::start(&[], &[("STRIPE_API_BASE", &format!("http://{closed}"))]);
+    let listening = running.wait_for("GraphQL endpoint: ");
+    let url = listening["message"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("GraphQL endpoint: ")
+        .to_owned();
+    let body: Value = reqwest::Client::new()
+        .post(&url)
+        .json(&json!({ "query": "{ customer(id: \"cus_1\") { id } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        json!("STRIPE_UNAVAILABLE")
+    );
+    let event = running.wait_for("stripe transport failure");
+    let error = event["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("error sending request") && error.contains("Connection refused"),
+        "the whole cause chain: {error}"
+    );
+    assert_eq!(event["path"], json!("/v1/customers/cus_1"));
 }

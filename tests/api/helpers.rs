@@ -4,9 +4,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use stripe_graphql::{
-    config::{CacheSettings, Config, LogFormat, SecretString, StripeSettings},
+    cache::CacheSettings,
+    config::{Config, LogFormat, Upstream},
+    http::HttpSettings,
     sandbox::{demo, Fault, Sandbox},
+    secret::SecretString,
     startup::Application,
+    stripe::{ClientSettings, Endpoint},
 };
 
 /// The key the test sandbox accepts.
@@ -43,6 +47,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
     sandbox.set_latency(options.latency);
     let token = options
         .config
+        .http
         .auth_token
         .as_ref()
         .map(|t| t.expose().to_owned());
@@ -58,19 +63,30 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
 /// The test configuration: Stripe at `api_base` with `key`, port 0, no auth, default cache.
 pub fn test_config(api_base: &str, key: &str) -> Config {
     Config {
-        stripe: Some(StripeSettings {
+        upstream: Upstream::Stripe(Endpoint {
             api_base: api_base.parse().expect("a URL"),
             secret_key: SecretString::new(key),
         }),
-        demo: false,
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        auth_token: None,
-        api_version: "2026-07-29.dahlia".into(),
-        stripe_timeout: Duration::from_secs(5),
-        stripe_max_concurrency: 8,
+        client: ClientSettings {
+            api_version: "2026-07-29.dahlia".into(),
+            timeout: Duration::from_secs(5),
+            max_concurrency: 8,
+        },
         cache: CacheSettings::default(),
-        max_body_bytes: 1024 * 1024,
+        http: HttpSettings {
+            auth_token: None,
+            max_body_bytes: 1024 * 1024,
+        },
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
         log_format: LogFormat::Text,
+    }
+}
+
+/// The Stripe endpoint of a test configuration, to point it elsewhere or change its key.
+pub fn endpoint(config: &mut Config) -> &mut Endpoint {
+    match &mut config.upstream {
+        Upstream::Stripe(endpoint) => endpoint,
+        Upstream::DemoSandbox => panic!("the test configuration calls a Stripe endpoint"),
     }
 }
 

@@ -84,7 +84,7 @@ async fn a_page_of_customers_costs_one_call_per_customer_and_per_live_subscripti
 #[tokio::test]
 async fn join_aliases_resolve_concurrently_within_the_concurrency_bound() {
     let app = spawn_app_with(|o| {
-        o.config.stripe_max_concurrency = 4;
+        o.config.client.max_concurrency = 4;
         o.latency = Duration::from_millis(150);
     })
     .await;

@@ -197,3 +197,21 @@ async fn nested_objects_resolve_lazily_through_the_cache() {
     assert_eq!(app.sandbox.calls_to("/v1/prices/price_ProMonthly"), 1);
     assert_eq!(app.stripe_calls(), 7, "{:?}", app.sandbox.calls());
 }
+
+#[tokio::test]
+async fn a_vanished_cursor_is_an_error_not_an_empty_last_page() {
+    let app = spawn_app().await;
+    for query in [
+        format!("{{ customer(id: \"{AVA}\") {{ subscriptions(after: \"sub_gone\") {{ data {{ id }} hasMore }} }} }}"),
+        format!("{{ subscriptions(customer: \"{AVA}\", after: \"sub_gone\") {{ data {{ id }} hasMore }} }}"),
+    ] {
+        let body = app.query(&query).await;
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], json!("STRIPE_NOT_FOUND"), "{body}");
+        assert_eq!(error["extensions"]["param"], json!("starting_after"), "{body}");
+        assert_eq!(
+            error["message"],
+            json!("the Stripe object named by `starting_after` does not exist")
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The schema as Hasura and introspection tools see it.
 
 use serde_json::{json, Value};
-use stripe_graphql::{config::SecretString, graphql};
+use stripe_graphql::{graphql, secret::SecretString};
 
 use crate::helpers::{fixture, spawn_app_with};
 
@@ -9,7 +9,7 @@ const TOKEN: &str = "introspection-token";
 
 /// Runs Hasura's exact introspection request with only the headers Hasura sends on it.
 async fn hasura_introspection() -> Value {
-    let app = spawn_app_with(|o| o.config.auth_token = Some(SecretString::new(TOKEN))).await;
+    let app = spawn_app_with(|o| o.config.http.auth_token = Some(SecretString::new(TOKEN))).await;
     let response = app
         .http
         .post(format!("{}/graphql", app.base))

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use stripe_graphql::{
-    config::SecretString,
     sandbox::{demo::AVA, Fault},
+    secret::SecretString,
 };
 
 use crate::helpers::{error_code, spawn_app, spawn_app_with, KEY};
@@ -48,7 +48,8 @@ async fn stripe_statuses_map_to_graphql_error_codes() {
 #[tokio::test]
 async fn a_rejected_key_maps_to_authentication_failed_without_showing_it() {
     let app = spawn_app_with(|o| {
-        o.config.stripe.as_mut().unwrap().secret_key = SecretString::new("sk_test_wrong_key_4242");
+        crate::helpers::endpoint(&mut o.config).secret_key =
+            SecretString::new("sk_test_wrong_key_4242");
     })
     .await;
     let body = customer_error(&app).await;
@@ -58,7 +59,7 @@ async fn a_rejected_key_maps_to_authentication_failed_without_showing_it() {
 
 #[tokio::test]
 async fn a_stripe_call_that_never_answers_times_out_with_a_code() {
-    let app = spawn_app_with(|o| o.config.stripe_timeout = Duration::from_secs(1)).await;
+    let app = spawn_app_with(|o| o.config.client.timeout = Duration::from_secs(1)).await;
     app.fail_next(None, Fault::Hang, 1);
     let body = customer_error(&app).await;
     assert_eq!(error_code(&body), "STRIPE_TIMEOUT");
@@ -77,7 +78,7 @@ async fn an_unreachable_stripe_maps_to_unavailable() {
             .local_addr()
             .unwrap()
             .port();
-        o.config.stripe.as_mut().unwrap().api_base =
+        crate::helpers::endpoint(&mut o.config).api_base =
             format!("http://127.0.0.1:{port}").parse().unwrap();
     })
     .await;
@@ -87,7 +88,7 @@ async fn an_unreachable_stripe_maps_to_unavailable() {
 
 #[tokio::test]
 async fn every_stripe_call_carries_the_key_and_the_pinned_version() {
-    let app = spawn_app_with(|o| o.config.api_version = "2025-03-31.basil".into()).await;
+    let app = spawn_app_with(|o| o.config.client.api_version = "2025-03-31.basil".into()).await;
     app.data(&format!(
         "{{ customer(id: \"{AVA}\") {{ subscriptions {{ data {{ items {{ data {{ price {{ product {{ name }} }} }} }} }} }} }} }}"
     ))
@@ -99,4 +100,31 @@ async fn every_stripe_call_carries_the_key_and_the_pinned_version() {
         assert_eq!(call.stripe_version.as_deref(), Some("2025-03-31.basil"));
         assert_eq!(call.method, "GET");
     }
+}
+
+#[tokio::test]
+async fn an_api_base_that_already_ends_in_v1_is_an_error_never_a_silent_null() {
+    // Startup refuses such a base (tests/api/cli.rs); a proxy that adds its own /v1 gets the
+    // same answer from Stripe, which must not pass for "this customer does not exist".
+    let app = spawn_app_with(|o| {
+        let endpoint = crate::helpers::endpoint(&mut o.config);
+        endpoint.api_base = endpoint.api_base.join("v1").unwrap();
+    })
+    .await;
+    for _ in 0..2 {
+        let body = customer_error(&app).await;
+        assert_eq!(error_code(&body), "STRIPE_UNKNOWN_ENDPOINT", "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("STRIPE_API_BASE"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.sandbox.calls_to("/v1/v1/customers/cus_AvaMartinez"),
+        2,
+        "the error is not cached as a missing customer"
+    );
 }

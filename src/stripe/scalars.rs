@@ -4,13 +4,20 @@
 //! currencies with large minor units pass it much sooner, so no Stripe integer is exposed as
 //! `Int`. Each scalar below is a JSON number holding a signed 64-bit integer; Stripe's values
 //! stay far below 2^53, so JavaScript clients read them exactly.
+//!
+//! They are also the models' field types (they deserialize from Stripe's JSON numbers), so a
+//! model field is its GraphQL field, without a conversion.
 
 use async_graphql::{InputValueError, InputValueResult, Number, Scalar, ScalarType, Value};
 
 macro_rules! int64_scalar {
     ($(#[$doc:meta])* $name:ident, $gql:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        #[derive(
+            Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Deserialize, serde::Serialize,
+        )]
+        #[serde(transparent)]
         pub struct $name(pub i64);
 
         $(#[$doc])*
@@ -53,8 +60,3 @@ int64_scalar!(
     StripeCount,
     "StripeCount"
 );
-
-/// Converts an optional Stripe timestamp.
-pub fn ts(v: Option<i64>) -> Option<UnixTimestamp> {
-    v.map(UnixTimestamp)
-}

@@ -1,0 +1,317 @@
+//! Typed requests for the few Stripe endpoints this server reads, and the URLs they become.
+//!
+//! A [`ListRequest<T>`] can only be built by the constructors below, one per endpoint, from
+//! validated [`StripeId`]s and typed filters; its [`ListQuery`] (collection plus parameters in
+//! the order they are sent) is both the URL and the cache key, so two requests that ask the same
+//! thing share one cache entry. URLs are built by pure functions ([`object_url`],
+//! [`list_url`]) that keep a proxy path in the base and put an id in its own path segment.
+
+use std::marker::PhantomData;
+
+use url::Url;
+
+use super::{
+    error::StripeError,
+    models::{Customer, Price, Subscription, SubscriptionItem},
+};
+use crate::ids::{IdKind, StripeId};
+
+/// Page size used to complete a subscription's items (Stripe caps items at 20 per
+/// subscription, so one page of 100 always suffices).
+pub const ITEM_PAGE_SIZE: u8 = 100;
+
+/// Paging of a list call, as validated by the GraphQL layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Page size, 1 to 100.
+    pub limit: u8,
+    /// Return objects after this id (Stripe's `starting_after`).
+    pub after: Option<StripeId>,
+}
+
+impl Page {
+    /// The first page of `limit` objects.
+    pub fn first(limit: u8) -> Page {
+        Page { limit, after: None }
+    }
+
+    fn push_into(&self, params: &mut Vec<(&'static str, String)>) {
+        params.push(("limit", self.limit.to_string()));
+        if let Some(after) = &self.after {
+            params.push(("starting_after", after.as_str().to_owned()));
+        }
+    }
+}
+
+/// An untyped list query: the collection under `/v1` and its query parameters, in the order
+/// they are sent. Built only through [`ListRequest`]'s constructors.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListQuery {
+    collection: &'static str,
+    params: Vec<(&'static str, String)>,
+}
+
+impl ListQuery {
+    /// The collection, e.g. `subscriptions`.
+    pub fn collection(&self) -> &'static str {
+        self.collection
+    }
+
+    /// The value of a parameter, if sent.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A list request whose page decodes as `List<T>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListRequest<T> {
+    query: ListQuery,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T> ListRequest<T> {
+    fn new(collection: &'static str, params: Vec<(&'static str, String)>) -> Self {
+        ListRequest {
+            query: ListQuery { collection, params },
+            of: PhantomData,
+        }
+    }
+
+    /// The query this request sends (also its cache key).
+    pub fn query(&self) -> &ListQuery {
+        &self.query
+    }
+}
+
+impl ListRequest<Customer> {
+    /// `GET /v1/customers`: newest first, optionally filtered by exact email.
+    pub fn customers(email: Option<&str>, page: &Page) -> Self {
+        let mut params = Vec::new();
+        if let Some(email) = email {
+            params.push(("email", email.to_owned()));
+        }
+        page.push_into(&mut params);
+        ListRequest::new("customers", params)
+    }
+}
+
+/// Filters of `GET /v1/subscriptions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriptionFilter {
+    /// Only this customer's subscriptions.
+    pub customer: Option<StripeId>,
+    /// Stripe's `status` value (`all`, `active`, …); `None` is Stripe's default (every status
+    /// but `canceled`).
+    pub status: Option<&'static str>,
+    /// Only subscriptions with an item of this price.
+    pub price: Option<StripeId>,
+}
+
+impl ListRequest<Subscription> {
+    /// `GET /v1/subscriptions`: newest first, filtered.
+    pub fn subscriptions(filter: &SubscriptionFilter, page: &Page) -> Self {
+        let mut params = Vec::new();
+        if let Some(customer) = &filter.customer {
+            params.push(("customer", customer.as_str().to_owned()));
+        }
+        if let Some(status) = filter.status {
+            params.push(("status", status.to_owned()));
+        }
+        if let Some(price) = &filter.price {
+            params.push(("price", price.as_str().to_owned()));
+        }
+        page.push_into(&mut params);
+        ListRequest::new("subscriptions", params)
+    }
+
+    /// Whether `error` says that the customer this list is filtered by does not exist, which
+    /// for a customer's list of subscriptions means "none" (only that; a missing cursor or
+    /// price is an error).
+    ///
+    /// Stripe names the parameter (`customer`). A fake that names none (localstripe) is
+    /// believed only when the request names no other object that could be the missing one
+    /// (no cursor, no price).
+    pub fn customer_is_missing(&self, error: &StripeError) -> bool {
+        if self.query.param("customer").is_none() {
+            return false;
+        }
+        match error {
+            StripeError::NotFound {
+                param: Some(param), ..
+            } => param == "customer",
+            StripeError::NotFound { param: None, .. } => {
+                ["starting_after", "ending_before", "price"]
+                    .iter()
+                    .all(|p| self.query.param(p).is_none())
+            }
+            _ => false,
+        }
+    }
+}
+
+impl ListRequest<Price> {
+    /// `GET /v1/prices`: newest first, optionally filtered by product and active flag.
+    pub fn prices(product: Option<&StripeId>, active: Option<bool>, page: &Page) -> Self {
+        let mut params = Vec::new();
+        if let Some(product) = product {
+            params.push(("product", product.as_str().to_owned()));
+        }
+        if let Some(active) = active {
+            params.push(("active", active.to_string()));
+        }
+        page.push_into(&mut params);
+        ListRequest::new("prices", params)
+    }
+}
+
+impl ListRequest<SubscriptionItem> {
+    /// `GET /v1/subscription_items?subscription=…`: a page of [`ITEM_PAGE_SIZE`] items after
+    /// `after` (an item id from the previous page).
+    pub fn subscription_items(subscription: &StripeId, after: Option<&str>) -> Self {
+        let mut params = vec![
+            ("subscription", subscription.as_str().to_owned()),
+            ("limit", ITEM_PAGE_SIZE.to_string()),
+        ];
+        if let Some(after) = after {
+            params.push(("starting_after", after.to_owned()));
+        }
+        ListRequest::new("subscription_items", params)
+    }
+}
+
+/// `<base>/v1/<collection>`. A path in the base URL (a proxy prefix) is kept. `None` only for
+/// a base that cannot have a path.
+fn collection_url(base: &Url, collection: &str) -> Option<Url> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(["v1", collection]);
+    Some(url)
+}
+
+/// `<base>/v1/<collection>/<id>`, the id percent-encoded as one path segment.
+pub fn object_url(base: &Url, id: &StripeId) -> Option<Url> {
+    let mut url = collection_url(base, collection_of(id.kind()))?;
+    url.path_segments_mut().ok()?.push(id.as_str());
+    Some(url)
+}
+
+/// `<base>/v1/<collection>?<params>`, parameters form-encoded in order.
+pub fn list_url(base: &Url, query: &ListQuery) -> Option<Url> {
+    let mut url = collection_url(base, query.collection)?;
+    if !query.params.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in &query.params {
+            pairs.append_pair(name, value);
+        }
+    }
+    Some(url)
+}
+
+/// The `/v1` collection that holds objects of `kind`.
+pub fn collection_of(kind: IdKind) -> &'static str {
+    match kind {
+        IdKind::Customer => "customers",
+        IdKind::Subscription => "subscriptions",
+        IdKind::SubscriptionItem => "subscription_items",
+        IdKind::Price => "prices",
+        IdKind::Plan => "plans",
+        IdKind::Product => "products",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(kind: IdKind, id: &str) -> StripeId {
+        StripeId::parse(kind, id).unwrap()
+    }
+
+    #[test]
+    fn object_urls_put_the_id_in_its_own_segment_under_the_base_path() {
+        let product = id(IdKind::Product, "prod_a-b_C");
+        let stripe: Url = "https://api.stripe.com".parse().unwrap();
+        assert_eq!(
+            object_url(&stripe, &product).unwrap().as_str(),
+            "https://api.stripe.com/v1/products/prod_a-b_C"
+        );
+        let proxied: Url = "http://proxy.internal/stripe/".parse().unwrap();
+        assert_eq!(
+            object_url(&proxied, &product).unwrap().as_str(),
+            "http://proxy.internal/stripe/v1/products/prod_a-b_C"
+        );
+    }
+
+    #[test]
+    fn list_urls_form_encode_parameters_in_order() {
+        let request = ListRequest::customers(Some("a+b@example.com"), &Page::first(10));
+        let base: Url = "https://api.stripe.com".parse().unwrap();
+        assert_eq!(
+            list_url(&base, request.query()).unwrap().as_str(),
+            "https://api.stripe.com/v1/customers?email=a%2Bb%40example.com&limit=10"
+        );
+    }
+
+    #[test]
+    fn subscription_filters_become_stripe_parameters() {
+        let filter = SubscriptionFilter {
+            customer: Some(id(IdKind::Customer, "cus_1")),
+            status: Some("all"),
+            price: Some(id(IdKind::Price, "price_1")),
+        };
+        let page = Page {
+            limit: 5,
+            after: Some(id(IdKind::Subscription, "sub_9")),
+        };
+        let request = ListRequest::subscriptions(&filter, &page);
+        let base: Url = "https://api.stripe.com".parse().unwrap();
+        assert_eq!(
+            list_url(&base, request.query()).unwrap().as_str(),
+            "https://api.stripe.com/v1/subscriptions?customer=cus_1&status=all&price=price_1&limit=5&starting_after=sub_9"
+        );
+    }
+
+    fn not_found(param: Option<&str>) -> StripeError {
+        StripeError::NotFound {
+            param: param.map(str::to_owned),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn only_a_missing_customer_makes_a_customer_list_empty() {
+        let of_customer = SubscriptionFilter {
+            customer: Some(id(IdKind::Customer, "cus_gone")),
+            ..SubscriptionFilter::default()
+        };
+        let first = ListRequest::subscriptions(&of_customer, &Page::first(10));
+        assert!(first.customer_is_missing(&not_found(Some("customer"))));
+        assert!(first.customer_is_missing(&not_found(None)), "localstripe");
+        assert!(!first.customer_is_missing(&not_found(Some("price"))));
+        assert!(!first.customer_is_missing(&StripeError::Deleted));
+
+        let paged = ListRequest::subscriptions(
+            &of_customer,
+            &Page {
+                limit: 10,
+                after: Some(id(IdKind::Subscription, "sub_gone")),
+            },
+        );
+        assert!(!paged.customer_is_missing(&not_found(Some("starting_after"))));
+        assert!(
+            !paged.customer_is_missing(&not_found(None)),
+            "unnamed, and the cursor could be the missing object"
+        );
+        assert!(paged.customer_is_missing(&not_found(Some("customer"))));
+
+        let unfiltered =
+            ListRequest::subscriptions(&SubscriptionFilter::default(), &Page::first(10));
+        assert!(!unfiltered.customer_is_missing(&not_found(Some("customer"))));
+    }
+}
