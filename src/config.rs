@@ -4,8 +4,8 @@
 //! raw [`Cli`] is checked once by [`Cli::into_action`]; a missing or malformed setting
 //! becomes one [`ConfigError`] line and a non-zero exit, before anything starts. The settings
 //! types themselves live beside the code they configure ([`crate::stripe::ClientSettings`],
-//! [`crate::cache::CacheSettings`], [`crate::http::HttpSettings`]); [`Config`] only gathers
-//! them.
+//! [`crate::cache::CacheSettings`], [`crate::http::HttpSettings`],
+//! [`crate::telemetry::LogFormat`]); [`Config`] only gathers them.
 
 use std::{ffi::OsString, net::SocketAddr, time::Duration};
 
@@ -19,16 +19,8 @@ use crate::{
     http::HttpSettings,
     secret::SecretString,
     stripe::{self, ClientSettings, Endpoint, DEFAULT_API_VERSION},
+    telemetry::LogFormat,
 };
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 /// When to serve the embedded sandbox instead of Stripe. Case-insensitive; `1`/`yes`/`on`
 /// mean `true`, `0`/`no`/`off` mean `false`.

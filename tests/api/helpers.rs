@@ -5,12 +5,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use stripe_graphql::{
     cache::CacheSettings,
-    config::{Config, LogFormat, Upstream},
+    config::{Config, Upstream},
     http::HttpSettings,
     sandbox::{demo, Fault, Sandbox},
     secret::SecretString,
     startup::Application,
     stripe::{ClientSettings, Endpoint},
+    telemetry::LogFormat,
 };
 
 /// The key the test sandbox accepts.
