@@ -87,15 +87,6 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
 }
 
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            auth_token: None,
-            max_body_bytes: 8 * 1024 * 1024,
-        }
-    }
-}
-
 /// Shared state of the HTTP layer.
 pub struct AppState {
     /// The executable schema.
