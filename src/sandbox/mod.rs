@@ -2,20 +2,34 @@
 //! server reads, served over real HTTP on a loopback port inside the process.
 //!
 //! `--demo` serves it with [`demo::store`] data so the demo exercises the real client, and
-//! the test suite uses it as its fake Stripe, with knobs:
+//! the test suite uses it as its fake Stripe. It is split by concern:
+//!
+//! | module | holds |
+//! |---|---|
+//! | this one | the HTTP server ([`Sandbox`]), its knobs, fault injection and the call log |
+//! | [`routes`] | the endpoints (method and path to one function each), parameter checks, paging, Stripe's error shapes |
+//! | [`store`] | the stored objects and the operations that change them |
+//! | [`fixtures`] | builders of objects in dahlia shapes |
+//! | [`demo`] | the demo data |
+//!
+//! The knobs, all on [`Sandbox`]:
 //!
 //! - **latency** added to every answer ([`Sandbox::set_latency`]);
-//! - **injected faults** for the next N matching requests: a status in Stripe's error shape
-//!   (429, 500, 503…), a hang that never answers (the client's timeout must end it), or a
-//!   2xx body that is not JSON ([`Sandbox::inject`]);
-//! - a **log of every call** it received, with its method, raw path, query, `Stripe-Version`
-//!   and whether the key was accepted ([`Sandbox::calls`]), and the peak number of requests
-//!   it had in flight at once ([`Sandbox::peak_in_flight`]).
+//! - **injected faults** for the next N matching requests ([`Sandbox::inject`], [`Fault`]): a
+//!   status in Stripe's error shape (429, 500, 503…), a hang that never answers (the
+//!   client's timeout must end it), or a 2xx body that is not JSON;
+//! - a **log of every call** it received, with its method, raw path, query,
+//!   `Stripe-Version` and whether the key was accepted ([`Sandbox::calls`]);
+//! - the **peak number of requests in flight** at once ([`Sandbox::peak_in_flight`]).
 //!
 //! Like Stripe it requires `Authorization: Bearer <key>` (401 otherwise), sends a
 //! `Request-Id` header, and answers errors as `{"error": {"type", "code", "message", …}}`.
+//! Each request is logged, then waits out the latency, then gets an injected fault if one
+//! matches, else 401 without the key, else the route's answer.
 
 pub mod demo;
+pub mod fixtures;
+pub mod routes;
 pub mod store;
 
 use std::{
@@ -28,16 +42,17 @@ use std::{
     time::Duration,
 };
 
-use actix_web::{dev::ServerHandle, http::Method, web, App, HttpRequest, HttpResponse, HttpServer};
-use serde_json::json;
+use actix_web::{dev::ServerHandle, web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::{json, Value};
 
+use routes::ApiError;
 pub use store::Store;
-use store::{ApiError, Params};
 
 /// The key the demo sandbox accepts (and `--demo` configures the client with).
 pub const DEMO_KEY: &str = "sk_test_sandbox_demo_key";
 
-/// A fault to inject into answers.
+/// A fault to inject into answers. Every fault but [`Fault::Hang`] is answered with a
+/// `Request-Id` header, as Stripe answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Answer this HTTP status with a Stripe-shaped error body (`rate_limit` for 429,
@@ -156,8 +171,8 @@ impl Sandbox {
         );
     }
 
-    /// Injects `fault` into the next `times` requests whose path starts with `path_prefix`
-    /// (every path when `None`). Rules apply in the order they were added.
+    /// Injects `fault` into the next `times` requests whose raw path starts with
+    /// `path_prefix` (every path when `None`). Rules apply in the order they were added.
     pub fn inject(&self, path_prefix: Option<&str>, fault: Fault, times: usize) {
         lock(&self.state.faults).push_back(FaultRule {
             path_prefix: path_prefix.map(str::to_owned),
@@ -274,7 +289,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
                     _ => ("invalid_request_error", None, "Injected failure."),
                 };
                 let body = json!({"error": {"type": kind, "code": code, "message": message}});
-                return answer(Err(ApiError { status, body }), request_id);
+                return respond(status, body, request_id);
             }
         }
     }
@@ -285,25 +300,18 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
             "You did not provide an API key. Provide it in the Authorization header as `Bearer <key>`."
         };
         let body = json!({"error": {"type": "invalid_request_error", "message": message}});
-        return answer(Err(ApiError { status: 401, body }), request_id);
+        return respond(401, body, request_id);
     }
-    let segments: Vec<String> = path
-        .trim_start_matches('/')
-        .split('/')
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
-    let result = match (req.method(), segments.split_first()) {
-        (&Method::GET, Some((v1, rest))) if v1 == "v1" => match parse_params(req.query_string()) {
-            Ok(params) => lock(&state.store).get_route(rest, &params),
-            Err(e) => Err(e),
-        },
-        _ => Err(store::unrecognized(&segments)),
-    };
-    answer(result, request_id)
+    let answer = routes::answer(
+        &lock(&state.store),
+        req.method().as_str(),
+        &path,
+        req.query_string(),
+    );
+    match answer {
+        Ok(body) => respond(200, body, request_id),
+        Err(ApiError { status, body }) => respond(status, body, request_id),
+    }
 }
 
 fn take_fault(state: &State, path: &str) -> Option<Fault> {
@@ -317,27 +325,54 @@ fn take_fault(state: &State, path: &str) -> Option<Fault> {
     Some(fault)
 }
 
-fn parse_params(query: &str) -> Result<Params, ApiError> {
-    let mut params = Params::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if params.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(ApiError::invalid(
-                400,
-                "parameter_invalid",
-                Some(&k),
-                format!("Received duplicate parameter: {k}"),
-            ));
-        }
-    }
-    Ok(params)
-}
-
-fn answer(result: Result<serde_json::Value, ApiError>, request_id: String) -> HttpResponse {
-    let (status, body) = match result {
-        Ok(body) => (200, body),
-        Err(e) => (e.status, e.body),
-    };
+/// A JSON answer with `status` (200 if it is no HTTP status) and a `Request-Id` header.
+fn respond(status: u16, body: Value, request_id: String) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
         .insert_header(("Request-Id", request_id))
         .json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sk_test_sandbox_unit_key";
+
+    fn one_customer() -> Store {
+        let mut store = Store::new();
+        store.put(fixtures::customer("cus_1", "N", "n@example.com", 1));
+        store
+    }
+
+    #[tokio::test]
+    async fn an_unknown_url_names_the_method_and_raw_path_it_was_sent() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        let answer = reqwest::Client::new()
+            .post(format!(
+                "{}/v1/v1/customers/cus%201?limit=1",
+                sandbox.base_url()
+            ))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404);
+        assert_eq!(
+            answer.json::<Value>().await.unwrap(),
+            json!({"error": {
+                "type": "invalid_request_error",
+                "message": "Unrecognized request URL (POST: /v1/v1/customers/cus%201). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+            }})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_without_the_key_is_refused_before_any_route() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        let answer = reqwest::get(format!("{}/v1/customers/cus_1", sandbox.base_url()))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401);
+        assert!(!sandbox.calls()[0].authorized);
+    }
 }
