@@ -18,8 +18,11 @@
 //! - **injected faults** for the next N matching requests ([`Sandbox::inject`], [`Fault`]): a
 //!   status in Stripe's error shape (429, 500, 503…), a hang that never answers (the
 //!   client's timeout must end it), or a 2xx body that is not JSON;
-//! - a **log of every call** it received, with its method, raw path, query,
-//!   `Stripe-Version` and whether the key was accepted ([`Sandbox::calls`]);
+//! - a **call log** with each call's method, raw path, query, `Stripe-Version` and whether
+//!   the key was accepted ([`Sandbox::calls`]). It holds the newest
+//!   [`DEFAULT_CALL_LOG_CAPACITY`] calls (or [`Settings::call_log_capacity`]), so a
+//!   long-running `--demo` stays bounded, and counts every call exactly
+//!   ([`Sandbox::total_calls`]);
 //! - the **peak number of requests in flight** at once ([`Sandbox::peak_in_flight`]).
 //!
 //! Like Stripe it requires `Authorization: Bearer <key>` (401 otherwise), sends a
@@ -50,6 +53,25 @@ pub use store::Store;
 
 /// The key the demo sandbox accepts (and `--demo` configures the client with).
 pub const DEMO_KEY: &str = "sk_test_sandbox_demo_key";
+
+/// How many calls the call log holds unless [`Settings::call_log_capacity`] says otherwise.
+pub const DEFAULT_CALL_LOG_CAPACITY: usize = 10_000;
+
+/// How to start a sandbox ([`Sandbox::start_with`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// How many of the newest calls [`Sandbox::calls`] holds; older ones are dropped. With 0
+    /// it holds none, and [`Sandbox::total_calls`] still counts them.
+    pub call_log_capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            call_log_capacity: DEFAULT_CALL_LOG_CAPACITY,
+        }
+    }
+}
 
 /// A fault to inject into answers. Every fault but [`Fault::Hang`] is answered with a
 /// `Request-Id` header, as Stripe answers.
@@ -85,10 +107,43 @@ struct FaultRule {
     remaining: usize,
 }
 
+/// The newest calls, at most `capacity` of them, oldest first, and how many there were.
+struct CallLog {
+    newest: VecDeque<Call>,
+    capacity: usize,
+    total: usize,
+}
+
+impl CallLog {
+    fn new(capacity: usize) -> CallLog {
+        CallLog {
+            newest: VecDeque::new(),
+            capacity,
+            total: 0,
+        }
+    }
+
+    fn push(&mut self, call: Call) {
+        self.total += 1;
+        if self.capacity == 0 {
+            return;
+        }
+        if self.newest.len() == self.capacity {
+            self.newest.pop_front();
+        }
+        self.newest.push_back(call);
+    }
+
+    fn clear(&mut self) {
+        self.newest.clear();
+        self.total = 0;
+    }
+}
+
 struct State {
     api_key: String,
     store: Mutex<Store>,
-    calls: Mutex<Vec<Call>>,
+    calls: Mutex<CallLog>,
     faults: Mutex<VecDeque<FaultRule>>,
     latency_ms: AtomicU64,
     in_flight: AtomicUsize,
@@ -108,13 +163,22 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts a sandbox on `127.0.0.1:<free port>` serving `store`, accepting `api_key`.
-    /// Must be called within a Tokio runtime.
+    /// Starts a sandbox on `127.0.0.1:<free port>` serving `store`, accepting `api_key`, with
+    /// the default [`Settings`]. Must be called within a Tokio runtime.
     pub async fn start(store: Store, api_key: &str) -> std::io::Result<Sandbox> {
+        Sandbox::start_with(store, api_key, Settings::default()).await
+    }
+
+    /// Like [`Sandbox::start`], with `settings`.
+    pub async fn start_with(
+        store: Store,
+        api_key: &str,
+        settings: Settings,
+    ) -> std::io::Result<Sandbox> {
         let state = Arc::new(State {
             api_key: api_key.to_owned(),
             store: Mutex::new(store),
-            calls: Mutex::new(Vec::new()),
+            calls: Mutex::new(CallLog::new(settings.call_log_capacity)),
             faults: Mutex::new(VecDeque::new()),
             latency_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -181,20 +245,29 @@ impl Sandbox {
         });
     }
 
-    /// Every call received so far, oldest first.
+    /// The calls received since the start or the last [`Sandbox::reset_calls`], oldest
+    /// first: all of them while they are no more than the log's capacity, else the newest
+    /// capacity-many. A call is logged as soon as it arrives, before latency and faults.
     pub fn calls(&self) -> Vec<Call> {
-        lock(&self.state.calls).clone()
+        lock(&self.state.calls).newest.iter().cloned().collect()
     }
 
-    /// How many calls were made to exactly this path.
+    /// How many of the calls in [`Sandbox::calls`] were made to exactly this raw path.
     pub fn calls_to(&self, path: &str) -> usize {
         lock(&self.state.calls)
+            .newest
             .iter()
             .filter(|c| c.path == path)
             .count()
     }
 
-    /// Forgets the call log and the in-flight peak.
+    /// How many calls were received since the start or the last [`Sandbox::reset_calls`],
+    /// including those the call log no longer holds.
+    pub fn total_calls(&self) -> usize {
+        lock(&self.state.calls).total
+    }
+
+    /// Forgets the call log, the call total and the in-flight peak.
     pub fn reset_calls(&self) {
         lock(&self.state.calls).clear();
         self.state.peak_in_flight.store(0, Ordering::SeqCst);
@@ -342,6 +415,69 @@ mod tests {
         let mut store = Store::new();
         store.put(fixtures::customer("cus_1", "N", "n@example.com", 1));
         store
+    }
+
+    async fn get(sandbox: &Sandbox, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(format!("{}{path}", sandbox.base_url()))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("the sandbox answers")
+    }
+
+    #[tokio::test]
+    async fn the_call_log_holds_the_newest_calls_in_order_and_counts_them_all() {
+        let sandbox = Sandbox::start_with(
+            one_customer(),
+            KEY,
+            Settings {
+                call_log_capacity: 3,
+            },
+        )
+        .await
+        .unwrap();
+        let paths: Vec<String> = (0..7).map(|i| format!("/v1/customers/cus_{i}")).collect();
+        for path in &paths {
+            get(&sandbox, path).await;
+        }
+
+        let logged: Vec<String> = sandbox.calls().into_iter().map(|c| c.path).collect();
+        assert_eq!(logged, paths[4..]);
+        assert_eq!(sandbox.total_calls(), 7);
+        assert_eq!(sandbox.calls_to("/v1/customers/cus_0"), 0, "dropped");
+        assert_eq!(sandbox.calls_to("/v1/customers/cus_6"), 1);
+
+        sandbox.reset_calls();
+        assert!(sandbox.calls().is_empty());
+        assert_eq!(sandbox.total_calls(), 0);
+        get(&sandbox, "/v1/customers/cus_1").await;
+        assert_eq!(sandbox.total_calls(), 1);
+        assert_eq!(sandbox.calls().len(), 1);
+    }
+
+    #[test]
+    fn a_call_log_without_capacity_holds_nothing_but_still_counts() {
+        let mut log = CallLog::new(0);
+        for _ in 0..3 {
+            log.push(Call {
+                method: "GET".into(),
+                path: "/v1/customers".into(),
+                query: String::new(),
+                stripe_version: None,
+                authorized: true,
+            });
+        }
+        assert!(log.newest.is_empty());
+        assert_eq!(log.total, 3);
+    }
+
+    #[test]
+    fn sandboxes_log_the_documented_default_number_of_calls() {
+        assert_eq!(
+            Settings::default().call_log_capacity,
+            DEFAULT_CALL_LOG_CAPACITY
+        );
     }
 
     #[tokio::test]
