@@ -16,8 +16,9 @@
 //!
 //! - **latency** added to every answer ([`Sandbox::set_latency`]);
 //! - **injected faults** for the next N matching requests ([`Sandbox::inject`], [`Fault`]): a
-//!   status in Stripe's error shape (429, 500, 503…), a hang that never answers (the
-//!   client's timeout must end it), or a 2xx body that is not JSON;
+//!   status in Stripe's error shape (429, 500, 503…), a given status with a given JSON body,
+//!   a hang that never answers (the client's timeout must end it), or a 2xx body that is not
+//!   JSON;
 //! - a **call log** with each call's method, raw path, query, `Stripe-Version` and whether
 //!   the key was accepted ([`Sandbox::calls`]). It holds the newest
 //!   [`DEFAULT_CALL_LOG_CAPACITY`] calls (or [`Settings::call_log_capacity`]), so a
@@ -75,11 +76,15 @@ impl Default for Settings {
 
 /// A fault to inject into answers. Every fault but [`Fault::Hang`] is answered with a
 /// `Request-Id` header, as Stripe answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Answer this HTTP status with a Stripe-shaped error body (`rate_limit` for 429,
     /// `api_error` for 5xx).
     Status(u16),
+    /// Answer this HTTP status with exactly this JSON body: e.g. an object of the wrong type
+    /// with 200, or a Stripe error with a chosen `code` and `param`. A status outside
+    /// 100–999 is answered as 200.
+    Json(u16, Value),
     /// Never answer (until the client gives up and disconnects).
     Hang,
     /// Answer 200 with a body that is not JSON.
@@ -351,6 +356,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
                     .content_type("text/html")
                     .body("<html>upstream proxy error</html>")
             }
+            Fault::Json(status, body) => return respond(status, body, request_id),
             Fault::Status(status) => {
                 let (kind, code, message) = match status {
                     429 => (
@@ -393,7 +399,7 @@ fn take_fault(state: &State, path: &str) -> Option<Fault> {
         r.remaining > 0 && r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
     })?;
     rule.remaining -= 1;
-    let fault = rule.fault;
+    let fault = rule.fault.clone();
     faults.retain(|r| r.remaining > 0);
     Some(fault)
 }
@@ -478,6 +484,56 @@ mod tests {
             Settings::default().call_log_capacity,
             DEFAULT_CALL_LOG_CAPACITY
         );
+    }
+
+    #[tokio::test]
+    async fn a_json_fault_answers_its_status_and_body_once_then_the_route_answers() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        let wrong_type = json!({"object": "search_result", "data": []});
+        sandbox.inject(
+            Some("/v1/customers"),
+            Fault::Json(200, wrong_type.clone()),
+            1,
+        );
+
+        let faulted = get(&sandbox, "/v1/customers/cus_1").await;
+        assert_eq!(faulted.status(), 200);
+        assert!(faulted.headers()["request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_sandbox"));
+        assert_eq!(
+            faulted.headers()["content-type"].to_str().unwrap(),
+            "application/json"
+        );
+        assert_eq!(faulted.json::<Value>().await.unwrap(), wrong_type);
+
+        let next = get(&sandbox, "/v1/customers/cus_1").await;
+        assert_eq!(next.json::<Value>().await.unwrap()["object"], "customer");
+    }
+
+    #[tokio::test]
+    async fn a_json_fault_can_be_a_stripe_error_with_a_chosen_code_and_param() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        let error = json!({"error": {
+            "type": "invalid_request_error", "code": "resource_missing", "param": "customer",
+            "message": "No such customer: 'cus_1'",
+        }});
+        sandbox.inject(None, Fault::Json(404, error.clone()), 1);
+
+        let answer = get(&sandbox, "/v1/subscriptions?customer=cus_1").await;
+        assert_eq!(answer.status(), 404);
+        assert_eq!(answer.json::<Value>().await.unwrap(), error);
+    }
+
+    #[tokio::test]
+    async fn a_json_fault_with_no_http_status_answers_200() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        sandbox.inject(None, Fault::Json(42, json!({"ok": true})), 1);
+
+        let answer = get(&sandbox, "/v1/customers/cus_1").await;
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.json::<Value>().await.unwrap(), json!({"ok": true}));
     }
 
     #[tokio::test]
