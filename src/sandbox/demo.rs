@@ -5,7 +5,10 @@
 
 use serde_json::json;
 
-use super::store::{self, ItemSpec, Recurrence, Store};
+use super::{
+    fixtures::{self, ItemSpec, Recurrence},
+    store::Store,
+};
 
 const DAY: i64 = 86_400;
 
@@ -54,7 +57,7 @@ pub fn store(now: i64) -> Store {
         ),
         ("prod_Onboarding", "Onboarding", "One-time guided setup."),
     ] {
-        s.put(store::product(id, name, desc, t0));
+        s.put(fixtures::product(id, name, desc, t0));
     }
     let monthly = |usage_type| Recurrence {
         interval: "month",
@@ -69,7 +72,7 @@ pub fn store(now: i64) -> Store {
         meter: None,
     };
     let prices = [
-        store::price(
+        fixtures::price(
             "price_EssentialsMonthly",
             "prod_Essentials",
             "Essentials monthly",
@@ -77,7 +80,7 @@ pub fn store(now: i64) -> Store {
             Some(monthly("licensed")),
             t0,
         ),
-        store::price(
+        fixtures::price(
             "price_EssentialsYearly",
             "prod_Essentials",
             "Essentials yearly",
@@ -85,7 +88,7 @@ pub fn store(now: i64) -> Store {
             Some(yearly),
             t0 + 1,
         ),
-        store::price(
+        fixtures::price(
             "price_ProMonthly",
             "prod_Pro",
             "Pro monthly",
@@ -93,7 +96,7 @@ pub fn store(now: i64) -> Store {
             Some(monthly("licensed")),
             t0 + 2,
         ),
-        store::price(
+        fixtures::price(
             "price_ProYearly",
             "prod_Pro",
             "Pro yearly",
@@ -101,7 +104,7 @@ pub fn store(now: i64) -> Store {
             Some(yearly),
             t0 + 3,
         ),
-        store::price(
+        fixtures::price(
             "price_SupportMonthly",
             "prod_PrioritySupport",
             "Priority Support seat",
@@ -109,7 +112,7 @@ pub fn store(now: i64) -> Store {
             Some(monthly("licensed")),
             t0 + 4,
         ),
-        store::price(
+        fixtures::price(
             "price_ApiCallsMetered",
             "prod_ApiCalls",
             "API calls, per call",
@@ -122,7 +125,7 @@ pub fn store(now: i64) -> Store {
             }),
             t0 + 5,
         ),
-        store::price(
+        fixtures::price(
             "price_OnboardingFee",
             "prod_Onboarding",
             "Onboarding fee",
@@ -200,7 +203,7 @@ pub fn store(now: i64) -> Store {
         ),
     ];
     for (id, name, email, sso_id, created) in customers {
-        let mut c = store::customer(id, name, email, created);
+        let mut c = fixtures::customer(id, name, email, created);
         c["metadata"] = json!({ "sso_id": sso_id });
         s.put(c);
     }
@@ -219,7 +222,7 @@ pub fn store(now: i64) -> Store {
     // Ava: active Pro monthly with a Priority Support add-on (two items).
     let (pro_m, support) = (price("price_ProMonthly"), price("price_SupportMonthly"));
     let start = now - 10 * DAY;
-    let mut ava = store::subscription(
+    let mut ava = fixtures::subscription(
         "sub_AvaPro",
         AVA,
         "active",
@@ -246,7 +249,7 @@ pub fn store(now: i64) -> Store {
     // Ben: trialing Essentials monthly, 14-day trial started 5 days ago.
     let ess_m = price("price_EssentialsMonthly");
     let trial_start = now - 5 * DAY;
-    let mut ben = store::subscription(
+    let mut ben = fixtures::subscription(
         "sub_BenTrial",
         BEN,
         "trialing",
@@ -265,7 +268,7 @@ pub fn store(now: i64) -> Store {
     // Chloe: past_due Essentials yearly.
     let ess_y = price("price_EssentialsYearly");
     let start = now - 3 * DAY;
-    let mut chloe = store::subscription(
+    let mut chloe = fixtures::subscription(
         "sub_ChloeYearly",
         CHLOE,
         "past_due",
@@ -283,7 +286,7 @@ pub fn store(now: i64) -> Store {
     // Diego: Pro yearly, scheduled to cancel at the end of the period.
     let pro_y = price("price_ProYearly");
     let start = now - 200 * DAY;
-    let mut diego = store::subscription(
+    let mut diego = fixtures::subscription(
         "sub_DiegoPro",
         DIEGO,
         "active",
@@ -303,7 +306,7 @@ pub fn store(now: i64) -> Store {
 
     // Emma: a canceled Essentials subscription and an active metered API plan.
     let ended = now - 60 * DAY;
-    let mut emma_old = store::subscription(
+    let mut emma_old = fixtures::subscription(
         "sub_EmmaEssentials",
         EMMA,
         "canceled",
@@ -322,7 +325,7 @@ pub fn store(now: i64) -> Store {
     s.put(emma_old);
     let api = price("price_ApiCallsMetered");
     let start = now - 12 * DAY;
-    s.put(store::subscription(
+    s.put(fixtures::subscription(
         "sub_EmmaApi",
         EMMA,
         "active",
@@ -336,7 +339,7 @@ pub fn store(now: i64) -> Store {
     ));
 
     // Faisal: had Pro monthly, then the customer was deleted (which cancels it).
-    s.put(store::subscription(
+    s.put(fixtures::subscription(
         "sub_FaisalPro",
         FAISAL,
         "active",

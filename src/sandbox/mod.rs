@@ -2,20 +2,38 @@
 //! server reads, served over real HTTP on a loopback port inside the process.
 //!
 //! `--demo` serves it with [`demo::store`] data so the demo exercises the real client, and
-//! the test suite uses it as its fake Stripe, with knobs:
+//! the test suite uses it as its fake Stripe. It is split by concern:
+//!
+//! | module | holds |
+//! |---|---|
+//! | this one | the HTTP server ([`Sandbox`]), its knobs, fault injection and the call log |
+//! | [`routes`] | the endpoints (method and path to one function each), parameter checks, paging, Stripe's error shapes |
+//! | [`store`] | the stored objects and the operations that change them |
+//! | [`fixtures`] | builders of objects in dahlia shapes |
+//! | [`demo`] | the demo data |
+//!
+//! The knobs, all on [`Sandbox`]:
 //!
 //! - **latency** added to every answer ([`Sandbox::set_latency`]);
-//! - **injected faults** for the next N matching requests: a status in Stripe's error shape
-//!   (429, 500, 503…), a hang that never answers (the client's timeout must end it), or a
-//!   2xx body that is not JSON ([`Sandbox::inject`]);
-//! - a **log of every call** it received, with its method, raw path, query, `Stripe-Version`
-//!   and whether the key was accepted ([`Sandbox::calls`]), and the peak number of requests
-//!   it had in flight at once ([`Sandbox::peak_in_flight`]).
+//! - **injected faults** for the next N matching requests ([`Sandbox::inject`], [`Fault`]): a
+//!   status in Stripe's error shape (429, 500, 503…), a given status with a given JSON body,
+//!   a hang that never answers (the client's timeout must end it), or a 2xx body that is not
+//!   JSON;
+//! - a **call log** with each call's method, raw path, query, `Stripe-Version` and whether
+//!   the key was accepted ([`Sandbox::calls`]). It holds the newest
+//!   [`DEFAULT_CALL_LOG_CAPACITY`] calls (or [`Settings::call_log_capacity`]), so a
+//!   long-running `--demo` stays bounded, and counts every call exactly
+//!   ([`Sandbox::total_calls`]);
+//! - the **peak number of requests in flight** at once ([`Sandbox::peak_in_flight`]).
 //!
 //! Like Stripe it requires `Authorization: Bearer <key>` (401 otherwise), sends a
 //! `Request-Id` header, and answers errors as `{"error": {"type", "code", "message", …}}`.
+//! Each request is logged, then waits out the latency, then gets an injected fault if one
+//! matches, else 401 without the key, else the route's answer.
 
 pub mod demo;
+pub mod fixtures;
+pub mod routes;
 pub mod store;
 
 use std::{
@@ -28,21 +46,45 @@ use std::{
     time::Duration,
 };
 
-use actix_web::{dev::ServerHandle, http::Method, web, App, HttpRequest, HttpResponse, HttpServer};
-use serde_json::json;
+use actix_web::{dev::ServerHandle, web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::{json, Value};
 
+use routes::ApiError;
 pub use store::Store;
-use store::{ApiError, Params};
 
 /// The key the demo sandbox accepts (and `--demo` configures the client with).
 pub const DEMO_KEY: &str = "sk_test_sandbox_demo_key";
 
-/// A fault to inject into answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How many calls the call log holds unless [`Settings::call_log_capacity`] says otherwise.
+pub const DEFAULT_CALL_LOG_CAPACITY: usize = 10_000;
+
+/// How to start a sandbox ([`Sandbox::start_with`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// How many of the newest calls [`Sandbox::calls`] holds; older ones are dropped. With 0
+    /// it holds none, and [`Sandbox::total_calls`] still counts them.
+    pub call_log_capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            call_log_capacity: DEFAULT_CALL_LOG_CAPACITY,
+        }
+    }
+}
+
+/// A fault to inject into answers. Every fault but [`Fault::Hang`] is answered with a
+/// `Request-Id` header, as Stripe answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Answer this HTTP status with a Stripe-shaped error body (`rate_limit` for 429,
     /// `api_error` for 5xx).
     Status(u16),
+    /// Answer this HTTP status with exactly this JSON body: e.g. an object of the wrong type
+    /// with 200, or a Stripe error with a chosen `code` and `param`. A status outside
+    /// 100–999 is answered as 200.
+    Json(u16, Value),
     /// Never answer (until the client gives up and disconnects).
     Hang,
     /// Answer 200 with a body that is not JSON.
@@ -70,10 +112,43 @@ struct FaultRule {
     remaining: usize,
 }
 
+/// The newest calls, at most `capacity` of them, oldest first, and how many there were.
+struct CallLog {
+    newest: VecDeque<Call>,
+    capacity: usize,
+    total: usize,
+}
+
+impl CallLog {
+    fn new(capacity: usize) -> CallLog {
+        CallLog {
+            newest: VecDeque::new(),
+            capacity,
+            total: 0,
+        }
+    }
+
+    fn push(&mut self, call: Call) {
+        self.total += 1;
+        if self.capacity == 0 {
+            return;
+        }
+        if self.newest.len() == self.capacity {
+            self.newest.pop_front();
+        }
+        self.newest.push_back(call);
+    }
+
+    fn clear(&mut self) {
+        self.newest.clear();
+        self.total = 0;
+    }
+}
+
 struct State {
     api_key: String,
     store: Mutex<Store>,
-    calls: Mutex<Vec<Call>>,
+    calls: Mutex<CallLog>,
     faults: Mutex<VecDeque<FaultRule>>,
     latency_ms: AtomicU64,
     in_flight: AtomicUsize,
@@ -93,13 +168,22 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts a sandbox on `127.0.0.1:<free port>` serving `store`, accepting `api_key`.
-    /// Must be called within a Tokio runtime.
+    /// Starts a sandbox on `127.0.0.1:<free port>` serving `store`, accepting `api_key`, with
+    /// the default [`Settings`]. Must be called within a Tokio runtime.
     pub async fn start(store: Store, api_key: &str) -> std::io::Result<Sandbox> {
+        Sandbox::start_with(store, api_key, Settings::default()).await
+    }
+
+    /// Like [`Sandbox::start`], with `settings`.
+    pub async fn start_with(
+        store: Store,
+        api_key: &str,
+        settings: Settings,
+    ) -> std::io::Result<Sandbox> {
         let state = Arc::new(State {
             api_key: api_key.to_owned(),
             store: Mutex::new(store),
-            calls: Mutex::new(Vec::new()),
+            calls: Mutex::new(CallLog::new(settings.call_log_capacity)),
             faults: Mutex::new(VecDeque::new()),
             latency_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -156,8 +240,8 @@ impl Sandbox {
         );
     }
 
-    /// Injects `fault` into the next `times` requests whose path starts with `path_prefix`
-    /// (every path when `None`). Rules apply in the order they were added.
+    /// Injects `fault` into the next `times` requests whose raw path starts with
+    /// `path_prefix` (every path when `None`). Rules apply in the order they were added.
     pub fn inject(&self, path_prefix: Option<&str>, fault: Fault, times: usize) {
         lock(&self.state.faults).push_back(FaultRule {
             path_prefix: path_prefix.map(str::to_owned),
@@ -166,20 +250,29 @@ impl Sandbox {
         });
     }
 
-    /// Every call received so far, oldest first.
+    /// The calls received since the start or the last [`Sandbox::reset_calls`], oldest
+    /// first: all of them while they are no more than the log's capacity, else the newest
+    /// capacity-many. A call is logged as soon as it arrives, before latency and faults.
     pub fn calls(&self) -> Vec<Call> {
-        lock(&self.state.calls).clone()
+        lock(&self.state.calls).newest.iter().cloned().collect()
     }
 
-    /// How many calls were made to exactly this path.
+    /// How many of the calls in [`Sandbox::calls`] were made to exactly this raw path.
     pub fn calls_to(&self, path: &str) -> usize {
         lock(&self.state.calls)
+            .newest
             .iter()
             .filter(|c| c.path == path)
             .count()
     }
 
-    /// Forgets the call log and the in-flight peak.
+    /// How many calls were received since the start or the last [`Sandbox::reset_calls`],
+    /// including those the call log no longer holds.
+    pub fn total_calls(&self) -> usize {
+        lock(&self.state.calls).total
+    }
+
+    /// Forgets the call log, the call total and the in-flight peak.
     pub fn reset_calls(&self) {
         lock(&self.state.calls).clear();
         self.state.peak_in_flight.store(0, Ordering::SeqCst);
@@ -263,6 +356,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
                     .content_type("text/html")
                     .body("<html>upstream proxy error</html>")
             }
+            Fault::Json(status, body) => return respond(status, body, request_id),
             Fault::Status(status) => {
                 let (kind, code, message) = match status {
                     429 => (
@@ -274,7 +368,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
                     _ => ("invalid_request_error", None, "Injected failure."),
                 };
                 let body = json!({"error": {"type": kind, "code": code, "message": message}});
-                return answer(Err(ApiError { status, body }), request_id);
+                return respond(status, body, request_id);
             }
         }
     }
@@ -285,25 +379,18 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
             "You did not provide an API key. Provide it in the Authorization header as `Bearer <key>`."
         };
         let body = json!({"error": {"type": "invalid_request_error", "message": message}});
-        return answer(Err(ApiError { status: 401, body }), request_id);
+        return respond(401, body, request_id);
     }
-    let segments: Vec<String> = path
-        .trim_start_matches('/')
-        .split('/')
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
-    let result = match (req.method(), segments.split_first()) {
-        (&Method::GET, Some((v1, rest))) if v1 == "v1" => match parse_params(req.query_string()) {
-            Ok(params) => lock(&state.store).get_route(rest, &params),
-            Err(e) => Err(e),
-        },
-        _ => Err(store::unrecognized(&segments)),
-    };
-    answer(result, request_id)
+    let answer = routes::answer(
+        &lock(&state.store),
+        req.method().as_str(),
+        &path,
+        req.query_string(),
+    );
+    match answer {
+        Ok(body) => respond(200, body, request_id),
+        Err(ApiError { status, body }) => respond(status, body, request_id),
+    }
 }
 
 fn take_fault(state: &State, path: &str) -> Option<Fault> {
@@ -312,32 +399,172 @@ fn take_fault(state: &State, path: &str) -> Option<Fault> {
         r.remaining > 0 && r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
     })?;
     rule.remaining -= 1;
-    let fault = rule.fault;
+    let fault = rule.fault.clone();
     faults.retain(|r| r.remaining > 0);
     Some(fault)
 }
 
-fn parse_params(query: &str) -> Result<Params, ApiError> {
-    let mut params = Params::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if params.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(ApiError::invalid(
-                400,
-                "parameter_invalid",
-                Some(&k),
-                format!("Received duplicate parameter: {k}"),
-            ));
-        }
-    }
-    Ok(params)
-}
-
-fn answer(result: Result<serde_json::Value, ApiError>, request_id: String) -> HttpResponse {
-    let (status, body) = match result {
-        Ok(body) => (200, body),
-        Err(e) => (e.status, e.body),
-    };
+/// A JSON answer with `status` (200 if it is no HTTP status) and a `Request-Id` header.
+fn respond(status: u16, body: Value, request_id: String) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
         .insert_header(("Request-Id", request_id))
         .json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sk_test_sandbox_unit_key";
+
+    fn one_customer() -> Store {
+        let mut store = Store::new();
+        store.put(fixtures::customer("cus_1", "N", "n@example.com", 1));
+        store
+    }
+
+    async fn get(sandbox: &Sandbox, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(format!("{}{path}", sandbox.base_url()))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("the sandbox answers")
+    }
+
+    #[tokio::test]
+    async fn the_call_log_holds_the_newest_calls_in_order_and_counts_them_all() {
+        let sandbox = Sandbox::start_with(
+            one_customer(),
+            KEY,
+            Settings {
+                call_log_capacity: 3,
+            },
+        )
+        .await
+        .unwrap();
+        let paths: Vec<String> = (0..7).map(|i| format!("/v1/customers/cus_{i}")).collect();
+        for path in &paths {
+            get(&sandbox, path).await;
+        }
+
+        let logged: Vec<String> = sandbox.calls().into_iter().map(|c| c.path).collect();
+        assert_eq!(logged, paths[4..]);
+        assert_eq!(sandbox.total_calls(), 7);
+        assert_eq!(sandbox.calls_to("/v1/customers/cus_0"), 0, "dropped");
+        assert_eq!(sandbox.calls_to("/v1/customers/cus_6"), 1);
+
+        sandbox.reset_calls();
+        assert!(sandbox.calls().is_empty());
+        assert_eq!(sandbox.total_calls(), 0);
+        get(&sandbox, "/v1/customers/cus_1").await;
+        assert_eq!(sandbox.total_calls(), 1);
+        assert_eq!(sandbox.calls().len(), 1);
+    }
+
+    #[test]
+    fn a_call_log_without_capacity_holds_nothing_but_still_counts() {
+        let mut log = CallLog::new(0);
+        for _ in 0..3 {
+            log.push(Call {
+                method: "GET".into(),
+                path: "/v1/customers".into(),
+                query: String::new(),
+                stripe_version: None,
+                authorized: true,
+            });
+        }
+        assert!(log.newest.is_empty());
+        assert_eq!(log.total, 3);
+    }
+
+    #[test]
+    fn sandboxes_log_the_documented_default_number_of_calls() {
+        assert_eq!(
+            Settings::default().call_log_capacity,
+            DEFAULT_CALL_LOG_CAPACITY
+        );
+    }
+
+    #[tokio::test]
+    async fn a_json_fault_answers_its_status_and_body_once_then_the_route_answers() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        let wrong_type = json!({"object": "search_result", "data": []});
+        sandbox.inject(
+            Some("/v1/customers"),
+            Fault::Json(200, wrong_type.clone()),
+            1,
+        );
+
+        let faulted = get(&sandbox, "/v1/customers/cus_1").await;
+        assert_eq!(faulted.status(), 200);
+        assert!(faulted.headers()["request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_sandbox"));
+        assert_eq!(
+            faulted.headers()["content-type"].to_str().unwrap(),
+            "application/json"
+        );
+        assert_eq!(faulted.json::<Value>().await.unwrap(), wrong_type);
+
+        let next = get(&sandbox, "/v1/customers/cus_1").await;
+        assert_eq!(next.json::<Value>().await.unwrap()["object"], "customer");
+    }
+
+    #[tokio::test]
+    async fn a_json_fault_can_be_a_stripe_error_with_a_chosen_code_and_param() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        let error = json!({"error": {
+            "type": "invalid_request_error", "code": "resource_missing", "param": "customer",
+            "message": "No such customer: 'cus_1'",
+        }});
+        sandbox.inject(None, Fault::Json(404, error.clone()), 1);
+
+        let answer = get(&sandbox, "/v1/subscriptions?customer=cus_1").await;
+        assert_eq!(answer.status(), 404);
+        assert_eq!(answer.json::<Value>().await.unwrap(), error);
+    }
+
+    #[tokio::test]
+    async fn a_json_fault_with_no_http_status_answers_200() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        sandbox.inject(None, Fault::Json(42, json!({"ok": true})), 1);
+
+        let answer = get(&sandbox, "/v1/customers/cus_1").await;
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.json::<Value>().await.unwrap(), json!({"ok": true}));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_url_names_the_method_and_raw_path_it_was_sent() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        let answer = reqwest::Client::new()
+            .post(format!(
+                "{}/v1/v1/customers/cus%201?limit=1",
+                sandbox.base_url()
+            ))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404);
+        assert_eq!(
+            answer.json::<Value>().await.unwrap(),
+            json!({"error": {
+                "type": "invalid_request_error",
+                "message": "Unrecognized request URL (POST: /v1/v1/customers/cus%201). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+            }})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_without_the_key_is_refused_before_any_route() {
+        let sandbox = Sandbox::start(one_customer(), KEY).await.unwrap();
+        let answer = reqwest::get(format!("{}/v1/customers/cus_1", sandbox.base_url()))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401);
+        assert!(!sandbox.calls()[0].authorized);
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use stripe_graphql::sandbox::{
     demo::{AVA, BEN, CHLOE, DIEGO, EMMA, FAISAL, GRACE},
-    store,
+    fixtures,
 };
 
 use crate::helpers::{spawn_app, spawn_app_with};
@@ -91,7 +91,7 @@ async fn join_aliases_resolve_concurrently_within_the_concurrency_bound() {
     let ids: Vec<String> = (0..12).map(|i| format!("cus_Load{i:02}")).collect();
     app.sandbox.with_store(|s| {
         for (i, id) in ids.iter().enumerate() {
-            s.put(store::customer(
+            s.put(fixtures::customer(
                 id,
                 "Load Test",
                 &format!("load{i}@example.com"),

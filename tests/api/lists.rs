@@ -3,7 +3,8 @@
 use serde_json::{json, Value};
 use stripe_graphql::sandbox::{
     demo::{AVA, CHLOE, EMMA},
-    store::{self, ItemSpec, EMBEDDED_ITEMS},
+    fixtures::{self, ItemSpec},
+    routes::EMBEDDED_ITEMS,
 };
 
 use crate::helpers::spawn_app;
@@ -104,7 +105,7 @@ async fn a_subscription_with_more_items_than_stripe_embeds_reads_the_rest() {
         })
         .collect();
     app.sandbox.with_store(|s| {
-        s.put(store::subscription(
+        s.put(fixtures::subscription(
             "sub_ManySeats",
             AVA,
             "active",

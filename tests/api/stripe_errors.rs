@@ -33,7 +33,7 @@ async fn stripe_statuses_map_to_graphql_error_codes() {
         (Fault::Status(403), "STRIPE_PERMISSION_DENIED"),
         (Fault::Garbage, "STRIPE_BAD_RESPONSE"),
     ] {
-        app.fail_next(None, fault, 1);
+        app.fail_next(None, fault.clone(), 1);
         let body = customer_error(&app).await;
         assert_eq!(error_code(&body), code, "{fault:?}: {body}");
         if let Fault::Status(_) | Fault::Garbage = fault {
