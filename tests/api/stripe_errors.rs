@@ -128,3 +128,46 @@ async fn an_api_base_that_already_ends_in_v1_is_an_error_never_a_silent_null() {
         "the error is not cached as a missing customer"
     );
 }
+
+#[tokio::test]
+async fn an_answer_of_another_object_type_is_an_error_not_data() {
+    let app = spawn_app().await;
+    app.fail_next(
+        Some("/v1/prices/price_ProMonthly"),
+        Fault::Json(
+            200,
+            serde_json::json!({"object": "search_result", "data": [], "has_more": false}),
+        ),
+        1,
+    );
+    let body = app
+        .query("{ price(id: \"price_ProMonthly\") { id unitAmount } }")
+        .await;
+    assert_eq!(body["data"]["price"], Value::Null);
+    assert_eq!(error_code(&body), "STRIPE_BAD_RESPONSE", "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Stripe answered a `search_result` where price was expected"
+    );
+
+    app.fail_next(
+        Some("/v1/customers"),
+        Fault::Json(
+            200,
+            serde_json::json!({"object": "customer", "id": "cus_1"}),
+        ),
+        1,
+    );
+    let body = app.query("{ customers { hasMore } }").await;
+    assert_eq!(
+        error_code(&body),
+        "STRIPE_BAD_RESPONSE",
+        "a list must be a list: {body}"
+    );
+
+    let recovered = app.data("{ price(id: \"price_ProMonthly\") { id } }").await;
+    assert_eq!(
+        recovered["price"]["id"], "price_ProMonthly",
+        "the refusal is not cached"
+    );
+}
