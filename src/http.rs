@@ -6,6 +6,7 @@
 //! | `GET /graphql?query=…` | the same for a query in the URL (GraphQL over HTTP GET) |
 //! | `GET /graphql` | GraphiQL |
 //! | `GET /graphiql` | GraphiQL without a token, for browsers when `GRAPHQL_AUTH_TOKEN` is set (a static page; it sends its requests with the headers set in its editor) |
+//! | `GET /graphiql/assets/…` | the page's scripts, styles and icon, embedded ([`crate::graphiql`]) |
 //! | `GET /healthz` | liveness: 200 while the process serves HTTP |
 //! | `GET /readyz` | readiness: 200 when Stripe accepts the key (checked at most every 30 s) |
 //!
@@ -26,7 +27,6 @@ use actix_web::{
     middleware::{from_fn, Next},
     web, FromRequest, HttpRequest, HttpResponse,
 };
-use async_graphql::http::GraphiQLSource;
 use futures::StreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -34,6 +34,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
 use crate::{
+    graphiql,
     graphql::{error::code_of, StripeSchema},
     secret::SecretString,
     stripe::StripeClient,
@@ -137,12 +138,13 @@ impl Readiness {
 /// Registers the routes and the request log.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
+        let auth_required = state.auth.is_some();
         cfg.app_data(state).service(
             web::scope("")
                 .wrap(from_fn(log_request))
                 .route("/graphql", web::post().to(graphql_post))
                 .route("/graphql", web::get().to(graphql_get))
-                .route("/graphiql", web::get().to(graphiql))
+                .configure(|cfg| graphiql::configure(cfg, auth_required))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz)),
         );
@@ -237,7 +239,7 @@ async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
         return unauthorized();
     }
     if req.query_string().is_empty() {
-        return graphiql().await;
+        return graphiql::page(state.auth.is_some());
     }
     let request = match async_graphql_actix_web::GraphQLRequest::extract(&req).await {
         Ok(request) => request.into_inner(),
@@ -250,19 +252,6 @@ async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
         }
     };
     json_response(state.schema.execute(request).await.into())
-}
-
-/// The GraphiQL page: static HTML that sends its requests to `/graphql` with the headers set
-/// in its header editor. It holds no data, so `/graphiql` serves it without a token.
-async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("stripe-graphql")
-                .finish(),
-        )
 }
 
 fn json_response(response: async_graphql::BatchResponse) -> HttpResponse {

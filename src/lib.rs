@@ -13,12 +13,14 @@
 //! | [`cache`] | the moka cache in front of every Stripe read (TTL, coalescing) |
 //! | [`graphql`] | the schema, split by Stripe domain, and error codes |
 //! | [`http`] | actix-web routes: `/graphql`, `/healthz`, `/readyz`, bearer auth |
+//! | [`graphiql`] | the GraphiQL page and its assets, embedded (works offline) |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
 //! | [`sandbox`] | the embedded fake Stripe used by `--demo` and by the tests |
 #![forbid(unsafe_code)]
 
 pub mod cache;
 pub mod config;
+pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod ids;
