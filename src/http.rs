@@ -6,7 +6,7 @@
 //! | `GET /graphql?query=…` | the same for a query in the URL (GraphQL over HTTP GET) |
 //! | `GET /graphql` | GraphiQL |
 //! | `GET /graphiql` | GraphiQL without a token, for browsers when `GRAPHQL_AUTH_TOKEN` is set (a static page; it sends its requests with the headers set in its editor) |
-//! | `GET /graphiql/assets/…` | the page's scripts, styles and icon, embedded ([`crate::graphiql`]) |
+//! | `GET /graphiql/assets/{file}` | the page's scripts, styles, icon and licences, compiled in (no token; see [`crate::graphiql`]) |
 //! | `GET /healthz` | liveness: 200 while the process serves HTTP |
 //! | `GET /readyz` | readiness: 200 when Stripe accepts the key (checked at most every 30 s) |
 //!
@@ -138,13 +138,13 @@ impl Readiness {
 /// Registers the routes and the request log.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let auth_required = state.auth.is_some();
         cfg.app_data(state).service(
             web::scope("")
                 .wrap(from_fn(log_request))
                 .route("/graphql", web::post().to(graphql_post))
                 .route("/graphql", web::get().to(graphql_get))
-                .configure(|cfg| graphiql::configure(cfg, auth_required))
+                .route("/graphiql", web::get().to(graphiql_page))
+                .service(graphiql::assets_service())
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz)),
         );
@@ -252,6 +252,13 @@ async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
         }
     };
     json_response(state.schema.execute(request).await.into())
+}
+
+/// The GraphiQL page ([`crate::graphiql`]): sends its requests to `/graphql` with the headers
+/// set in its header editor. It holds no data (it is told only whether a token is required),
+/// so `/graphiql` serves it without a token.
+async fn graphiql_page(state: web::Data<AppState>) -> HttpResponse {
+    graphiql::page(state.auth.is_some())
 }
 
 fn json_response(response: async_graphql::BatchResponse) -> HttpResponse {

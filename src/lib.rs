@@ -13,7 +13,7 @@
 //! | [`cache`] | the moka cache in front of every Stripe read (TTL, coalescing) |
 //! | [`graphql`] | the schema, split by Stripe domain, and error codes |
 //! | [`http`] | actix-web routes: `/graphql`, `/healthz`, `/readyz`, bearer auth |
-//! | [`graphiql`] | the GraphiQL page and its assets, embedded (works offline) |
+//! | [`graphiql`] | the GraphiQL page and its assets, compiled in: offline, same-origin only, strict CSP |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
 //! | [`sandbox`] | the embedded fake Stripe used by `--demo` and by the tests |
 #![forbid(unsafe_code)]
