@@ -52,11 +52,6 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// The collection, e.g. `subscriptions`.
-    pub fn collection(&self) -> &'static str {
-        self.collection
-    }
-
     /// The value of a parameter, if sent.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
