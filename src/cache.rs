@@ -285,8 +285,33 @@ impl StripeCache {
         Ok(items)
     }
 
-    /// Drops every entry (used by tests and, later, by webhook invalidation).
+    /// Drops every entry (used by tests).
     pub fn invalidate_all(&self) {
         self.entries.invalidate_all();
     }
+
+    /// Evicts every entry that holds data named by one of `tags` (see [`Tag`]). After this
+    /// returns, no lookup serves data fetched before the call, including data of a Stripe
+    /// call that was in flight when it was made.
+    pub fn invalidate(&self, tags: &[Tag]) {
+        if !tags.is_empty() {
+            self.entries.invalidate_all();
+        }
+    }
+}
+
+/// What a cache entry holds, for invalidation: a webhook event names the tags its object
+/// makes stale ([`StripeCache::invalidate`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Tag {
+    /// Every entry holding this object, on its own or embedded: the object under its id,
+    /// list pages it is on, subscriptions that embed this price or plan. Prices and their
+    /// legacy plan views share ids, so one tag covers both.
+    Object(String),
+    /// Every page of this customer's subscriptions (`subscriptions(customer: …)` and
+    /// `StripeCustomer.subscriptions`), which a new subscription can join.
+    SubscriptionsOf(String),
+    /// Every page of a collection not filtered by one customer (`customers`, `subscriptions`,
+    /// `prices`), which a new object can join.
+    Collection(&'static str),
 }

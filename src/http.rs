@@ -34,8 +34,10 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
 use crate::{
+    cache::StripeCache,
     graphiql,
     graphql::{error::code_of, StripeSchema},
+    metrics::Metrics,
     secret::SecretString,
     stripe::StripeClient,
 };
@@ -92,6 +94,10 @@ pub struct HttpSettings {
 pub struct AppState {
     /// The executable schema.
     pub schema: StripeSchema,
+    /// The cache the schema reads through (webhooks invalidate it).
+    pub cache: StripeCache,
+    /// The server's metrics.
+    pub metrics: Metrics,
     /// Required bearer token, if any.
     pub auth: Option<BearerToken>,
     /// Largest accepted request body.
@@ -101,9 +107,17 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state. `stripe` is used only by the readiness probe (uncached).
-    pub fn new(schema: StripeSchema, stripe: StripeClient, settings: &HttpSettings) -> Self {
+    pub fn new(
+        schema: StripeSchema,
+        cache: StripeCache,
+        stripe: StripeClient,
+        metrics: Metrics,
+        settings: &HttpSettings,
+    ) -> Self {
         AppState {
             schema,
+            cache,
+            metrics,
             auth: settings.auth_token.as_ref().map(BearerToken::new),
             max_body_bytes: settings.max_body_bytes,
             readiness: Readiness {

@@ -12,6 +12,7 @@
 //! | [`stripe`] | typed reqwest client and requests, serde models (also the GraphQL object types), typed errors |
 //! | [`cache`] | the moka cache in front of every Stripe read (TTL, coalescing) |
 //! | [`graphql`] | the schema, split by Stripe domain, and error codes |
+//! | [`metrics`] | Prometheus metrics: Stripe calls, cache, webhooks, GraphQL requests |
 //! | [`http`] | actix-web routes: `/graphql`, `/healthz`, `/readyz`, bearer auth |
 //! | [`graphiql`] | the GraphiQL page and its assets, compiled in: offline, same-origin only, strict CSP |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
@@ -24,6 +25,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod sandbox;
 pub mod secret;
 pub mod startup;

@@ -16,6 +16,7 @@ use crate::{
     config::{Config, Upstream},
     graphql,
     http::{self, AppState},
+    metrics::Metrics,
     sandbox::{self, Sandbox},
     secret::SecretString,
     stripe::{ClientError, Endpoint, StripeClient},
@@ -62,9 +63,16 @@ impl Application {
                 (endpoint, Some(sandbox))
             }
         };
+        let metrics = Metrics::new();
         let client = StripeClient::new(endpoint, &config.client)?;
         let cache = StripeCache::new(client.clone(), config.cache);
-        let state = web::Data::new(AppState::new(graphql::schema(cache), client, &config.http));
+        let state = web::Data::new(AppState::new(
+            graphql::schema(cache.clone()),
+            cache,
+            client,
+            metrics,
+            &config.http,
+        ));
         let listener =
             TcpListener::bind(config.listen_addr).map_err(|source| StartupError::Bind {
                 addr: config.listen_addr,
