@@ -6,25 +6,49 @@
 //! - **Freshness bound.** A found object or list page is served from memory for at most the
 //!   configured TTL (default 60 s) after it was fetched; a "does not exist" answer (404 or a
 //!   deleted object) for at most the not-found TTL (default 10 s). Errors are never cached.
-//! - **Coalescing.** Concurrent calls for the same key while it is missing are coalesced into
-//!   one Stripe call: the first caller fetches, the others wait for its answer (success or
-//!   error). This holds within one GraphQL request (repeated aliases) and across requests
-//!   (Hasura's back-to-back join calls).
+//! - **Webhook freshness.** [`StripeCache::invalidate`] (called by `POST /webhooks/stripe`)
+//!   makes every entry holding a changed object stale at once, list pages and embedding
+//!   objects included; an answer whose Stripe call was in flight when the invalidation
+//!   landed is never stored, and a lookup that began after it never takes that answer.
+//! - **Coalescing.** Concurrent lookups of the same key while it is missing or expired are
+//!   coalesced into one Stripe call: the first starts it, the others wait for its answer
+//!   (success or error). This holds within one GraphQL request (repeated aliases) and across
+//!   requests (Hasura's back-to-back join calls). The call runs as its own task, so it fills
+//!   the cache even when the requests that wanted it are gone.
+//! - **Stale-if-error.** A value is kept for the stale-if-error window (default 300 s) past
+//!   its TTL. When refreshing it fails with an outage, a timeout or a rate limit (after the
+//!   client's retries), that last good value is served instead of an error, logged at warn
+//!   and counted; never a value a webhook invalidated, and never instead of an answer about
+//!   the request itself (bad key, refused parameter).
+//! - **One call fills every entry its answer holds.** A list page fills each object on it
+//!   under its id, and a customer fetched with `expand[]=subscriptions`
+//!   ([`StripeCache::customer`]) fills the customer, its first subscription page and each
+//!   subscription: a later query that asks for any of them another way costs no call.
 //! - **Size bound.** At most `max_entries` entries (objects and list pages together); beyond
 //!   that the least useful entries are evicted (moka's TinyLFU policy).
-//! - **Lists warm objects.** Every object on a fetched list page is also stored under its own
-//!   id, so `subscription(id:)` after `customer { subscriptions }` costs no call.
 //!
 //! Keys are built from validated [`StripeId`]s and typed list requests
 //! ([`crate::stripe::request::ListRequest`], built by the client's module, never here), so two
 //! requests that differ only in alias, field order or whitespace share entries.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, PoisonError, RwLock,
+    },
+    time::{Duration, Instant},
+};
 
-use moka::{future::Cache, Expiry};
+use futures::{
+    future::{BoxFuture, Shared},
+    FutureExt,
+};
+use moka::{notification::RemovalCause, Expiry};
 
 use crate::{
     ids::{IdKind, StripeId},
+    metrics::{CacheEvent, Metrics},
     stripe::{
         models::{
             Customer, List, Plan, Price, Product, StripeObject, Subscription, SubscriptionItem,
@@ -38,13 +62,16 @@ use crate::{
 /// subscription, so one page of 100 always suffices; the bound is a guard).
 const MAX_ITEM_PAGES: usize = 5;
 
-/// Cache bounds (`CACHE_TTL_SECONDS`, `CACHE_NOT_FOUND_TTL_SECONDS`, `CACHE_MAX_ENTRIES`).
+/// Cache bounds (`CACHE_TTL_SECONDS`, `CACHE_NOT_FOUND_TTL_SECONDS`,
+/// `CACHE_STALE_IF_ERROR_SECONDS`, `CACHE_MAX_ENTRIES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSettings {
     /// TTL of found objects and list pages; zero disables reuse (coalescing stays).
     pub ttl: Duration,
     /// TTL of "does not exist" answers.
     pub not_found_ttl: Duration,
+    /// How long past its TTL a value may still be served when Stripe fails.
+    pub stale_if_error: Duration,
     /// Entry bound.
     pub max_entries: u64,
 }
@@ -54,6 +81,7 @@ impl Default for CacheSettings {
         CacheSettings {
             ttl: Duration::from_secs(60),
             not_found_ttl: Duration::from_secs(10),
+            stale_if_error: Duration::from_secs(300),
             max_entries: 10_000,
         }
     }
@@ -165,44 +193,299 @@ cached_list!(Subscription, Subscriptions, by_id IdKind::Subscription);
 cached_list!(Price, Prices, by_id IdKind::Price);
 cached_list!(SubscriptionItem, Items);
 
-/// Found entries live `ttl`, missing ones `not_found_ttl`.
-struct TtlPolicy {
-    ttl: Duration,
-    not_found_ttl: Duration,
+/// One cached value with what is needed to judge it.
+struct Stored {
+    entry: Entry,
+    /// The invalidation generation when the Stripe call that produced it started.
+    fetched_gen: u64,
+    /// When that call's answer arrived.
+    fetched_at: Instant,
+    /// What it holds, for invalidation.
+    tags: Box<[Tag]>,
 }
 
-impl Expiry<Key, Entry> for TtlPolicy {
-    fn expire_after_create(
-        &self,
-        _key: &Key,
-        value: &Entry,
-        _now: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(match value {
+/// How long moka keeps an entry: its TTL plus the stale-if-error window (past its TTL an
+/// entry is never served fresh, only instead of an error).
+struct KeepPolicy {
+    ttl: Duration,
+    not_found_ttl: Duration,
+    stale_if_error: Duration,
+}
+
+impl KeepPolicy {
+    fn keep(&self, stored: &Stored) -> Duration {
+        self.ttl_of(&stored.entry) + self.stale_if_error
+    }
+
+    fn ttl_of(&self, entry: &Entry) -> Duration {
+        match entry {
             Entry::Missing => self.not_found_ttl,
             _ => self.ttl,
-        })
+        }
     }
 }
 
-/// The shared cache in front of Stripe (see the module docs for its guarantees).
+impl Expiry<Key, Arc<Stored>> for KeepPolicy {
+    fn expire_after_create(&self, _: &Key, value: &Arc<Stored>, _: Instant) -> Option<Duration> {
+        Some(self.keep(value))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &Key,
+        value: &Arc<Stored>,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(self.keep(value))
+    }
+}
+
+/// What one Stripe call produced: the entry asked for, and entries the same answer fills
+/// too (the objects on a list page; a customer's embedded subscriptions).
+struct Filled {
+    primary: Entry,
+    also: Vec<(Key, Entry)>,
+}
+
+impl Filled {
+    fn one(primary: Entry) -> Filled {
+        Filled {
+            primary,
+            also: Vec::new(),
+        }
+    }
+}
+
+type Flight = Shared<BoxFuture<'static, Result<Arc<Stored>, StripeError>>>;
+type Fetch = BoxFuture<'static, Result<Filled, StripeError>>;
+
+/// How many times a lookup starts over when the answer it got was made stale by a webhook
+/// that arrived after the lookup began (each time means another invalidation landed during
+/// a Stripe call; the bound only stops a webhook storm from holding a request forever).
+const MAX_REFETCHES: usize = 3;
+
+/// Invalidation records older than this can go: every entry fetched before them has
+/// expired from moka by then.
+fn record_retention(settings: &CacheSettings) -> Duration {
+    settings.ttl.max(settings.not_found_ttl) + settings.stale_if_error + Duration::from_secs(60)
+}
+
+/// Most invalidation records kept; past it, the oldest are folded into the floor (every
+/// entry fetched before the floor counts as stale), which is conservative, never wrong.
+const MAX_RECORDS: usize = 100_000;
+
+struct Inner {
+    client: StripeClient,
+    entries: moka::sync::Cache<Key, Arc<Stored>>,
+    policy: KeepPolicy,
+    settings: CacheSettings,
+    metrics: Metrics,
+    /// Lookups whose Stripe call is in flight, by key (the coalescing).
+    inflight: Mutex<HashMap<Key, Flight>>,
+    /// Bumped by every invalidation.
+    generation: AtomicU64,
+    /// Entries fetched before this generation are stale.
+    floor: AtomicU64,
+    /// The generation of the latest invalidation of each tag, and when it happened.
+    invalidated: RwLock<HashMap<Tag, (u64, Instant)>>,
+}
+
+/// The shared cache in front of Stripe (see the module docs for its guarantees). Cheap to
+/// clone; clones share everything.
 #[derive(Clone)]
 pub struct StripeCache {
-    client: StripeClient,
-    entries: Cache<Key, Entry>,
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Inner {
+    /// Whether no invalidation since `stored`'s Stripe call started names one of its tags.
+    fn is_current(&self, stored: &Stored) -> bool {
+        if self.generation.load(Ordering::SeqCst) == stored.fetched_gen {
+            return true;
+        }
+        self.invalidated_since(stored).is_none()
+    }
+
+    /// The newest invalidation of one of `stored`'s tags that came after its call started.
+    fn invalidated_since(&self, stored: &Stored) -> Option<u64> {
+        if stored.fetched_gen < self.floor.load(Ordering::SeqCst) {
+            return Some(self.floor.load(Ordering::SeqCst));
+        }
+        let records = self
+            .invalidated
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        stored
+            .tags
+            .iter()
+            .filter_map(|tag| records.get(tag).map(|(g, _)| *g))
+            .filter(|g| *g > stored.fetched_gen)
+            .max()
+    }
+
+    fn is_fresh(&self, stored: &Stored) -> bool {
+        stored.fetched_at.elapsed() < self.policy.ttl_of(&stored.entry)
+    }
+
+    /// Stores what a call fetched, unless an invalidation landed while it was in flight
+    /// (then the answer still goes to the lookups waiting for it, but is not kept).
+    fn store(&self, key: Key, filled: Filled, fetched_gen: u64) -> Arc<Stored> {
+        let fetched_at = Instant::now();
+        let stored = |key: &Key, entry: Entry| {
+            let tags = tags_of(key, &entry);
+            Arc::new(Stored {
+                entry,
+                fetched_gen,
+                fetched_at,
+                tags,
+            })
+        };
+        for (also_key, entry) in filled.also {
+            let value = stored(&also_key, entry);
+            if self.is_current(&value) {
+                self.entries.insert(also_key, value);
+            }
+        }
+        let value = stored(&key, filled.primary);
+        if self.is_current(&value) {
+            self.entries.insert(key, value.clone());
+        }
+        value
+    }
 }
 
 impl StripeCache {
-    /// A cache over `client` with the given bounds.
-    pub fn new(client: StripeClient, settings: CacheSettings) -> StripeCache {
-        let entries = Cache::builder()
+    /// A cache over `client` with the given bounds, counting its events in `metrics`.
+    pub fn new(client: StripeClient, settings: CacheSettings, metrics: Metrics) -> StripeCache {
+        let policy = KeepPolicy {
+            ttl: settings.ttl,
+            not_found_ttl: settings.not_found_ttl,
+            stale_if_error: settings.stale_if_error,
+        };
+        let evictions = metrics.clone();
+        let entries = moka::sync::Cache::builder()
             .max_capacity(settings.max_entries)
-            .expire_after(TtlPolicy {
-                ttl: settings.ttl,
-                not_found_ttl: settings.not_found_ttl,
+            .expire_after(KeepPolicy { ..policy })
+            .eviction_listener(move |_key, _value, cause| {
+                if cause == RemovalCause::Size {
+                    evictions.cache(CacheEvent::EvictedForSize);
+                }
             })
             .build();
-        StripeCache { client, entries }
+        StripeCache {
+            inner: Arc::new(Inner {
+                client,
+                entries,
+                policy,
+                settings,
+                metrics,
+                inflight: Mutex::new(HashMap::new()),
+                generation: AtomicU64::new(0),
+                floor: AtomicU64::new(0),
+                invalidated: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The entry under `key`: from memory when fresh and not invalidated, else from the one
+    /// Stripe call in flight for it (started by this lookup if there is none), else, when
+    /// that call fails with an outage, a timeout or a rate limit, the last good entry if it
+    /// is within the stale-if-error window and no webhook invalidated it.
+    async fn lookup(
+        &self,
+        key: Key,
+        fetch: impl Fn(StripeClient) -> Fetch,
+    ) -> Result<Arc<Stored>, StripeError> {
+        let inner = &self.inner;
+        let asked_at = inner.generation.load(Ordering::SeqCst);
+        let mut previous = None;
+        if let Some(stored) = inner.entries.get(&key) {
+            if inner.is_current(&stored) {
+                if inner.is_fresh(&stored) {
+                    inner.metrics.cache(CacheEvent::Hit);
+                    return Ok(stored);
+                }
+                previous = Some(stored);
+            } else {
+                inner.metrics.cache(CacheEvent::Invalidated);
+                inner.entries.invalidate(&key);
+            }
+        }
+        let mut refetches = 0;
+        loop {
+            let flight = self.join_or_start(&key, &fetch);
+            match flight.await {
+                Ok(stored) => match inner.invalidated_since(&stored) {
+                    // This lookup joined a call that started before a webhook the lookup
+                    // itself came after: the answer may predate the change, so ask again
+                    // (that flight is over, so this starts or joins a newer call).
+                    Some(at) if at <= asked_at && refetches < MAX_REFETCHES => {
+                        refetches += 1;
+                    }
+                    _ => return Ok(stored),
+                },
+                Err(e) => {
+                    let stale = previous.filter(|p| {
+                        serves_stale(&e)
+                            && inner.is_current(p)
+                            && p.fetched_at.elapsed() < inner.policy.keep(p)
+                    });
+                    return match stale {
+                        Some(stale) => {
+                            inner.metrics.cache(CacheEvent::StaleServed);
+                            tracing::warn!(
+                                error = %e,
+                                age_s = stale.fetched_at.elapsed().as_secs(),
+                                "stripe failed; serving the last good value (stale-if-error)"
+                            );
+                            Ok(stale)
+                        }
+                        None => Err(e),
+                    };
+                }
+            }
+        }
+    }
+
+    /// The flight for `key`: the one in progress, or a new one running `fetch` (taken from
+    /// the option). The call runs as its own task, so it completes and fills the cache even
+    /// if every lookup waiting for it is dropped (a client that hung up).
+    fn join_or_start(&self, key: &Key, fetch: &impl Fn(StripeClient) -> Fetch) -> Flight {
+        let inner = &self.inner;
+        let mut inflight = lock(&inner.inflight);
+        if let Some(flight) = inflight.get(key) {
+            inner.metrics.cache(CacheEvent::Coalesced);
+            return flight.clone();
+        }
+        inner.metrics.cache(CacheEvent::Miss);
+        let fetched_gen = inner.generation.load(Ordering::SeqCst);
+        let call = fetch(inner.client.clone());
+        let task_inner = inner.clone();
+        let task_key = key.clone();
+        // The task removes its own map entry when done; it cannot do so before the entry
+        // is inserted below, because it needs this lock to.
+        let task = tokio::spawn(async move {
+            let outcome = call
+                .await
+                .map(|filled| task_inner.store(task_key.clone(), filled, fetched_gen));
+            lock(&task_inner.inflight).remove(&task_key);
+            outcome
+        });
+        let flight: Flight = async move {
+            task.await.unwrap_or(Err(StripeError::Unavailable {
+                status: None,
+                request_id: None,
+            }))
+        }
+        .boxed()
+        .shared();
+        inflight.insert(key.clone(), flight.clone());
+        flight
     }
 
     /// The object with this id, or `None` if Stripe says it does not exist or was deleted.
@@ -211,19 +494,71 @@ impl StripeCache {
         &self,
         id: &StripeId,
     ) -> Result<Option<Arc<T>>, StripeError> {
-        let client = &self.client;
-        let entry = self
-            .entries
-            .try_get_with(Key::Object(id.clone()), async move {
-                match client.retrieve::<T>(id).await {
-                    Ok(object) => Ok(T::wrap(Arc::new(object))),
-                    Err(StripeError::NotFound { .. } | StripeError::Deleted) => Ok(Entry::Missing),
-                    Err(e) => Err(e),
+        let stored = self
+            .lookup(Key::Object(id.clone()), |client| {
+                let id = id.clone();
+                async move {
+                    match client.retrieve::<T>(&id).await {
+                        Ok(object) => Ok(Filled::one(T::wrap(Arc::new(object)))),
+                        Err(StripeError::NotFound { .. } | StripeError::Deleted) => {
+                            Ok(Filled::one(Entry::Missing))
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
+                .boxed()
             })
-            .await
-            .map_err(|e| (*e).clone())?;
-        Ok(T::unwrap(&entry))
+            .await?;
+        Ok(T::unwrap(&stored.entry))
+    }
+
+    /// The customer with this id, as [`StripeCache::object`]. With `with_subscriptions`
+    /// (the caller will read the customer's first page of subscriptions with default
+    /// arguments) and that page not cached, one call
+    /// (`GET /v1/customers/{id}?expand[]=subscriptions`) fills both the customer and the page
+    /// ([`ListRequest::of_customer`]), and each subscription on it under its own id.
+    pub async fn customer(
+        &self,
+        id: &StripeId,
+        with_subscriptions: bool,
+    ) -> Result<Option<Arc<Customer>>, StripeError> {
+        let page_key = Key::List(ListRequest::of_customer(id).query().clone());
+        let expand = with_subscriptions && !self.holds_fresh(&page_key);
+        if !expand {
+            return self.object(id).await;
+        }
+        let stored = self
+            .lookup(Key::Object(id.clone()), |client| {
+                let (id, page_key) = (id.clone(), page_key.clone());
+                async move {
+                    match client.retrieve_customer_with_subscriptions(&id).await {
+                        Ok((customer, page)) => {
+                            let mut filled = Filled::one(Entry::Customer(Arc::new(customer)));
+                            if let Some(page) = page {
+                                let page = Arc::new(page);
+                                filled.also.extend(objects_of(&page));
+                                filled.also.push((page_key, Entry::Subscriptions(page)));
+                            }
+                            Ok(filled)
+                        }
+                        Err(StripeError::NotFound { .. } | StripeError::Deleted) => {
+                            Ok(Filled::one(Entry::Missing))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                .boxed()
+            })
+            .await?;
+        Ok(<Customer as sealed::Object>::unwrap(&stored.entry))
+    }
+
+    fn holds_fresh(&self, key: &Key) -> bool {
+        let inner = &self.inner;
+        inner
+            .entries
+            .get(key)
+            .is_some_and(|s| inner.is_current(&s) && inner.is_fresh(&s))
     }
 
     /// One page of a list. Every object on it is also cached under its id (for types
@@ -233,24 +568,21 @@ impl StripeCache {
         &self,
         request: &ListRequest<T>,
     ) -> Result<Arc<List<T>>, StripeError> {
-        let client = &self.client;
-        let entries = &self.entries;
-        let entry = self
-            .entries
-            .try_get_with(Key::List(request.query().clone()), async move {
-                let list = Arc::new(client.list::<T>(request).await?);
-                for object in &list.data {
-                    if let Some((id, entry)) = T::object_entry(object) {
-                        entries.insert(Key::Object(id), entry).await;
-                    }
+        let stored = self
+            .lookup(Key::List(request.query().clone()), |client| {
+                let request = request.clone();
+                async move {
+                    let page = Arc::new(client.list::<T>(&request).await?);
+                    Ok(Filled {
+                        also: objects_of(&page),
+                        primary: T::wrap_list(page),
+                    })
                 }
-                Ok::<_, StripeError>(T::wrap_list(list))
+                .boxed()
             })
-            .await
-            .map_err(|e| (*e).clone())?;
-        T::unwrap_list(&entry).ok_or(StripeError::BadResponse { request_id: None })
+            .await?;
+        T::unwrap_list(&stored.entry).ok_or(StripeError::BadResponse { request_id: None })
     }
-
     /// One page of subscriptions. When the list is filtered by a customer Stripe says does
     /// not exist, the page is empty (a customer that is gone has no subscriptions); any other
     /// missing object (a vanished `after` cursor, an unknown price) is an error, never an
@@ -285,24 +617,128 @@ impl StripeCache {
         Ok(items)
     }
 
-    /// Drops every entry (used by tests).
+    /// Drops every entry, and keeps any call in flight from storing its answer.
     pub fn invalidate_all(&self) {
-        self.entries.invalidate_all();
+        let inner = &self.inner;
+        let generation = inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.floor.fetch_max(generation, Ordering::SeqCst);
+        inner.entries.invalidate_all();
     }
 
-    /// Evicts every entry that holds data named by one of `tags` (see [`Tag`]). After this
-    /// returns, no lookup serves data fetched before the call, including data of a Stripe
-    /// call that was in flight when it was made.
+    /// Makes stale every entry that holds data named by one of `tags` (see [`Tag`]). After
+    /// this returns, no lookup serves data fetched before the call: not entries already
+    /// cached, and not the answer of a Stripe call that was in flight when it was made
+    /// (that answer is not stored, and a lookup that starts after this call does not take
+    /// it). Stale entries are replaced on their next lookup and are never served by
+    /// stale-if-error. Idempotent: invalidating twice costs no more Stripe calls than once.
     pub fn invalidate(&self, tags: &[Tag]) {
-        if !tags.is_empty() {
-            self.entries.invalidate_all();
+        if tags.is_empty() {
+            return;
+        }
+        let inner = &self.inner;
+        let generation = inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let now = Instant::now();
+        let mut records = inner
+            .invalidated
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for tag in tags {
+            records.insert(tag.clone(), (generation, now));
+        }
+        if records.len() > MAX_RECORDS {
+            let retention = record_retention(&inner.settings);
+            records.retain(|_, (_, at)| at.elapsed() < retention);
+            if records.len() > MAX_RECORDS {
+                // Too many recent invalidations to track one by one: treat everything
+                // fetched before this one as stale.
+                inner.floor.fetch_max(generation, Ordering::SeqCst);
+                records.clear();
+            }
         }
     }
 }
 
+/// The entries a list page also fills: each object on it under its id, for types
+/// retrievable by id.
+fn objects_of<T: sealed::Listed>(page: &Arc<List<T>>) -> Vec<(Key, Entry)> {
+    page.data
+        .iter()
+        .filter_map(T::object_entry)
+        .map(|(id, entry)| (Key::Object(id), entry))
+        .collect()
+}
+
+/// What an entry holds, as invalidation tags: the objects in it (a subscription also holds
+/// its items' prices and plans), and for a list page, the set it is a page of.
+fn tags_of(key: &Key, entry: &Entry) -> Box<[Tag]> {
+    fn object(tags: &mut Vec<Tag>, id: &str) {
+        tags.push(Tag::Object(id.to_owned()));
+    }
+    fn subscription(tags: &mut Vec<Tag>, sub: &Subscription) {
+        object(tags, &sub.id);
+        for item in &sub.items.data {
+            if let Some(price) = &item.price {
+                object(tags, &price.id);
+            }
+            if let Some(plan) = &item.plan {
+                if item.price.as_ref().is_none_or(|p| p.id != plan.id) {
+                    object(tags, &plan.id);
+                }
+            }
+        }
+    }
+    let mut tags = Vec::new();
+    match key {
+        Key::Object(id) => object(&mut tags, id.as_str()),
+        Key::List(query) => match (query.collection(), query.param("customer")) {
+            ("subscriptions", Some(customer)) => {
+                tags.push(Tag::SubscriptionsOf(customer.to_owned()))
+            }
+            // A subscription's item list is part of the subscription.
+            ("subscription_items", _) => {
+                if let Some(sub) = query.param("subscription") {
+                    object(&mut tags, sub);
+                }
+            }
+            (collection, _) => tags.push(Tag::Collection(collection)),
+        },
+    }
+    match entry {
+        Entry::Subscription(sub) => subscription(&mut tags, sub),
+        Entry::Customers(page) => page.data.iter().for_each(|c| object(&mut tags, &c.id)),
+        Entry::Subscriptions(page) => page.data.iter().for_each(|s| subscription(&mut tags, s)),
+        Entry::Prices(page) => page.data.iter().for_each(|p| object(&mut tags, &p.id)),
+        Entry::Items(page) => {
+            for item in &page.data {
+                if let Some(price) = &item.price {
+                    object(&mut tags, &price.id);
+                }
+            }
+        }
+        Entry::Missing
+        | Entry::Customer(_)
+        | Entry::Price(_)
+        | Entry::Plan(_)
+        | Entry::Product(_) => {}
+    }
+    tags.sort_unstable();
+    tags.dedup();
+    tags.into_boxed_slice()
+}
+
+/// Whether a failure is one stale-if-error covers: Stripe unreachable or failing (5xx,
+/// connection, timeout) or rate limiting, after retries. Answers about the request itself
+/// (a bad key, a missing permission, a refused parameter) are never hidden by stale data.
+fn serves_stale(error: &StripeError) -> bool {
+    matches!(
+        error,
+        StripeError::Unavailable { .. } | StripeError::Timeout(_) | StripeError::RateLimited { .. }
+    )
+}
+
 /// What a cache entry holds, for invalidation: a webhook event names the tags its object
 /// makes stale ([`StripeCache::invalidate`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tag {
     /// Every entry holding this object, on its own or embedded: the object under its id,
     /// list pages it is on, subscriptions that embed this price or plan. Prices and their

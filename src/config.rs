@@ -7,7 +7,7 @@
 //! [`crate::cache::CacheSettings`], [`crate::http::HttpSettings`],
 //! [`crate::telemetry::LogFormat`]); [`Config`] only gathers them.
 
-use std::{ffi::OsString, net::SocketAddr, time::Duration};
+use std::{ffi::OsString, net::SocketAddr, num::NonZeroU32, time::Duration};
 
 use clap::{
     error::{ContextKind, ContextValue, ErrorKind},
@@ -18,7 +18,7 @@ use crate::{
     cache::CacheSettings,
     http::HttpSettings,
     secret::SecretString,
-    stripe::{self, ClientSettings, Endpoint, DEFAULT_API_VERSION},
+    stripe::{self, retry::RetryPolicy, ClientSettings, Endpoint, DEFAULT_API_VERSION},
     telemetry::LogFormat,
 };
 
@@ -88,6 +88,24 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub stripe_max_concurrency: u64,
 
+    /// Most Stripe calls started per second, across all requests (calls beyond it queue).
+    /// Default: Stripe's own limit for the key's mode, 25 for test keys and 100 for live keys.
+    #[arg(long, env = "STRIPE_RATE_LIMIT_PER_SECOND", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub stripe_rate_limit_per_second: Option<u32>,
+
+    /// Retries of a failed Stripe call (429, 409, 5xx, connection failures, or when Stripe
+    /// sends `Stripe-Should-Retry: true`), with exponential backoff from 0.5 s and jitter.
+    #[arg(long, env = "STRIPE_MAX_RETRIES", default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub stripe_max_retries: u32,
+
+    /// Seconds one Stripe call may take in all: queueing for the rate limit, every attempt
+    /// and the backoffs between them. Keep it below Hasura's remote-schema timeout.
+    #[arg(long, env = "STRIPE_DEADLINE_SECONDS", default_value_t = 15, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub stripe_deadline_seconds: u64,
+
     /// Address and port to listen on (for `healthcheck`: the address to probe).
     #[arg(
         long,
@@ -125,6 +143,16 @@ pub struct Cli {
         value_name = "SECONDS"
     )]
     pub cache_not_found_ttl_seconds: u64,
+
+    /// Seconds past its TTL that a cached value is kept to be served when Stripe fails
+    /// (after retries) with an outage, a timeout or a rate limit: stale-if-error. 0 disables.
+    #[arg(
+        long,
+        env = "CACHE_STALE_IF_ERROR_SECONDS",
+        default_value_t = 300,
+        value_name = "SECONDS"
+    )]
+    pub cache_stale_if_error_seconds: u64,
 
     /// Most cached entries (objects and list pages) kept at once.
     #[arg(long, env = "CACHE_MAX_ENTRIES", default_value_t = 10_000, value_name = "N",
@@ -284,10 +312,17 @@ impl Cli {
                 api_version,
                 timeout: Duration::from_secs(self.stripe_timeout_seconds),
                 max_concurrency: self.stripe_max_concurrency as usize,
+                rate_limit: self.stripe_rate_limit_per_second.and_then(NonZeroU32::new),
+                retry: RetryPolicy {
+                    max_retries: self.stripe_max_retries,
+                    ..RetryPolicy::default()
+                },
+                deadline: Duration::from_secs(self.stripe_deadline_seconds),
             },
             cache: CacheSettings {
                 ttl: Duration::from_secs(self.cache_ttl_seconds),
                 not_found_ttl: Duration::from_secs(self.cache_not_found_ttl_seconds),
+                stale_if_error: Duration::from_secs(self.cache_stale_if_error_seconds),
                 max_entries: self.cache_max_entries,
             },
             http: HttpSettings {

@@ -64,8 +64,8 @@ impl Application {
             }
         };
         let metrics = Metrics::new();
-        let client = StripeClient::new(endpoint, &config.client)?;
-        let cache = StripeCache::new(client.clone(), config.cache);
+        let client = StripeClient::new(endpoint, &config.client, metrics.clone())?;
+        let cache = StripeCache::new(client.clone(), config.cache, metrics.clone());
         let state = web::Data::new(AppState::new(
             graphql::schema(cache.clone()),
             cache,

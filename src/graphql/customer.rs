@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, Object};
+use async_graphql::{ComplexObject, Context, Object, Value as ConstValue};
 
 use super::{
     cache,
@@ -15,7 +15,7 @@ use crate::{
     ids::{IdKind, StripeId},
     stripe::{
         models::{Customer, Subscription},
-        request::{ListRequest, SubscriptionFilter},
+        request::{ListRequest, SubscriptionFilter, DEFAULT_LIMIT},
     },
 };
 
@@ -30,14 +30,17 @@ pub struct CustomerQuery;
 impl CustomerQuery {
     /// The Stripe customer with this id (`cus_…`), or null if it does not exist or was
     /// deleted. This is the field Hasura joins on: `customer(id: $stripe_customer_id)`.
-    /// Costs one Stripe call when not cached.
+    /// Costs one Stripe call when not cached, `subscriptions` included: when the selection
+    /// asks for `subscriptions` without arguments (or with `first: 10`), that call also
+    /// brings the first page of subscriptions (`expand[]=subscriptions`).
     async fn customer(
         &self,
         ctx: &Context<'_>,
         id: String,
     ) -> async_graphql::Result<Option<Arc<Customer>>> {
         let id = StripeId::parse(IdKind::Customer, &id).gql()?;
-        cache(ctx)?.object(&id).await.gql()
+        let with_subscriptions = selects_first_subscription_page(ctx);
+        cache(ctx)?.customer(&id, with_subscriptions).await.gql()
     }
 
     /// Customers, newest first (`GET /v1/customers`). `email` filters by exact,
@@ -65,6 +68,28 @@ impl CustomerQuery {
         let list = cache(ctx)?.list(&request).await.gql()?;
         Ok(Some(StripeList::of(&list)))
     }
+}
+
+/// Whether the selection under the current field holds `subscriptions` with default
+/// arguments (none, or only `first: 10`), the page `expand[]=subscriptions` embeds. Variables
+/// are resolved; a selection that cannot be read counts as "no".
+fn selects_first_subscription_page(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead()
+        .field("subscriptions")
+        .selection_fields()
+        .iter()
+        .any(|field| {
+            field.arguments().is_ok_and(|args| {
+                args.iter()
+                    .all(|(name, value)| match (name.as_str(), value) {
+                        (_, ConstValue::Null) => true,
+                        ("first", ConstValue::Number(n)) => {
+                            n.as_i64() == Some(i64::from(DEFAULT_LIMIT))
+                        }
+                        _ => false,
+                    })
+            })
+        })
 }
 
 #[ComplexObject]

@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// Default page size, as Stripe's.
-pub const DEFAULT_PAGE_SIZE: i32 = 10;
+pub const DEFAULT_PAGE_SIZE: i32 = crate::stripe::request::DEFAULT_LIMIT as i32;
 /// Largest page size Stripe accepts.
 pub const MAX_PAGE_SIZE: i32 = 100;
 

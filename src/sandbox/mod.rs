@@ -89,6 +89,9 @@ pub enum Fault {
     Hang,
     /// Answer 200 with a body that is not JSON.
     Garbage,
+    /// Answer this HTTP status in Stripe's error shape, as [`Fault::Status`], with a
+    /// `Stripe-Should-Retry` header saying this.
+    ShouldRetry(u16, bool),
 }
 
 /// One request the sandbox received.
@@ -104,6 +107,8 @@ pub struct Call {
     pub stripe_version: Option<String>,
     /// Whether the `Authorization` header carried the sandbox's key.
     pub authorized: bool,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 struct FaultRule {
@@ -151,6 +156,8 @@ struct State {
     calls: Mutex<CallLog>,
     faults: Mutex<VecDeque<FaultRule>>,
     latency_ms: AtomicU64,
+    /// `false` while answers are held ([`Sandbox::hold_answers`]).
+    gate: tokio::sync::watch::Sender<bool>,
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
     request_ids: AtomicU64,
@@ -186,6 +193,7 @@ impl Sandbox {
             calls: Mutex::new(CallLog::new(settings.call_log_capacity)),
             faults: Mutex::new(VecDeque::new()),
             latency_ms: AtomicU64::new(0),
+            gate: tokio::sync::watch::Sender::new(true),
             in_flight: AtomicUsize::new(0),
             peak_in_flight: AtomicUsize::new(0),
             request_ids: AtomicU64::new(0),
@@ -238,6 +246,17 @@ impl Sandbox {
             latency.as_millis().try_into().unwrap_or(u64::MAX),
             Ordering::SeqCst,
         );
+    }
+
+    /// Holds every answer (requests are logged as they arrive, then wait) until
+    /// [`Sandbox::release_answers`]: a test can act while a call is certainly in flight.
+    pub fn hold_answers(&self) {
+        self.state.gate.send_replace(false);
+    }
+
+    /// Lets held answers go, and answers flow again.
+    pub fn release_answers(&self) {
+        self.state.gate.send_replace(true);
     }
 
     /// Injects `fault` into the next `times` requests whose raw path starts with
@@ -334,6 +353,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         authorized,
+        at: std::time::Instant::now(),
     });
     let request_id = format!(
         "req_sandbox{:06}",
@@ -344,6 +364,9 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    let mut gate = state.gate.subscribe();
+    // The sender lives in `state`, which outlives this request: this cannot fail.
+    let _ = gate.wait_for(|open| *open).await;
     if let Some(fault) = take_fault(&state, &path) {
         match fault {
             Fault::Hang => {
@@ -357,18 +380,18 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
                     .body("<html>upstream proxy error</html>")
             }
             Fault::Json(status, body) => return respond(status, body, request_id),
-            Fault::Status(status) => {
-                let (kind, code, message) = match status {
-                    429 => (
-                        "invalid_request_error",
-                        Some("rate_limit"),
-                        "Too many requests hit the API too quickly.",
-                    ),
-                    s if s >= 500 => ("api_error", None, "An unknown error occurred."),
-                    _ => ("invalid_request_error", None, "Injected failure."),
-                };
-                let body = json!({"error": {"type": kind, "code": code, "message": message}});
-                return respond(status, body, request_id);
+            Fault::Status(status) => return stripe_error(status, request_id),
+            Fault::ShouldRetry(status, retry) => {
+                let mut response = stripe_error(status, request_id);
+                response.headers_mut().insert(
+                    actix_web::http::header::HeaderName::from_static("stripe-should-retry"),
+                    actix_web::http::header::HeaderValue::from_static(if retry {
+                        "true"
+                    } else {
+                        "false"
+                    }),
+                );
+                return response;
             }
         }
     }
@@ -391,6 +414,21 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
         Ok(body) => respond(200, body, request_id),
         Err(ApiError { status, body }) => respond(status, body, request_id),
     }
+}
+
+/// `status` in Stripe's error shape: `rate_limit` for 429, `api_error` for 5xx.
+fn stripe_error(status: u16, request_id: String) -> HttpResponse {
+    let (kind, code, message) = match status {
+        429 => (
+            "invalid_request_error",
+            Some("rate_limit"),
+            "Too many requests hit the API too quickly.",
+        ),
+        s if s >= 500 => ("api_error", None, "An unknown error occurred."),
+        _ => ("invalid_request_error", None, "Injected failure."),
+    };
+    let body = json!({"error": {"type": kind, "code": code, "message": message}});
+    respond(status, body, request_id)
 }
 
 fn take_fault(state: &State, path: &str) -> Option<Fault> {
@@ -472,6 +510,7 @@ mod tests {
                 query: String::new(),
                 stripe_version: None,
                 authorized: true,
+                at: std::time::Instant::now(),
             });
         }
         assert!(log.newest.is_empty());

@@ -50,7 +50,7 @@ const SUBSCRIPTION_STATUSES: [&str; 10] = [
 /// unknown URL.
 const ROUTES: &[Route] = &[
     Route::list("/v1/customers", &["email"], list_customers),
-    Route::retrieve("/v1/customers/{id}", retrieve_customer),
+    Route::retrieve_with("/v1/customers/{id}", &["expand[]"], retrieve_customer),
     Route::list(
         "/v1/subscriptions",
         &["customer", "status", "price", "plan"],
@@ -188,10 +188,19 @@ impl Route {
 
     /// `GET` on one object: no parameters.
     const fn retrieve(path: &'static str, endpoint: Endpoint) -> Route {
+        Route::retrieve_with(path, &[], endpoint)
+    }
+
+    /// `GET` on one object, taking `params`.
+    const fn retrieve_with(
+        path: &'static str,
+        params: &'static [&'static str],
+        endpoint: Endpoint,
+    ) -> Route {
         Route {
             method: "GET",
             path,
-            params: &[],
+            params,
             list: false,
             endpoint,
         }
@@ -255,9 +264,36 @@ fn list_customers(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
     page(rows, req.params, "customer", "/v1/customers")
 }
 
-/// `GET /v1/customers/{id}`: a deleted customer is its stub, with 200.
+/// `GET /v1/customers/{id}`: a deleted customer is its stub, with 200. With
+/// `expand[]=subscriptions`, the customer embeds the first page of its subscriptions (what
+/// `GET /v1/subscriptions?customer=<id>` answers: not canceled ones, 10 per page), as Stripe
+/// does; any other expansion is refused as Stripe refuses it.
 fn retrieve_customer(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    stored(store, "customer", req.id)
+    let mut customer = stored(store, "customer", req.id)?;
+    match req.params.get("expand[]").map(String::as_str) {
+        None => {}
+        Some("subscriptions") if customer["deleted"] == json!(true) => {}
+        Some("subscriptions") => {
+            let rows = newest_first(store.objects("subscription").filter(|s| {
+                s["customer"].as_str() == Some(req.id)
+                    && status_matches(s["status"].as_str().unwrap_or(""), None)
+            }))
+            .iter()
+            .map(render_subscription)
+            .collect();
+            let url = format!("/v1/customers/{}/subscriptions", req.id);
+            customer["subscriptions"] = page(rows, &Params::new(), "subscription", &url)?;
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(
+                400,
+                "parameter_invalid",
+                Some("expand[0]"),
+                format!("This property cannot be expanded ({other})."),
+            ))
+        }
+    }
+    Ok(customer)
 }
 
 /// `GET /v1/subscriptions`: by `customer`, `status` (not canceled ones unless asked) and

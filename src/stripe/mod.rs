@@ -5,8 +5,16 @@
 //!   in `Debug` output) and the pinned `Stripe-Version`; a key or version that cannot be sent
 //!   as a header is refused when the client is built ([`ClientError`]), never replaced;
 //! - every request is bounded by the configured timeout (connect included);
-//! - at most `max_concurrency` requests are in flight at once, across all GraphQL requests;
-//!   further calls wait for a slot (no call is dropped);
+//! - at most `max_concurrency` requests are in flight at once, and at most `rate_limit`
+//!   start per second (a token bucket; Stripe allows 25/s in test mode and 100/s live),
+//!   across all GraphQL requests; further calls queue (no call is dropped or refused
+//!   locally) until the call's deadline;
+//! - a failed call is retried with exponential backoff and jitter when Stripe or the
+//!   network says it may succeed ([`retry`]: 429, 409, 5xx, connection failures, and
+//!   `Stripe-Should-Retry`, which is obeyed both ways), and every call, queueing, attempts
+//!   and backoffs together, ends within the configured deadline;
+//! - each attempt runs in a `stripe_call` tracing span carrying the endpoint, the attempt
+//!   number, the HTTP status and Stripe's `Request-Id`, and is counted in [`Metrics`];
 //! - ids reach a URL only as a validated [`StripeId`], percent-encoded into its own path
 //!   segment, and lists only as a typed [`request::ListRequest`];
 //! - an answer is accepted only if it is the kind of object asked for (its `object` field),
@@ -19,19 +27,23 @@
 pub mod error;
 pub mod models;
 pub mod request;
+pub mod retry;
 pub mod scalars;
 
-use std::{fmt::Write as _, sync::Arc, time::Duration};
+use std::{fmt::Write as _, num::NonZeroU32, sync::Arc, time::Duration};
 
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
-use tokio::sync::Semaphore;
+use tokio::{sync::Semaphore, time::Instant};
+use tracing::Instrument;
 use url::Url;
 
 pub use error::StripeError;
-use models::{List, StripeObject};
-use request::{list_url, object_url, ListRequest, Page};
+use models::{Customer, List, StripeObject, Subscription};
+use request::{list_url, object_endpoint, object_url, ListRequest, Page};
+use retry::{Decision, Failure, RetryPolicy};
 
-use crate::{ids::StripeId, secret::SecretString};
+use crate::{ids::StripeId, metrics::Metrics, secret::SecretString};
 
 /// The API version pinned on every request unless configured otherwise.
 pub const DEFAULT_API_VERSION: &str = "2026-07-29.dahlia";
@@ -50,10 +62,19 @@ pub struct Endpoint {
 pub struct ClientSettings {
     /// Value of the `Stripe-Version` header.
     pub api_version: String,
-    /// Upper bound on each call, connection included.
+    /// Upper bound on each attempt, connection included.
     pub timeout: Duration,
     /// Most calls in flight at once.
     pub max_concurrency: usize,
+    /// Most calls started per second (a token bucket with a burst of the same size); `None`
+    /// takes Stripe's limit for the key's mode ([`default_rate_limit`]).
+    pub rate_limit: Option<NonZeroU32>,
+    /// When and how often a failed call is tried again.
+    pub retry: RetryPolicy,
+    /// Upper bound on one call as a whole: waiting for the rate limiter and a slot, every
+    /// attempt and every backoff. Below Hasura's remote-schema timeout (20 s in our
+    /// metadata), so a slow Stripe is an error Hasura can show, not a Hasura timeout.
+    pub deadline: Duration,
 }
 
 impl Default for ClientSettings {
@@ -62,8 +83,18 @@ impl Default for ClientSettings {
             api_version: DEFAULT_API_VERSION.to_owned(),
             timeout: Duration::from_secs(10),
             max_concurrency: 8,
+            rate_limit: None,
+            retry: RetryPolicy::default(),
+            deadline: Duration::from_secs(15),
         }
     }
+}
+
+/// Stripe's request rate limit for the mode of `key`: 100 per second for live keys
+/// (`sk_live_`, `rk_live_`), 25 for test keys and anything else.
+pub fn default_rate_limit(key: &str) -> NonZeroU32 {
+    let live = key.starts_with("sk_live_") || key.starts_with("rk_live_");
+    NonZeroU32::new(if live { 100 } else { 25 }).expect("non-zero")
 }
 
 /// Why a client could not be built.
@@ -80,19 +111,31 @@ pub enum ClientError {
     Http(#[source] reqwest::Error),
 }
 
-/// The Stripe REST client. Cheap to clone; clones share the connection pool and the
-/// concurrency limit.
+/// The Stripe REST client. Cheap to clone; clones share the connection pool, the
+/// concurrency bound and the rate limiter.
 #[derive(Debug, Clone)]
 pub struct StripeClient {
     http: reqwest::Client,
     api_base: Url,
     timeout: Duration,
     slots: Arc<Semaphore>,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    rate_limit: NonZeroU32,
+    retry: RetryPolicy,
+    deadline: Duration,
+    metrics: Metrics,
 }
 
+/// A failed attempt: the error to report, and how it failed when it may be retried.
+type AttemptError = (StripeError, Option<Failure>);
+
 impl StripeClient {
-    /// Builds a client for `endpoint`.
-    pub fn new(endpoint: Endpoint, settings: &ClientSettings) -> Result<StripeClient, ClientError> {
+    /// Builds a client for `endpoint`, recording its calls in `metrics`.
+    pub fn new(
+        endpoint: Endpoint,
+        settings: &ClientSettings,
+        metrics: Metrics,
+    ) -> Result<StripeClient, ClientError> {
         let mut headers = HeaderMap::new();
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", endpoint.secret_key.expose()))
             .map_err(|_| ClientError::InvalidKey)?;
@@ -108,12 +151,25 @@ impl StripeClient {
             .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
             .build()
             .map_err(ClientError::Http)?;
+        let rate_limit = settings
+            .rate_limit
+            .unwrap_or_else(|| default_rate_limit(endpoint.secret_key.expose()));
         Ok(StripeClient {
             http,
             api_base: endpoint.api_base,
             timeout: settings.timeout,
             slots: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
+            limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate_limit))),
+            rate_limit,
+            retry: settings.retry,
+            deadline: settings.deadline,
+            metrics,
         })
+    }
+
+    /// The rate limit in force (calls started per second).
+    pub fn rate_limit(&self) -> NonZeroU32 {
+        self.rate_limit
     }
 
     /// `GET /v1/<collection>/<id>`. A missing object is [`StripeError::NotFound`]; an object
@@ -123,12 +179,33 @@ impl StripeClient {
     pub async fn retrieve<T: StripeObject>(&self, id: &StripeId) -> Result<T, StripeError> {
         let url =
             object_url(&self.api_base, id).ok_or(StripeError::BadResponse { request_id: None })?;
-        let (value, request_id) = self.get_json(url).await?;
-        if value.get("deleted").and_then(|d| d.as_bool()) == Some(true) {
-            return Err(StripeError::Deleted);
-        }
-        expect_object(&value, T::OBJECT, &request_id)?;
-        models::decode(value).map_err(|e| decode_failure::<T>(e, request_id))
+        let (value, request_id) = self.get_json(object_endpoint(id.kind()), url).await?;
+        decode_object(value, request_id)
+    }
+
+    /// `GET /v1/customers/<id>?expand[]=subscriptions`: the customer and, separately, the
+    /// first page of its subscriptions that Stripe embeds (the page
+    /// `GET /v1/subscriptions?customer=<id>` answers: Stripe's default statuses, 10 per
+    /// page). `None` for the page when Stripe embedded none. Errors as
+    /// [`StripeClient::retrieve`].
+    pub async fn retrieve_customer_with_subscriptions(
+        &self,
+        id: &StripeId,
+    ) -> Result<(Customer, Option<List<Subscription>>), StripeError> {
+        let mut url =
+            object_url(&self.api_base, id).ok_or(StripeError::BadResponse { request_id: None })?;
+        url.query_pairs_mut()
+            .append_pair("expand[]", "subscriptions");
+        let (mut value, request_id) = self.get_json(object_endpoint(id.kind()), url).await?;
+        let embedded = value
+            .as_object_mut()
+            .and_then(|object| object.remove("subscriptions"));
+        let customer: Customer = decode_object(value, request_id.clone())?;
+        let page = match embedded {
+            None | Some(serde_json::Value::Null) => None,
+            Some(list) => Some(decode_list::<Subscription>(list, request_id)?),
+        };
+        Ok((customer, page))
     }
 
     /// One page of a list, normalized.
@@ -138,12 +215,8 @@ impl StripeClient {
     ) -> Result<List<T>, StripeError> {
         let url = list_url(&self.api_base, request.query())
             .ok_or(StripeError::BadResponse { request_id: None })?;
-        let (value, request_id) = self.get_json(url).await?;
-        expect_object(&value, "list", &request_id)?;
-        let mut list: List<T> =
-            serde_json::from_value(value).map_err(|e| decode_failure::<T>(e, request_id))?;
-        list.normalize();
-        Ok(list)
+        let (value, request_id) = self.get_json(request.query().endpoint(), url).await?;
+        decode_list(value, request_id)
     }
 
     /// One `GET /v1/customers?limit=1`: succeeds when Stripe is reachable and accepts the key.
@@ -154,65 +227,186 @@ impl StripeClient {
             .map(|_| ())
     }
 
-    async fn get_json(&self, url: Url) -> Result<(serde_json::Value, Option<String>), StripeError> {
-        let _slot = self
-            .slots
-            .acquire()
+    /// One call as a whole: attempts, each after the rate limiter and a concurrency slot,
+    /// and backoffs between them, all within the deadline.
+    async fn get_json(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+    ) -> Result<(serde_json::Value, Option<String>), StripeError> {
+        let deadline = Instant::now() + self.deadline;
+        let mut attempt = 1;
+        loop {
+            let (error, failure) = match self.attempt(endpoint, &url, attempt, deadline).await {
+                Ok(answer) => return Ok(answer),
+                Err(failed) => failed,
+            };
+            let Some(failure) = failure else {
+                return Err(error);
+            };
+            let jitter = 0.5 + fastrand::f64() * 0.5;
+            match retry::decide(&self.retry, failure, attempt, jitter) {
+                Decision::RetryAfter(delay) if Instant::now() + delay < deadline => {
+                    tracing::info!(
+                        endpoint,
+                        attempt,
+                        reason = failure.reason(),
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying stripe call"
+                    );
+                    self.metrics.stripe_retry(endpoint, failure.reason());
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+
+    /// One attempt: waits for the rate limiter and a slot (within `deadline`), sends, and
+    /// classifies the answer.
+    async fn attempt(
+        &self,
+        endpoint: &'static str,
+        url: &Url,
+        attempt: u32,
+        deadline: Instant,
+    ) -> Result<(serde_json::Value, Option<String>), AttemptError> {
+        let past_deadline = || (StripeError::Timeout(self.deadline), None);
+        let queued = Instant::now();
+        tokio::time::timeout_at(deadline, self.limiter.until_ready())
             .await
-            .map_err(|_| StripeError::Unavailable {
-                status: None,
-                request_id: None,
+            .map_err(|_| past_deadline())?;
+        let waited = queued.elapsed();
+        if waited >= Duration::from_millis(1) {
+            self.metrics.rate_limit_wait(waited);
+        }
+        let _slot = tokio::time::timeout_at(deadline, self.slots.acquire())
+            .await
+            .map_err(|_| past_deadline())?
+            .map_err(|_| {
+                let closed = StripeError::Unavailable {
+                    status: None,
+                    request_id: None,
+                };
+                (closed, None)
             })?;
-        let started = std::time::Instant::now();
-        let path = url.path().to_owned();
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| self.transport(&path, e))?;
-        let status = response.status().as_u16();
-        let request_id = response
-            .headers()
-            .get("request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport(&path, e))?;
-        tracing::debug!(
-            %path, status, request_id = request_id.as_deref().unwrap_or("-"),
-            elapsed_ms = started.elapsed().as_millis() as u64, "stripe call"
+        let span = tracing::info_span!(
+            "stripe_call",
+            endpoint,
+            attempt,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
         );
+        self.send(endpoint, url.clone(), deadline)
+            .instrument(span)
+            .await
+    }
+
+    async fn send(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        deadline: Instant,
+    ) -> Result<(serde_json::Value, Option<String>), AttemptError> {
+        let started = Instant::now();
+        let url_path = url.path().to_owned();
+        let url_path = url_path.as_str();
+        let sent = tokio::time::timeout_at(deadline, async {
+            let response = self.http.get(url).send().await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        })
+        .await;
+        let elapsed = started.elapsed();
+        let (status, headers, body) = match sent {
+            Err(_) => {
+                self.metrics.stripe_call(endpoint, None, elapsed);
+                return Err((StripeError::Timeout(self.deadline), None));
+            }
+            Ok(Err(e)) => {
+                self.metrics.stripe_call(endpoint, None, elapsed);
+                return Err(self.transport(url_path, e));
+            }
+            Ok(Ok(answer)) => answer,
+        };
+        self.metrics.stripe_call(endpoint, Some(status), elapsed);
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let request_id = header("request-id").map(str::to_owned);
+        let span = tracing::Span::current();
+        span.record("status", status);
+        if let Some(id) = &request_id {
+            span.record("request_id", id.as_str());
+        }
+        tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, "stripe call");
         if !(200..300).contains(&status) {
+            let should_retry = match header("stripe-should-retry") {
+                Some("true") => Some(true),
+                Some("false") => Some(false),
+                _ => None,
+            };
             let err = StripeError::from_response(status, request_id, &body);
             if !matches!(err, StripeError::NotFound { .. }) {
-                tracing::warn!(%path, status, error = %err, request_id = err.request_id().unwrap_or("-"), "stripe call failed");
+                tracing::warn!(status, error = %err, "stripe call failed");
             }
-            return Err(err);
+            let failure = Failure::Status {
+                status,
+                should_retry,
+            };
+            return Err((err, Some(failure)));
         }
         serde_json::from_slice(&body)
             .map(|v| (v, request_id.clone()))
             .map_err(|_| {
-                tracing::warn!(%path, status, "stripe sent a body that is not JSON");
-                StripeError::BadResponse { request_id }
+                tracing::warn!(status, "stripe sent a body that is not JSON");
+                (
+                    StripeError::BadResponse { request_id },
+                    Some(Failure::BadBody),
+                )
             })
     }
 
-    fn transport(&self, path: &str, e: reqwest::Error) -> StripeError {
+    fn transport(&self, path: &str, e: reqwest::Error) -> AttemptError {
         if e.is_timeout() {
-            StripeError::Timeout(self.timeout)
+            (StripeError::Timeout(self.timeout), Some(Failure::Timeout))
         } else {
             // The URL is left out (the path is logged on its own) and reqwest never puts
             // headers into its errors, so the chain cannot hold the key.
             tracing::warn!(%path, error = %error_chain(&e.without_url()), "stripe transport failure");
-            StripeError::Unavailable {
+            let err = StripeError::Unavailable {
                 status: None,
                 request_id: None,
-            }
+            };
+            (err, Some(Failure::Connection))
         }
     }
+}
+
+/// Decodes one retrieved object: deleted stubs are [`StripeError::Deleted`], another kind of
+/// object is [`StripeError::UnexpectedObject`].
+fn decode_object<T: StripeObject>(
+    value: serde_json::Value,
+    request_id: Option<String>,
+) -> Result<T, StripeError> {
+    if value.get("deleted").and_then(|d| d.as_bool()) == Some(true) {
+        return Err(StripeError::Deleted);
+    }
+    expect_object(&value, T::OBJECT, &request_id)?;
+    models::decode(value).map_err(|e| decode_failure::<T>(e, request_id))
+}
+
+/// Decodes one list page and normalizes it.
+fn decode_list<T: StripeObject + Clone>(
+    value: serde_json::Value,
+    request_id: Option<String>,
+) -> Result<List<T>, StripeError> {
+    expect_object(&value, "list", &request_id)?;
+    let mut list: List<T> =
+        serde_json::from_value(value).map_err(|e| decode_failure::<T>(e, request_id))?;
+    list.normalize();
+    Ok(list)
 }
 
 /// An error and every cause under it, `outer: inner: innermost`, as one line. reqwest's own
@@ -371,7 +565,7 @@ mod tests {
             secret_key: SecretString::new("sk_test_bad\nkey"),
         };
         assert!(matches!(
-            StripeClient::new(endpoint.clone(), &ClientSettings::default()),
+            StripeClient::new(endpoint.clone(), &ClientSettings::default(), Metrics::new()),
             Err(ClientError::InvalidKey)
         ));
         let settings = ClientSettings {
@@ -383,7 +577,7 @@ mod tests {
             ..endpoint
         };
         assert!(matches!(
-            StripeClient::new(endpoint, &settings),
+            StripeClient::new(endpoint, &settings, Metrics::new()),
             Err(ClientError::InvalidApiVersion)
         ));
     }

@@ -20,6 +20,10 @@ use crate::ids::{IdKind, StripeId};
 /// subscription, so one page of 100 always suffices).
 pub const ITEM_PAGE_SIZE: u8 = 100;
 
+/// Stripe's page size when a list call sends no `limit` (and the size of the subscription
+/// page Stripe embeds in a customer with `expand[]=subscriptions`).
+pub const DEFAULT_LIMIT: u8 = 10;
+
 /// Paging of a list call, as validated by the GraphQL layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -52,6 +56,17 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The collection under `/v1` (`customers`, `subscriptions`, …).
+    pub fn collection(&self) -> &'static str {
+        self.collection
+    }
+
+    /// The endpoint this query calls, as a route template (`GET /v1/subscriptions`), for
+    /// metrics and logs.
+    pub fn endpoint(&self) -> &'static str {
+        list_endpoint(self.collection)
+    }
+
     /// The value of a parameter, if sent.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
@@ -121,6 +136,17 @@ impl ListRequest<Subscription> {
         }
         page.push_into(&mut params);
         ListRequest::new("subscriptions", params)
+    }
+
+    /// The first page of a customer's subscriptions with default arguments (Stripe's default
+    /// statuses, [`DEFAULT_LIMIT`] per page): what `StripeCustomer.subscriptions` asks
+    /// without arguments, and what `GET /v1/customers/{id}?expand[]=subscriptions` embeds.
+    pub fn of_customer(customer: &StripeId) -> Self {
+        let filter = SubscriptionFilter {
+            customer: Some(customer.clone()),
+            ..SubscriptionFilter::default()
+        };
+        Self::subscriptions(&filter, &Page::first(DEFAULT_LIMIT))
     }
 
     /// Whether `error` says that the customer this list is filtered by does not exist, which
@@ -206,6 +232,29 @@ pub fn list_url(base: &Url, query: &ListQuery) -> Option<Url> {
         }
     }
     Some(url)
+}
+
+/// The route template of `GET /v1/<collection>/{id}` for objects of `kind`, for metrics and
+/// logs (a fixed set of labels, never an id).
+pub fn object_endpoint(kind: IdKind) -> &'static str {
+    match kind {
+        IdKind::Customer => "GET /v1/customers/{id}",
+        IdKind::Subscription => "GET /v1/subscriptions/{id}",
+        IdKind::SubscriptionItem => "GET /v1/subscription_items/{id}",
+        IdKind::Price => "GET /v1/prices/{id}",
+        IdKind::Plan => "GET /v1/plans/{id}",
+        IdKind::Product => "GET /v1/products/{id}",
+    }
+}
+
+fn list_endpoint(collection: &str) -> &'static str {
+    match collection {
+        "customers" => "GET /v1/customers",
+        "subscriptions" => "GET /v1/subscriptions",
+        "subscription_items" => "GET /v1/subscription_items",
+        "prices" => "GET /v1/prices",
+        _ => "GET /v1/other",
+    }
 }
 
 /// The `/v1` collection that holds objects of `kind`.

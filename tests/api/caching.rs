@@ -66,14 +66,16 @@ async fn not_found_answers_are_cached_too() {
 async fn errors_are_not_cached() {
     let app = spawn_app().await;
     let query = format!("{{ customer(id: \"{AVA}\") {{ id }} }}");
-    app.fail_next(None, Fault::Status(503), 1);
+    // The first attempt and both retries fail.
+    app.fail_next(None, Fault::Status(503), 3);
 
     let failed = app.query(&query).await;
     assert_eq!(error_code(&failed), "STRIPE_UNAVAILABLE");
+    assert_eq!(app.stripe_calls(), 3);
     let recovered = app.data(&query).await;
 
     assert_eq!(recovered["customer"]["id"], json!(AVA));
-    assert_eq!(app.stripe_calls(), 2);
+    assert_eq!(app.stripe_calls(), 4);
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Spawns the server on port 0 against a fresh sandbox, and talks to it.
 
-use std::time::Duration;
+use std::{num::NonZeroU32, time::Duration};
 
 use serde_json::{json, Value};
 use stripe_graphql::{
@@ -10,7 +10,7 @@ use stripe_graphql::{
     sandbox::{demo, Fault, Sandbox},
     secret::SecretString,
     startup::Application,
-    stripe::{ClientSettings, Endpoint},
+    stripe::{retry::RetryPolicy, ClientSettings, Endpoint},
     telemetry::LogFormat,
 };
 
@@ -72,6 +72,15 @@ pub fn test_config(api_base: &str, key: &str) -> Config {
             api_version: "2026-07-29.dahlia".into(),
             timeout: Duration::from_secs(5),
             max_concurrency: 8,
+            // Far above what a test sends, so only the pacing test meets the limiter.
+            rate_limit: NonZeroU32::new(10_000),
+            // Stripe's rules, with short delays so a retried test does not wait seconds.
+            retry: RetryPolicy {
+                max_retries: 2,
+                base_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(20),
+            },
+            deadline: Duration::from_secs(15),
         },
         cache: CacheSettings::default(),
         http: HttpSettings {

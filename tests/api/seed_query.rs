@@ -106,15 +106,14 @@ async fn a_single_item_subscription_exposes_its_item_plan_as_the_legacy_plan() {
 }
 
 #[tokio::test]
-async fn the_seed_query_costs_two_stripe_calls_cold_and_none_warm() {
+async fn the_seed_query_costs_one_stripe_call_cold_and_none_warm() {
     let app = spawn_app().await;
 
     app.post(seed_join_request(AVA)).await;
     let calls = app.sandbox.calls();
-    let paths: Vec<&str> = calls.iter().map(|c| c.path.as_str()).collect();
-    assert_eq!(paths.len(), 2, "cold: {paths:?}");
-    assert!(paths.contains(&"/v1/customers/cus_AvaMartinez"));
-    assert!(paths.contains(&"/v1/subscriptions"));
+    assert_eq!(calls.len(), 1, "cold: {calls:?}");
+    assert_eq!(calls[0].path, "/v1/customers/cus_AvaMartinez");
+    assert_eq!(calls[0].query, "expand%5B%5D=subscriptions");
 
     app.sandbox.reset_calls();
     let body: Value = app.post(seed_join_request(AVA)).await.json().await.unwrap();
