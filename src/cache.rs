@@ -751,3 +751,168 @@ pub enum Tag {
     /// `prices`), which a new object can join.
     Collection(&'static str),
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        sandbox::{demo, Sandbox},
+        secret::SecretString,
+        stripe::request::{Page, SubscriptionFilter},
+        stripe::{ClientSettings, Endpoint},
+    };
+
+    const KEY: &str = "sk_test_cache_unit_key";
+    const AVA: &str = demo::AVA;
+
+    async fn cache_over(sandbox: &Sandbox) -> StripeCache {
+        let endpoint = Endpoint {
+            api_base: sandbox.base_url().parse().unwrap(),
+            secret_key: SecretString::new(KEY),
+        };
+        let client =
+            StripeClient::new(endpoint, &ClientSettings::default(), Metrics::new()).unwrap();
+        StripeCache::new(client, CacheSettings::default(), Metrics::new())
+    }
+
+    fn ava() -> StripeId {
+        StripeId::parse(IdKind::Customer, AVA).unwrap()
+    }
+
+    async fn email(cache: &StripeCache) -> Option<String> {
+        let customer = cache.object::<Customer>(&ava()).await.unwrap().unwrap();
+        customer.email.clone()
+    }
+
+    /// Waits (yielding, never sleeping) until the sandbox has received `n` calls.
+    async fn calls_arrived(sandbox: &Sandbox, n: usize) {
+        for _ in 0..100_000 {
+            if sandbox.total_calls() >= n {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the sandbox never received {n} calls");
+    }
+
+    fn change_email(sandbox: &Sandbox, to: &str) {
+        sandbox.with_store(|s| s.update("customer", AVA, |c| c["email"] = json!(to)));
+    }
+
+    #[tokio::test]
+    async fn an_invalidation_during_a_fill_is_not_undone_by_the_fills_older_answer() {
+        let sandbox = Sandbox::start(demo::store(1_795_000_000), KEY)
+            .await
+            .unwrap();
+        let cache = cache_over(&sandbox).await;
+        sandbox.hold_answers();
+        let in_flight = tokio::spawn({
+            let cache = cache.clone();
+            async move { email(&cache).await }
+        });
+        calls_arrived(&sandbox, 1).await;
+
+        // Stripe changes while the call is in flight, and the webhook lands.
+        change_email(&sandbox, "ava.new@example.com");
+        cache.invalidate(&[Tag::Object(AVA.to_owned())]);
+        sandbox.release_answers();
+        in_flight.await.unwrap();
+
+        // The fill's answer predates the webhook: the next lookup asks Stripe again.
+        assert_eq!(email(&cache).await.as_deref(), Some("ava.new@example.com"));
+        assert_eq!(sandbox.total_calls(), 2);
+        assert_eq!(email(&cache).await.as_deref(), Some("ava.new@example.com"));
+        assert_eq!(sandbox.total_calls(), 2, "the fresh answer is cached");
+    }
+
+    #[tokio::test]
+    async fn a_lookup_made_after_an_invalidation_never_takes_an_older_call_in_flight() {
+        let sandbox = Sandbox::start(demo::store(1_795_000_000), KEY)
+            .await
+            .unwrap();
+        let cache = cache_over(&sandbox).await;
+        sandbox.hold_answers();
+        let before = tokio::spawn({
+            let cache = cache.clone();
+            async move { email(&cache).await }
+        });
+        calls_arrived(&sandbox, 1).await;
+        change_email(&sandbox, "ava.new@example.com");
+        cache.invalidate(&[Tag::Object(AVA.to_owned())]);
+
+        // Asked after the webhook, while the older call is still in flight: on this
+        // single-threaded runtime, one yield lets it run up to waiting on that call.
+        let after = tokio::spawn({
+            let cache = cache.clone();
+            async move { email(&cache).await }
+        });
+        tokio::task::yield_now().await;
+        sandbox.release_answers();
+
+        assert_eq!(after.await.unwrap().as_deref(), Some("ava.new@example.com"));
+        before.await.unwrap();
+        assert_eq!(sandbox.total_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_invalidation_reaches_list_pages_and_subscriptions_that_embed_the_object() {
+        let sandbox = Sandbox::start(demo::store(1_795_000_000), KEY)
+            .await
+            .unwrap();
+        let cache = cache_over(&sandbox).await;
+        let ava = ava();
+        cache.customer(&ava, true).await.unwrap();
+        let page = ListRequest::of_customer(&ava);
+        let sub = StripeId::parse(IdKind::Subscription, "sub_AvaPro").unwrap();
+        let price = cache.list(&page).await.unwrap().data[0].items.data[0]
+            .price
+            .clone()
+            .unwrap();
+        assert_eq!(sandbox.total_calls(), 1);
+
+        // A price the subscription embeds changed: the page and the subscription are stale,
+        // the customer is not.
+        cache.invalidate(&[Tag::Object(price.id.clone())]);
+        cache.object::<Customer>(&ava).await.unwrap();
+        assert_eq!(sandbox.total_calls(), 1);
+        cache.object::<Subscription>(&sub).await.unwrap();
+        assert_eq!(sandbox.total_calls(), 2);
+        cache.list(&page).await.unwrap();
+        assert_eq!(sandbox.total_calls(), 3);
+
+        // A new subscription for the customer: its pages are stale.
+        cache.invalidate(&[Tag::SubscriptionsOf(AVA.to_owned())]);
+        cache.list(&page).await.unwrap();
+        assert_eq!(sandbox.total_calls(), 4);
+        // Invalidating twice costs no more than once.
+        cache.invalidate(&[Tag::SubscriptionsOf(AVA.to_owned())]);
+        cache.invalidate(&[Tag::SubscriptionsOf(AVA.to_owned())]);
+        cache.list(&page).await.unwrap();
+        cache.list(&page).await.unwrap();
+        assert_eq!(sandbox.total_calls(), 5);
+    }
+
+    #[test]
+    fn a_subscription_page_is_tagged_with_its_customer_its_subscriptions_and_their_prices() {
+        let store = demo::store(1_795_000_000);
+        let sub: Subscription =
+            serde_json::from_value(store.get("subscription", "sub_AvaPro").unwrap().clone())
+                .unwrap();
+        let page = Arc::new(List {
+            data: vec![Arc::new(sub)],
+            has_more: false,
+        });
+        let key = Key::List(ListRequest::of_customer(&ava()).query().clone());
+        let tags = tags_of(&key, &Entry::Subscriptions(page));
+        assert!(tags.contains(&Tag::SubscriptionsOf(AVA.to_owned())));
+        assert!(tags.contains(&Tag::Object("sub_AvaPro".to_owned())));
+        assert!(tags.contains(&Tag::Object("price_ProMonthly".to_owned())));
+        assert!(!tags.contains(&Tag::Collection("subscriptions")));
+
+        let all = ListRequest::subscriptions(&SubscriptionFilter::default(), &Page::first(10));
+        let tags = tags_of(&Key::List(all.query().clone()), &Entry::Missing);
+        assert_eq!(&*tags, &[Tag::Collection("subscriptions")]);
+    }
+}

@@ -355,3 +355,39 @@ pub fn store(now: i64) -> Store {
 
     s
 }
+
+/// The id of generated customer number `i` ([`add_generated_customers`]).
+pub fn generated_customer_id(i: usize) -> String {
+    format!("cus_Gen{i:06}")
+}
+
+/// Adds `n` customers to a demo `store` (ids from [`generated_customer_id`]), each with one
+/// active Essentials monthly subscription, for tests and benchmarks of many-customer joins.
+pub fn add_generated_customers(store: &mut Store, n: usize, now: i64) {
+    let Some(price) = store.get("price", "price_EssentialsMonthly").cloned() else {
+        return;
+    };
+    for i in 0..n {
+        let id = generated_customer_id(i);
+        let created = now - 30 * DAY - i as i64;
+        store.put(fixtures::customer(
+            &id,
+            &format!("Customer {i}"),
+            &format!("customer{i}@example.com"),
+            created,
+        ));
+        let (sub_id, item_id) = (format!("sub_Gen{i:06}"), format!("si_Gen{i:06}"));
+        store.put(fixtures::subscription(
+            &sub_id,
+            &id,
+            "active",
+            &[ItemSpec {
+                id: &item_id,
+                price: &price,
+                quantity: Some(1),
+            }],
+            (now - 10 * DAY, now + 20 * DAY),
+            created,
+        ));
+    }
+}

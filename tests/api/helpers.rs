@@ -7,7 +7,7 @@ use stripe_graphql::{
     cache::CacheSettings,
     config::{Config, Upstream},
     http::HttpSettings,
-    sandbox::{demo, Fault, Sandbox},
+    sandbox::{demo, Fault, Sandbox, Store},
     secret::SecretString,
     startup::Application,
     stripe::{retry::RetryPolicy, ClientSettings, Endpoint},
@@ -36,10 +36,19 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The app over the demo data as changed by `change`.
+pub async fn spawn_app_with_store(change: impl FnOnce(&mut Store)) -> TestApp {
+    let mut store = demo::store(NOW);
+    change(&mut store);
+    spawn_app_over(store, |_| {}).await
+}
+
 pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
-    let sandbox = Sandbox::start(demo::store(NOW), KEY)
-        .await
-        .expect("sandbox starts");
+    spawn_app_over(demo::store(NOW), change).await
+}
+
+async fn spawn_app_over(store: Store, change: impl FnOnce(&mut Options)) -> TestApp {
+    let sandbox = Sandbox::start(store, KEY).await.expect("sandbox starts");
     let mut options = Options {
         config: test_config(&sandbox.base_url(), KEY),
         latency: Duration::ZERO,

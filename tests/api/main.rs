@@ -11,4 +11,5 @@ mod joins;
 mod lists;
 mod schema;
 mod seed_query;
+mod stripe_budget;
 mod stripe_errors;
