@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{fixtures::plan_view, store::Store};
+use super::{fixtures::plan_view, store::Store, webhooks::Change};
 
 /// How many items a subscription embeds before its `items` list says `has_more` and the
 /// rest must be read from `/v1/subscription_items`.
@@ -146,6 +146,107 @@ pub fn answer(store: &Store, method: &str, path: &str, query: &str) -> Result<Va
             params: &params,
         },
     )
+}
+
+/// Answers a request to an endpoint that changes the store, or `None` when `method` and
+/// `path` name no such endpoint (then [`answer`] answers it). The one such endpoint is
+/// `POST /v1/customers/{id}` ([`update_customer`]); its parameters are read from the
+/// form-encoded `body`, as Stripe takes them. `Ok` holds the answer and the changes Stripe
+/// sends events for.
+pub fn change(
+    store: &mut Store,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Option<Result<(Value, Vec<Change>), ApiError>> {
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    match (method, segments.as_slice()) {
+        ("POST", [v1, customers, id]) if v1 == "v1" && customers == "customers" => {
+            let params = match parse_params(&String::from_utf8_lossy(body)) {
+                Ok(params) => params,
+                Err(e) => return Some(Err(e)),
+            };
+            Some(update_customer(store, id, &params))
+        }
+        _ => None,
+    }
+}
+
+/// `POST /v1/customers/{id}`: sets `name`, `email`, `description` (an empty value unsets
+/// it, as on Stripe) and `metadata[key]` (an empty value removes the key; `metadata=` empty
+/// removes every key). Any other parameter is `parameter_unknown`; a deleted customer is
+/// `resource_missing`. Answers the updated customer; its change is a `customer.updated`
+/// event with `previous_attributes`.
+pub fn update_customer(
+    store: &mut Store,
+    id: &str,
+    params: &Params,
+) -> Result<(Value, Vec<Change>), ApiError> {
+    for key in params.keys() {
+        let known = matches!(key.as_str(), "name" | "email" | "description" | "metadata")
+            || key
+                .strip_prefix("metadata[")
+                .and_then(|k| k.strip_suffix(']'))
+                .is_some_and(|k| !k.is_empty() && !k.contains(['[', ']']));
+        if !known {
+            return Err(ApiError::invalid(
+                400,
+                "parameter_unknown",
+                Some(key),
+                format!("Received unknown parameter: {key}"),
+            ));
+        }
+    }
+    let before = store
+        .get("customer", id)
+        .filter(|c| c["deleted"] != json!(true))
+        .cloned()
+        .ok_or_else(|| ApiError::missing("customer", id, "id"))?;
+    let mut after = before.clone();
+    for (key, value) in params {
+        let text = if value.is_empty() {
+            Value::Null
+        } else {
+            json!(value)
+        };
+        match key.as_str() {
+            "metadata" if value.is_empty() => after["metadata"] = json!({}),
+            "metadata" => {
+                return Err(ApiError::bad_param(
+                    "metadata",
+                    "Invalid metadata: set keys with metadata[key]=value, or send an empty value to unset them all".into(),
+                ))
+            }
+            field @ ("name" | "email" | "description") => after[field] = text,
+            metadata_key => {
+                let k = &metadata_key["metadata[".len()..metadata_key.len() - 1];
+                if !after["metadata"].is_object() {
+                    after["metadata"] = json!({});
+                }
+                let map = after["metadata"].as_object_mut().expect("an object");
+                if value.is_empty() {
+                    map.remove(k);
+                } else {
+                    map.insert(k.to_owned(), json!(value));
+                }
+            }
+        }
+    }
+    store.put(after.clone());
+    let change = Change {
+        event_type: "customer.updated".into(),
+        previous_attributes: Some(super::webhooks::previous_attributes(&before, &after)),
+        object: after.clone(),
+    };
+    Ok((after, vec![change]))
 }
 
 /// One endpoint.
@@ -442,7 +543,7 @@ fn page(rows: Vec<Value>, params: &Params, noun: &str, url: &str) -> Result<Valu
 }
 
 /// A subscription as answered: the embedded item list holds at most [`EMBEDDED_ITEMS`].
-fn render_subscription(stored: &Value) -> Value {
+pub(super) fn render_subscription(stored: &Value) -> Value {
     let mut sub = stored.clone();
     if let Some(items) = sub["items"]["data"].as_array_mut() {
         if items.len() > EMBEDDED_ITEMS {
