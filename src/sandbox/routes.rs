@@ -822,6 +822,72 @@ mod tests {
         assert_eq!(err.body["error"]["param"], json!("active"));
     }
 
+    fn post(store: &mut Store, path: &str, body: &str) -> Result<(Value, Vec<Change>), ApiError> {
+        change(store, "POST", path, body.as_bytes()).expect("a write endpoint")
+    }
+
+    #[test]
+    fn posting_to_a_customer_updates_it_and_reports_a_customer_updated_change() {
+        let mut store = store_with_customers(1);
+        store.update("customer", "cus_000", |c| c["metadata"] = json!({"keep": "1", "drop": "2"}));
+
+        let (answer, changes) = post(
+            &mut store,
+            "/v1/customers/cus_000",
+            "name=New+Name&metadata%5Btier%5D=gold&metadata[drop]=&description=",
+        )
+        .unwrap();
+
+        assert_eq!(answer["name"], json!("New Name"));
+        assert_eq!(answer["metadata"], json!({"keep": "1", "tier": "gold"}));
+        assert_eq!(answer["description"], Value::Null);
+        assert_eq!(store.get("customer", "cus_000").unwrap(), &answer);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].event_type, "customer.updated");
+        assert_eq!(changes[0].object, answer);
+        assert_eq!(
+            changes[0].previous_attributes,
+            Some(json!({"name": "N", "metadata": {"keep": "1", "drop": "2"}}))
+        );
+        let (cleared, _) = post(&mut store, "/v1/customers/cus_000", "metadata=").unwrap();
+        assert_eq!(cleared["metadata"], json!({}));
+    }
+
+    #[test]
+    fn posting_to_a_customer_refuses_unknown_parameters_and_missing_customers() {
+        let mut store = store_with_customers(1);
+        for (body, param) in [
+            ("balance=5", "balance"),
+            ("metadata[]=x", "metadata[]"),
+            ("metadata[a][b]=x", "metadata[a][b]"),
+        ] {
+            let err = post(&mut store, "/v1/customers/cus_000", body).unwrap_err();
+            assert_eq!(err.status, 400, "{body}");
+            assert_eq!(err.body["error"]["code"], json!("parameter_unknown"));
+            assert_eq!(err.body["error"]["param"], json!(param));
+        }
+        let err = post(&mut store, "/v1/customers/cus_000", "metadata=x").unwrap_err();
+        assert_eq!(err.body["error"]["param"], json!("metadata"));
+        let err = post(&mut store, "/v1/customers/cus_nope", "name=x").unwrap_err();
+        assert_eq!(err.status, 404);
+        assert_eq!(err.body["error"]["code"], json!("resource_missing"));
+        store.delete_customer("cus_000", 5);
+        let err = post(&mut store, "/v1/customers/cus_000", "name=x").unwrap_err();
+        assert_eq!(err.status, 404);
+        assert_eq!(
+            store.get("customer", "cus_000").unwrap()["deleted"],
+            json!(true)
+        );
+    }
+
+    #[test]
+    fn only_posts_to_one_customer_are_write_endpoints() {
+        let mut store = store_with_customers(1);
+        assert!(change(&mut store, "GET", "/v1/customers/cus_000", b"").is_none());
+        assert!(change(&mut store, "POST", "/v1/customers", b"").is_none());
+        assert!(change(&mut store, "POST", "/v1/prices/price_1", b"").is_none());
+    }
+
     #[test]
     fn default_subscription_list_hides_canceled_ones() {
         assert!(status_matches("active", None));

@@ -12,3 +12,4 @@ mod lists;
 mod schema;
 mod seed_query;
 mod stripe_errors;
+mod webhooks;
