@@ -377,7 +377,7 @@ async fn stripe_webhook(
                 None => (WebhookOutcome::Ignored, "ignored"),
             };
             state.metrics.webhook(Some(event_type), outcome);
-            tracing::info!(event_id, event_type, outcome = label, "stripe webhook");
+            tracing::info!(%event_id, %event_type, outcome = %label, "stripe webhook");
             let mut answer = json!({
                 "received": true,
                 "outcome": label,
@@ -396,10 +396,10 @@ async fn stripe_webhook(
                 .metrics
                 .webhook(rejected.event_type(), WebhookOutcome::Rejected);
             tracing::warn!(
-                event_type = rejected.event_type().unwrap_or("-"),
-                code = rejected.code(),
+                event_type = %rejected.event_type().unwrap_or("-"),
+                code = %rejected.code(),
                 reason = %rejected,
-                outcome = "rejected",
+                outcome = %"rejected",
                 "stripe webhook"
             );
             refuse(

@@ -153,7 +153,7 @@ impl Application {
                 sandbox::demo::AVA
             );
             tracing::info!(
-                "DEMO webhooks: the sandbox sends signed events to {base}/webhooks/stripe when its data changes. Try: curl {}/v1/customers/{} -u {}: -d name='Ava M.' -d 'metadata[tier]=gold' , then query the customer again: it is fresh at once",
+                "DEMO webhooks: the sandbox sends signed events to {base}/webhooks/stripe when its data changes. Try: curl {}/v1/customers/{} -H 'Authorization: Bearer {}' -d name='Ava M.' -d 'metadata[tier]=gold' , then query the customer again: it is fresh at once",
                 sandbox.base_url(),
                 sandbox::demo::AVA,
                 sandbox::DEMO_KEY

@@ -116,11 +116,10 @@ pub fn verify(
             return Err(SignatureError::Malformed("an entry is not `key=value`"));
         };
         match scheme.trim() {
-            "t" => {
-                if timestamp.replace(value.trim()).is_some() {
-                    return Err(SignatureError::Malformed("more than one `t=` timestamp"));
-                }
+            "t" if timestamp.is_some() => {
+                return Err(SignatureError::Malformed("more than one `t=` timestamp"))
             }
+            "t" => timestamp = Some(value.trim()),
             "v1" => v1.push(value.trim()),
             _ => {}
         }
@@ -146,9 +145,9 @@ pub fn verify(
     mac.update(b".");
     mac.update(body);
     // Every signature is compared (no early exit), each in constant time.
-    let matched = presented
-        .iter()
-        .fold(false, |any, sig| any | mac.clone().verify_slice(sig).is_ok());
+    let matched = presented.iter().fold(false, |any, sig| {
+        any | mac.clone().verify_slice(sig).is_ok()
+    });
     if !matched {
         return Err(SignatureError::Mismatch);
     }
@@ -287,7 +286,8 @@ pub fn stale_tags(event_type: &str, object: &Value) -> Result<Option<Vec<Tag>>, 
         "customer" => {
             if rest.starts_with("subscription.") {
                 let subscription = own_id()?;
-                let customer = id_of(&object["customer"]).ok_or_else(|| missing("`customer` id"))?;
+                let customer =
+                    id_of(&object["customer"]).ok_or_else(|| missing("`customer` id"))?;
                 vec![
                     Tag::Object(subscription),
                     Tag::SubscriptionsOf(customer),
@@ -295,10 +295,7 @@ pub fn stale_tags(event_type: &str, object: &Value) -> Result<Option<Vec<Tag>>, 
                 ]
             } else if matches!(rest, "created" | "updated" | "deleted") {
                 let customer = own_id()?;
-                let mut tags = vec![
-                    Tag::Object(customer.clone()),
-                    Tag::Collection("customers"),
-                ];
+                let mut tags = vec![Tag::Object(customer.clone()), Tag::Collection("customers")];
                 if rest == "deleted" {
                     tags.push(Tag::SubscriptionsOf(customer));
                     tags.push(Tag::Collection("subscriptions"));
@@ -396,13 +393,7 @@ pub fn receive(
         Some(raw) => std::str::from_utf8(raw)
             .map_err(|_| SignatureError::Malformed("the header is not UTF-8"))?,
     };
-    verify(
-        header,
-        body,
-        &settings.secret,
-        now_unix,
-        settings.tolerance,
-    )?;
+    verify(header, body, &settings.secret, now_unix, settings.tolerance)?;
     let event = parse_event(body).map_err(|error| Rejected::Event {
         event_type: None,
         error,
@@ -469,7 +460,10 @@ mod tests {
             check(&format!("t={NOW},v1={other},v1={KNOWN},v0={other}"), BODY),
             Ok(())
         );
-        assert_eq!(check(&format!("t={NOW},v1={KNOWN},v1={other}"), BODY), Ok(()));
+        assert_eq!(
+            check(&format!("t={NOW},v1={KNOWN},v1={other}"), BODY),
+            Ok(())
+        );
     }
 
     #[test]
@@ -765,7 +759,11 @@ mod tests {
                 json!({"customer": "cus_1"}),
                 "`id`",
             ),
-            ("customer.discount.created", json!({"id": "di_1"}), "`customer` id"),
+            (
+                "customer.discount.created",
+                json!({"id": "di_1"}),
+                "`customer` id",
+            ),
             (
                 "customer.discount.created",
                 json!({"id": "di_1", "customer": {"object": "customer"}}),
@@ -805,7 +803,9 @@ mod tests {
             Err(Rejected::Signature(SignatureError::Missing))
         );
         assert_eq!(
-            receive(&settings(), Some(b"t=1,v1=\xff"), body, NOW).unwrap_err().code(),
+            receive(&settings(), Some(b"t=1,v1=\xff"), body, NOW)
+                .unwrap_err()
+                .code(),
             "malformed_signature"
         );
         let header = signature_header(SECRET, NOW, body);

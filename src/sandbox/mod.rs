@@ -392,12 +392,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
         let body = json!({"error": {"type": "invalid_request_error", "message": message}});
         return respond(401, body, request_id);
     }
-    let changed = routes::change(
-        &mut lock(&state.store),
-        req.method().as_str(),
-        &path,
-        &body,
-    );
+    let changed = routes::change(&mut lock(&state.store), req.method().as_str(), &path, &body);
     if let Some(changed) = changed {
         return match changed {
             Ok((answer, changes)) => {

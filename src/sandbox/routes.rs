@@ -829,7 +829,9 @@ mod tests {
     #[test]
     fn posting_to_a_customer_updates_it_and_reports_a_customer_updated_change() {
         let mut store = store_with_customers(1);
-        store.update("customer", "cus_000", |c| c["metadata"] = json!({"keep": "1", "drop": "2"}));
+        store.update("customer", "cus_000", |c| {
+            c["metadata"] = json!({"keep": "1", "drop": "2"})
+        });
 
         let (answer, changes) = post(
             &mut store,

@@ -161,14 +161,21 @@ impl State {
 
     /// Posts `body` to the target with `signature` (none when `None`) and waits for the
     /// answer.
-    async fn post(&self, body: Vec<u8>, signature: Option<String>) -> Result<Delivery, DeliveryError> {
+    async fn post(
+        &self,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> Result<Delivery, DeliveryError> {
         let target = self.target()?;
         let event = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let mut request = target
             .client
             .post(&target.url)
             .header("content-type", "application/json; charset=utf-8")
-            .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+            .header(
+                "user-agent",
+                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            )
             .body(body);
         if let Some(signature) = signature {
             request = request.header("stripe-signature", signature);
@@ -209,7 +216,9 @@ impl State {
                     event_id = %event["id"], status = delivery.status,
                     "sandbox webhook refused by its receiver"
                 ),
-                Err(e) => tracing::warn!(event_id = %event["id"], error = %e, "sandbox webhook not delivered"),
+                Err(e) => {
+                    tracing::warn!(event_id = %event["id"], error = %e, "sandbox webhook not delivered")
+                }
             }
         }
     }

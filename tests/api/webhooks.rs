@@ -63,7 +63,11 @@ fn assert_applied(delivery: &Delivery, event_type: &str) {
 fn assert_refused(delivery: &Delivery, code: &str) {
     assert_eq!(delivery.status, 400, "{delivery:?}");
     assert_eq!(delivery.answer["received"], json!(false));
-    assert_eq!(delivery.answer["error"]["code"], json!(code), "{delivery:?}");
+    assert_eq!(
+        delivery.answer["error"]["code"],
+        json!(code),
+        "{delivery:?}"
+    );
     assert!(delivery.answer["error"]["message"].is_string());
 }
 
@@ -117,7 +121,11 @@ async fn a_forged_webhook_changes_nothing() {
     let body = ava_updated_body();
 
     let forged = signature_header("whsec_not_the_endpoints_secret", unix_now(), &body);
-    let delivery = app.sandbox.post_webhook(&body, Some(&forged)).await.unwrap();
+    let delivery = app
+        .sandbox
+        .post_webhook(&body, Some(&forged))
+        .await
+        .unwrap();
 
     assert_refused(&delivery, "signature_mismatch");
     assert_eq!(cached_name(&app).await, json!("Ava Martinez"));
@@ -130,7 +138,11 @@ async fn a_webhook_signed_longer_ago_than_the_tolerance_is_refused() {
     let body = ava_updated_body();
 
     let replayed = signature_header(SECRET, unix_now() - 3600, &body);
-    let delivery = app.sandbox.post_webhook(&body, Some(&replayed)).await.unwrap();
+    let delivery = app
+        .sandbox
+        .post_webhook(&body, Some(&replayed))
+        .await
+        .unwrap();
 
     assert_refused(&delivery, "timestamp_outside_tolerance");
     let message = delivery.answer["error"]["message"].as_str().unwrap();
@@ -160,7 +172,11 @@ async fn a_webhook_without_a_valid_signature_header_is_refused() {
             .unwrap()
             .1
     );
-    let v0 = app.sandbox.post_webhook(&body, Some(&v0_only)).await.unwrap();
+    let v0 = app
+        .sandbox
+        .post_webhook(&body, Some(&v0_only))
+        .await
+        .unwrap();
     assert_refused(&v0, "no_v1_signature");
 
     assert_eq!(cached_name(&app).await, json!("Ava Martinez"));
@@ -255,10 +271,7 @@ async fn webhooks_are_disabled_without_a_secret() {
 
     assert_eq!(delivery.status, 404);
     assert_eq!(delivery.answer["received"], json!(false));
-    assert_eq!(
-        delivery.answer["error"]["code"],
-        json!("webhooks_disabled")
-    );
+    assert_eq!(delivery.answer["error"]["code"], json!("webhooks_disabled"));
     let message = delivery.answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("STRIPE_WEBHOOK_SECRET"), "{message}");
 }
@@ -446,10 +459,7 @@ async fn an_oversized_webhook_body_is_refused() {
         .unwrap();
 
     assert_eq!(delivery.status, 413);
-    assert_eq!(
-        delivery.answer["error"]["code"],
-        json!("payload_too_large")
-    );
+    assert_eq!(delivery.answer["error"]["code"], json!("payload_too_large"));
 }
 
 #[tokio::test]
