@@ -17,6 +17,10 @@
 //! - **A method and path with no endpoint** is 404 `invalid_request_error` with Stripe's
 //!   `Unrecognized request URL (<METHOD>: <path>). …` message and no `code` or `param`.
 //!
+//! - **One write endpoint**, `POST /v1/customers/{id}` ([`change`], [`update_customer`]), so
+//!   `--demo` data can be changed with curl; it reports the change for a `customer.updated`
+//!   webhook ([`super::webhooks`]).
+//!
 //! Refusals are [`ApiError`]s: an HTTP status and the `{"error": {…}}` body, in Stripe's shape.
 
 use std::collections::BTreeMap;

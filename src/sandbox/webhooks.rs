@@ -246,7 +246,9 @@ impl Sandbox {
     /// Changes a stored object (`customer`, `subscription`, `price`, `product`) and delivers
     /// its `*.updated` event (`customer.subscription.updated` for a subscription), with
     /// `previous_attributes`. A price change also shows in the subscriptions that embed it,
-    /// as on Stripe. Returns after the receiver answered.
+    /// as on Stripe. Returns after the receiver answered. Like every method here that
+    /// changes data, it changes nothing when [`Sandbox::send_webhooks_to`] was not called
+    /// ([`DeliveryError::NoTarget`]) or the object does not exist.
     pub async fn update(
         &self,
         object: &str,
@@ -276,7 +278,8 @@ impl Sandbox {
         self.state.send(&event).await
     }
 
-    /// Stores a new object (routed by its `object` field, as [`super::Store::put`]) and
+    /// Stores a new object (routed by its `object` field, as [`super::Store::put`], which
+    /// panics on a type the store does not keep) and
     /// delivers its `*.created` event. Returns after the receiver answered.
     pub async fn create(&self, object: Value) -> Result<Delivery, DeliveryError> {
         self.state.target()?;
