@@ -279,8 +279,8 @@ impl Sandbox {
     }
 
     /// Stores a new object (routed by its `object` field, as [`super::Store::put`], which
-    /// panics on a type the store does not keep) and
-    /// delivers its `*.created` event. Returns after the receiver answered.
+    /// panics on a type the store does not keep) and delivers its `*.created` event. Returns
+    /// after the receiver answered.
     pub async fn create(&self, object: Value) -> Result<Delivery, DeliveryError> {
         self.state.target()?;
         let kind = object["object"].as_str().unwrap_or_default().to_owned();
