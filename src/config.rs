@@ -20,6 +20,7 @@ use crate::{
     secret::SecretString,
     stripe::{self, retry::RetryPolicy, ClientSettings, Endpoint, DEFAULT_API_VERSION},
     telemetry::LogFormat,
+    webhook::WebhookSettings,
 };
 
 /// When to serve the embedded sandbox instead of Stripe. Case-insensitive; `1`/`yes`/`on`
@@ -168,6 +169,22 @@ pub struct Cli {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Signing secret (whsec_…) of the Stripe webhook endpoint. When set, POST
+    /// /webhooks/stripe accepts signed events and evicts what they make stale; unset, that
+    /// route answers 404.
+    #[arg(
+        long,
+        env = "STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub stripe_webhook_secret: Option<SecretString>,
+
+    /// Seconds a webhook signature's timestamp may be from this server's clock, either way.
+    #[arg(long, env = "STRIPE_WEBHOOK_TOLERANCE_SECONDS", default_value_t = 300,
+          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub stripe_webhook_tolerance_seconds: u64,
 }
 
 /// Subcommands.
@@ -211,6 +228,8 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     /// Log format.
     pub log_format: LogFormat,
+    /// The webhook endpoint's secret and tolerance; `None` disables `POST /webhooks/stripe`.
+    pub webhook: Option<WebhookSettings>,
 }
 
 /// What the process was asked to do.
@@ -306,6 +325,29 @@ impl Cli {
                 ));
             }
         }
+        let webhook = match self.stripe_webhook_secret {
+            None => None,
+            Some(secret) if secret.is_blank() => {
+                return Err(ConfigError(
+                    "STRIPE_WEBHOOK_SECRET is empty: unset it to disable webhooks, or set it to the endpoint's signing secret (whsec_…)".into(),
+                ))
+            }
+            Some(secret) => {
+                if secret
+                    .expose()
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+                {
+                    return Err(ConfigError(
+                        "STRIPE_WEBHOOK_SECRET must not contain whitespace (copy the signing secret whsec_… exactly)".into(),
+                    ));
+                }
+                Some(WebhookSettings {
+                    secret,
+                    tolerance: Duration::from_secs(self.stripe_webhook_tolerance_seconds),
+                })
+            }
+        };
         Ok(Action::Serve(Box::new(Config {
             upstream,
             client: ClientSettings {
@@ -331,6 +373,7 @@ impl Cli {
             },
             listen_addr: self.listen_addr,
             log_format: self.log_format,
+            webhook,
         })))
     }
 }
@@ -471,11 +514,59 @@ mod tests {
         let Ok(Action::Serve(config)) = action(&[
             "--stripe-secret-key=sk_test_supersecret_123",
             "--graphql-auth-token=tok_secret_456",
+            "--stripe-webhook-secret=whsec_hushhush_789",
         ]) else {
             panic!("serves")
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("supersecret"), "{shown}");
         assert!(!shown.contains("tok_secret"), "{shown}");
+        assert!(!shown.contains("hushhush"), "{shown}");
+    }
+
+    fn webhook(args: &[&str]) -> Result<Option<WebhookSettings>, ConfigError> {
+        let mut all = vec!["--stripe-secret-key=sk_test_123456789"];
+        all.extend_from_slice(args);
+        match action(&all)? {
+            Action::Serve(config) => Ok(config.webhook),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn webhooks_are_off_without_a_secret_and_on_with_one() {
+        assert_eq!(webhook(&[]).unwrap(), None);
+        let on = webhook(&["--stripe-webhook-secret=whsec_abc"])
+            .unwrap()
+            .expect("enabled");
+        assert_eq!(on.secret.expose(), "whsec_abc");
+        assert_eq!(on.tolerance, crate::webhook::DEFAULT_TOLERANCE);
+        let wide = webhook(&[
+            "--stripe-webhook-secret=whsec_abc",
+            "--stripe-webhook-tolerance-seconds=600",
+        ])
+        .unwrap()
+        .expect("enabled");
+        assert_eq!(wide.tolerance, Duration::from_secs(600));
+        // localstripe and other fakes sign with any string.
+        assert!(webhook(&["--stripe-webhook-secret=anything"])
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn an_empty_or_spaced_webhook_secret_is_refused() {
+        for value in ["", "  "] {
+            let err = webhook(&[&format!("--stripe-webhook-secret={value}")])
+                .unwrap_err()
+                .0;
+            assert!(err.starts_with("STRIPE_WEBHOOK_SECRET is empty"), "{err}");
+        }
+        let err = webhook(&["--stripe-webhook-secret=whsec_abc def"])
+            .unwrap_err()
+            .0;
+        assert!(err.contains("whitespace"), "{err}");
+        assert!(!err.contains("abc"), "{err}");
+        assert!(parse(&["--stripe-webhook-tolerance-seconds=0"]).is_err());
     }
 }

@@ -9,9 +9,11 @@
 //! | `GET /graphiql/assets/{file}` | the page's scripts, styles, icon and licences, compiled in (no token; see [`crate::graphiql`]) |
 //! | `GET /healthz` | liveness: 200 while the process serves HTTP |
 //! | `GET /readyz` | readiness: 200 when Stripe accepts the key (checked at most every 30 s) |
+//! | `POST /webhooks/stripe` | Stripe webhook events, with `STRIPE_WEBHOOK_SECRET` set (404 otherwise): verified, then the cache entries they make stale are evicted (see [`crate::webhook`]) |
 //!
 //! With `GRAPHQL_AUTH_TOKEN` set, every request to `/graphql`, whatever its method, needs
-//! `Authorization: Bearer <token>`.
+//! `Authorization: Bearer <token>`. `/webhooks/stripe` does not: Stripe cannot send that
+//! header, and the `Stripe-Signature` check is that route's authentication.
 //!
 //! Every response to a GraphQL request is a GraphQL-shaped JSON body
 //! (`application/json`), whatever went wrong: a missing token (401), an oversized body (413),
@@ -38,8 +40,10 @@ use crate::{
     graphiql,
     graphql::{error::code_of, StripeSchema},
     metrics::Metrics,
+    metrics::WebhookOutcome,
     secret::SecretString,
     stripe::StripeClient,
+    webhook::{self, WebhookSettings},
 };
 
 /// How long a readiness answer is reused.
@@ -102,6 +106,8 @@ pub struct AppState {
     pub auth: Option<BearerToken>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// The webhook endpoint's secret and tolerance; `None` disables `POST /webhooks/stripe`.
+    pub webhook: Option<WebhookSettings>,
     readiness: Readiness,
 }
 
@@ -120,11 +126,20 @@ impl AppState {
             metrics,
             auth: settings.auth_token.as_ref().map(BearerToken::new),
             max_body_bytes: settings.max_body_bytes,
+            webhook: None,
             readiness: Readiness {
                 stripe,
                 last: Mutex::new(None),
             },
         }
+    }
+}
+
+impl AppState {
+    /// Enables `POST /webhooks/stripe` with these settings (`None` keeps it disabled).
+    pub fn with_webhook(mut self, webhook: Option<WebhookSettings>) -> Self {
+        self.webhook = webhook;
+        self
     }
 }
 
@@ -160,7 +175,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                 .route("/graphiql", web::get().to(graphiql_page))
                 .service(graphiql::assets_service())
                 .route("/healthz", web::get().to(healthz))
-                .route("/readyz", web::get().to(readyz)),
+                .route("/readyz", web::get().to(readyz))
+                .route("/webhooks/stripe", web::post().to(stripe_webhook)),
         );
     }
 }
@@ -288,6 +304,110 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
         Err(code) => HttpResponse::ServiceUnavailable()
             .json(json!({ "status": "unavailable", "reason": code })),
+    }
+}
+
+/// `POST /webhooks/stripe`: one Stripe event delivery (see [`crate::webhook`]). No bearer
+/// token: the `Stripe-Signature` header authenticates it. Answers
+///
+/// - 200 `{"received": true, "outcome": "applied", …}` once the entries the event makes stale
+///   were evicted, or `"outcome": "ignored"` for a type this server does not cache;
+/// - 400 `{"received": false, "error": {"code", "message"}}` for a missing, malformed, wrong or
+///   out-of-tolerance signature, or a signed body that is not a usable event; nothing changes;
+/// - 413 for a body over `MAX_BODY_BYTES`; 404 when `STRIPE_WEBHOOK_SECRET` is not set.
+///
+/// No answer holds the secret or the expected signature. Each delivery is logged with its
+/// event id, type and outcome, and counted in the metrics.
+async fn stripe_webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> HttpResponse {
+    let Some(settings) = &state.webhook else {
+        return HttpResponse::NotFound().json(json!({
+            "received": false,
+            "error": {
+                "code": "webhooks_disabled",
+                "message": "webhooks are disabled: set STRIPE_WEBHOOK_SECRET (or --stripe-webhook-secret) to the endpoint's signing secret (whsec_…) to enable POST /webhooks/stripe",
+            },
+        }));
+    };
+    let refuse = |status: StatusCode, code: &str, message: &str| {
+        HttpResponse::build(status).json(json!({
+            "received": false,
+            "error": { "code": code, "message": message },
+        }))
+    };
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else {
+            state.metrics.webhook(None, WebhookOutcome::Rejected);
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the request body could not be read",
+            );
+        };
+        if body.len() + chunk.len() > state.max_body_bytes {
+            state.metrics.webhook(None, WebhookOutcome::Rejected);
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                &format!(
+                    "the request body exceeds {} bytes (MAX_BODY_BYTES)",
+                    state.max_body_bytes
+                ),
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let header = req
+        .headers()
+        .get(webhook::SIGNATURE_HEADER)
+        .map(|v| v.as_bytes());
+    match webhook::receive(settings, header, &body, webhook::unix_now()) {
+        Ok(received) => {
+            let event_id = received.id.as_deref().unwrap_or("-");
+            let event_type = received.event_type.as_str();
+            let (outcome, label) = match &received.tags {
+                Some(tags) => {
+                    state.cache.invalidate(tags);
+                    (WebhookOutcome::Applied, "applied")
+                }
+                None => (WebhookOutcome::Ignored, "ignored"),
+            };
+            state.metrics.webhook(Some(event_type), outcome);
+            tracing::info!(%event_id, %event_type, outcome = %label, "stripe webhook");
+            let mut answer = json!({
+                "received": true,
+                "outcome": label,
+                "id": received.id,
+                "type": event_type,
+            });
+            if received.tags.is_none() {
+                answer["reason"] = json!(format!(
+                    "`{event_type}` events do not change anything this server caches"
+                ));
+            }
+            HttpResponse::Ok().json(answer)
+        }
+        Err(rejected) => {
+            state
+                .metrics
+                .webhook(rejected.event_type(), WebhookOutcome::Rejected);
+            tracing::warn!(
+                event_type = %rejected.event_type().unwrap_or("-"),
+                code = %rejected.code(),
+                reason = %rejected,
+                outcome = %"rejected",
+                "stripe webhook"
+            );
+            refuse(
+                StatusCode::BAD_REQUEST,
+                rejected.code(),
+                &rejected.to_string(),
+            )
+        }
     }
 }
 

@@ -13,7 +13,8 @@
 //! | [`cache`] | the moka cache in front of every Stripe read (TTL, coalescing) |
 //! | [`graphql`] | the schema, split by Stripe domain, and error codes |
 //! | [`metrics`] | Prometheus metrics: Stripe calls, cache, webhooks, GraphQL requests |
-//! | [`http`] | actix-web routes: `/graphql`, `/healthz`, `/readyz`, bearer auth |
+//! | [`http`] | actix-web routes: `/graphql`, `/webhooks/stripe`, `/healthz`, `/readyz`, bearer auth |
+//! | [`webhook`] | Stripe webhooks: `Stripe-Signature` check, event parsing, what each event makes stale |
 //! | [`graphiql`] | the GraphiQL page and its assets, compiled in: offline, same-origin only, strict CSP |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
 //! | [`sandbox`] | the embedded fake Stripe used by `--demo` and by the tests |
@@ -31,3 +32,4 @@ pub mod secret;
 pub mod startup;
 pub mod stripe;
 pub mod telemetry;
+pub mod webhook;

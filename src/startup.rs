@@ -20,6 +20,7 @@ use crate::{
     sandbox::{self, Sandbox},
     secret::SecretString,
     stripe::{ClientError, Endpoint, StripeClient},
+    webhook::{WebhookSettings, DEFAULT_TOLERANCE},
 };
 
 /// A built server, listening, not yet serving.
@@ -50,7 +51,9 @@ pub enum StartupError {
 
 impl Application {
     /// Builds everything and binds `config.listen_addr`. In demo mode, starts the embedded
-    /// sandbox first and points the Stripe client at it.
+    /// sandbox first, points the Stripe client at it, and has it send its webhooks to this
+    /// server's `/webhooks/stripe`, signed with `STRIPE_WEBHOOK_SECRET` or, when that is unset,
+    /// a secret generated now (so `--demo` exercises the real webhook path).
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let (endpoint, sandbox) = match &config.upstream {
             Upstream::Stripe(endpoint) => (endpoint.clone(), None),
@@ -63,16 +66,6 @@ impl Application {
                 (endpoint, Some(sandbox))
             }
         };
-        let metrics = Metrics::new();
-        let client = StripeClient::new(endpoint, &config.client, metrics.clone())?;
-        let cache = StripeCache::new(client.clone(), config.cache, metrics.clone());
-        let state = web::Data::new(AppState::new(
-            graphql::schema(cache.clone()),
-            cache,
-            client,
-            metrics,
-            &config.http,
-        ));
         let listener =
             TcpListener::bind(config.listen_addr).map_err(|source| StartupError::Bind {
                 addr: config.listen_addr,
@@ -82,6 +75,34 @@ impl Application {
             addr: config.listen_addr,
             source,
         })?;
+        let mut webhook = config.webhook.clone();
+        if let Some(sandbox) = &sandbox {
+            let settings = webhook.get_or_insert_with(|| WebhookSettings {
+                secret: SecretString::new(format!(
+                    "whsec_demo{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                )),
+                tolerance: DEFAULT_TOLERANCE,
+            });
+            sandbox.send_webhooks_to(
+                &format!("http://{}/webhooks/stripe", browsable(addr)),
+                settings.secret.expose(),
+            );
+        }
+        let metrics = Metrics::new();
+        let client = StripeClient::new(endpoint, &config.client, metrics.clone())?;
+        let cache = StripeCache::new(client.clone(), config.cache, metrics.clone());
+        let state = web::Data::new(
+            AppState::new(
+                graphql::schema(cache.clone()),
+                cache,
+                client,
+                metrics,
+                &config.http,
+            )
+            .with_webhook(webhook),
+        );
         let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
             .listen(listener)
             .map_err(|source| StartupError::Bind { addr, source })?
@@ -131,8 +152,31 @@ impl Application {
                 "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: {base}/graphiql{how} ; sample customer id: {}",
                 sandbox::demo::AVA
             );
+            tracing::info!(
+                "DEMO webhooks: the sandbox sends signed events to {base}/webhooks/stripe when its data changes. Try: curl {}/v1/customers/{} -H 'Authorization: Bearer {}' -d name='Ava M.' -d 'metadata[tier]=gold' , then query the customer again: it is fresh at once",
+                sandbox.base_url(),
+                sandbox::demo::AVA,
+                sandbox::DEMO_KEY
+            );
         } else {
             tracing::info!("GraphiQL: {base}/graphiql{how}");
+        }
+        match &config.webhook {
+            Some(webhook) => {
+                tracing::info!(
+                    tolerance_s = webhook.tolerance.as_secs(),
+                    "Stripe webhooks: POST {base}/webhooks/stripe (signed with STRIPE_WEBHOOK_SECRET; no bearer token)"
+                );
+                if !webhook.secret.expose().starts_with("whsec_") {
+                    tracing::warn!(
+                        "STRIPE_WEBHOOK_SECRET does not start with `whsec_`: Stripe's signing secrets do (Dashboard → Developers → Webhooks → the endpoint → Signing secret, or what `stripe listen` prints); deliveries signed with another secret will be refused"
+                    );
+                }
+            }
+            None if self.sandbox.is_none() => tracing::info!(
+                "Stripe webhooks: disabled (set STRIPE_WEBHOOK_SECRET to enable POST /webhooks/stripe; until then changes show after CACHE_TTL_SECONDS)"
+            ),
+            None => {}
         }
     }
 }

@@ -11,6 +11,7 @@
 //! | [`store`] | the stored objects and the operations that change them |
 //! | [`fixtures`] | builders of objects in dahlia shapes |
 //! | [`demo`] | the demo data |
+//! | [`webhooks`] | signed events sent to a configured URL when the data changes |
 //!
 //! The knobs, all on [`Sandbox`]:
 //!
@@ -24,7 +25,11 @@
 //!   [`DEFAULT_CALL_LOG_CAPACITY`] calls (or [`Settings::call_log_capacity`]), so a
 //!   long-running `--demo` stays bounded, and counts every call exactly
 //!   ([`Sandbox::total_calls`]);
-//! - the **peak number of requests in flight** at once ([`Sandbox::peak_in_flight`]).
+//! - the **peak number of requests in flight** at once ([`Sandbox::peak_in_flight`]);
+//! - **webhooks**: with [`Sandbox::send_webhooks_to`], changes made through
+//!   [`Sandbox::update`], [`Sandbox::create`], [`Sandbox::delete_customer`] or
+//!   `POST /v1/customers/{id}` deliver Stripe-signed events there, and return once they were
+//!   answered (see [`webhooks`]).
 //!
 //! Like Stripe it requires `Authorization: Bearer <key>` (401 otherwise), sends a
 //! `Request-Id` header, and answers errors as `{"error": {"type", "code", "message", …}}`.
@@ -35,6 +40,7 @@ pub mod demo;
 pub mod fixtures;
 pub mod routes;
 pub mod store;
+pub mod webhooks;
 
 use std::{
     collections::VecDeque,
@@ -51,6 +57,7 @@ use serde_json::{json, Value};
 
 use routes::ApiError;
 pub use store::Store;
+pub use webhooks::{Delivery, DeliveryError};
 
 /// The key the demo sandbox accepts (and `--demo` configures the client with).
 pub const DEMO_KEY: &str = "sk_test_sandbox_demo_key";
@@ -161,6 +168,8 @@ struct State {
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
     request_ids: AtomicU64,
+    webhooks: Mutex<Option<webhooks::Target>>,
+    event_ids: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -197,6 +206,8 @@ impl Sandbox {
             in_flight: AtomicUsize::new(0),
             peak_in_flight: AtomicUsize::new(0),
             request_ids: AtomicU64::new(0),
+            webhooks: Mutex::new(None),
+            event_ids: AtomicU64::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -334,7 +345,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let _in_flight = InFlight::enter(&state);
     let path = req.uri().path().to_owned();
     let authorized = req
@@ -403,6 +414,16 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
         };
         let body = json!({"error": {"type": "invalid_request_error", "message": message}});
         return respond(401, body, request_id);
+    }
+    let changed = routes::change(&mut lock(&state.store), req.method().as_str(), &path, &body);
+    if let Some(changed) = changed {
+        return match changed {
+            Ok((answer, changes)) => {
+                state.deliver_changes(changes, &request_id).await;
+                respond(200, answer, request_id)
+            }
+            Err(ApiError { status, body }) => respond(status, body, request_id),
+        };
     }
     let answer = routes::answer(
         &lock(&state.store),

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::fixtures::plan_view;
+
 /// The objects the sandbox serves: customers, subscriptions, prices and products.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
@@ -48,14 +50,31 @@ impl Store {
         self.map(object).into_iter().flat_map(BTreeMap::values)
     }
 
-    /// Changes a stored object in place; returns false if it does not exist.
+    /// Changes a stored object in place; returns false if it does not exist. A changed price
+    /// also replaces its copies embedded in subscription items (`price`, and the `plan` view
+    /// of it), as Stripe answers them.
     pub fn update(&mut self, object: &str, id: &str, change: impl FnOnce(&mut Value)) -> bool {
-        match self.map_mut(object).and_then(|m| m.get_mut(id)) {
-            Some(value) => {
-                change(value);
-                true
+        let Some(value) = self.map_mut(object).and_then(|m| m.get_mut(id)) else {
+            return false;
+        };
+        change(value);
+        if object == "price" {
+            let price = value.clone();
+            self.refresh_embedded_price(&price);
+        }
+        true
+    }
+
+    /// Replaces every subscription item's copy of `price` (matched by id) with it.
+    fn refresh_embedded_price(&mut self, price: &Value) {
+        for sub in self.subscriptions.values_mut() {
+            let Some(items) = sub["items"]["data"].as_array_mut() else {
+                continue;
+            };
+            for item in items.iter_mut().filter(|i| i["price"]["id"] == price["id"]) {
+                item["price"] = price.clone();
+                item["plan"] = plan_view(price);
             }
-            None => false,
         }
     }
 
@@ -147,6 +166,20 @@ mod tests {
         assert!(store.update("customer", "cus_1", |c| c["name"] = json!("M")));
         assert_eq!(store.get("customer", "cus_1").unwrap()["name"], json!("M"));
         assert!(!store.update("customer", "cus_2", |_| panic!("not called")));
+    }
+
+    #[test]
+    fn a_changed_price_shows_in_the_subscription_items_that_embed_it() {
+        let mut store = Store::new();
+        subscribed(&mut store, "sub_1", "cus_1", "active");
+        store.put(price("price_1", "prod_1", "x", "100", None, 1));
+
+        assert!(store.update("price", "price_1", |p| p["nickname"] = json!("renamed")));
+
+        let item = &store.get("subscription", "sub_1").unwrap()["items"]["data"][0];
+        assert_eq!(item["price"]["nickname"], json!("renamed"));
+        assert_eq!(item["plan"]["nickname"], json!("renamed"));
+        assert_eq!(item["price"], *store.get("price", "price_1").unwrap());
     }
 
     #[test]

@@ -13,3 +13,4 @@ mod schema;
 mod seed_query;
 mod stripe_budget;
 mod stripe_errors;
+mod webhooks;

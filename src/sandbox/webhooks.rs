@@ -1,0 +1,402 @@
+//! Webhooks from the sandbox: when its data changes, it sends a Stripe-shaped event, signed as
+//! Stripe signs, to the URL set with [`Sandbox::send_webhooks_to`].
+//!
+//! - **Events** are shaped as Stripe's: `{"id": "evt_…", "object": "event", "api_version",
+//!   "created", "data": {"object", "previous_attributes"?}, "livemode": false,
+//!   "pending_webhooks": 1, "request": {"id", "idempotency_key"}, "type"}`, with `data.object`
+//!   the object after the change, answered as the API answers it.
+//! - **Signatures** are Stripe's: `Stripe-Signature: t=<now>,v1=<hex HMAC-SHA256 of
+//!   "{t}.{body}" keyed with the secret's UTF-8 bytes>` ([`signature_header`]).
+//! - **Delivery is awaited**: every method that changes data returns after the receiver
+//!   answered, with its status and body ([`Delivery`]), so a test awaits the delivery instead
+//!   of sleeping. There is one attempt per event (Stripe retries failures; a test that wants a
+//!   retry sends the event again with [`Sandbox::send_event`]).
+//! - The `POST /v1/customers/{id}` endpoint ([`super::routes::change`]) delivers its
+//!   `customer.updated` event the same way before it answers, so `--demo` data changed with
+//!   curl is fresh in the server as soon as curl returns.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+
+use super::{lock, routes, unix_now, Sandbox, State};
+use crate::stripe::DEFAULT_API_VERSION;
+
+/// How long the sandbox waits for the receiver of a webhook to answer.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the sandbox sends its events, and the secret it signs them with.
+#[derive(Clone)]
+pub(super) struct Target {
+    url: String,
+    secret: String,
+    client: reqwest::Client,
+}
+
+/// One delivered webhook: the event sent and the receiver's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The event as sent (`Value::Null` for a raw body that is not JSON).
+    pub event: Value,
+    /// The receiver's HTTP status.
+    pub status: u16,
+    /// The receiver's body as JSON (`Value::Null` when it is not JSON).
+    pub answer: Value,
+}
+
+/// Why the sandbox could not change its data or deliver an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// [`Sandbox::send_webhooks_to`] was never called.
+    #[error("the sandbox sends no webhooks: call Sandbox::send_webhooks_to first")]
+    NoTarget,
+    /// The object to change does not exist.
+    #[error("the sandbox has no {object} {id}")]
+    NoSuchObject {
+        /// the object type
+        object: String,
+        /// the id
+        id: String,
+    },
+    /// The receiver could not be reached or did not answer in time.
+    #[error("the webhook to {url} was not delivered: {reason}")]
+    Transport {
+        /// the receiver
+        url: String,
+        /// what went wrong
+        reason: String,
+    },
+}
+
+/// A change Stripe sends an event for: the event's type, the object after the change, and
+/// the previous values of the top-level fields that changed (for `*.updated`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// e.g. `customer.updated`
+    pub event_type: String,
+    /// the object after the change, as the API answers it
+    pub object: Value,
+    /// `data.previous_attributes`, for updates
+    pub previous_attributes: Option<Value>,
+}
+
+/// The `Stripe-Signature` header Stripe sends for `body` at `timestamp` (Unix seconds):
+/// `t=<timestamp>,v1=<hex HMAC-SHA256 of "{timestamp}.{body}">`, keyed with `secret`'s
+/// UTF-8 bytes as they are (the `whsec_` prefix included).
+pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={timestamp},v1={hex}")
+}
+
+/// The event type Stripe sends when an object of this type (`customer`, `subscription`,
+/// `price`, `product`) is `action` (`created`, `updated`, `deleted`).
+pub fn event_type(object: &str, action: &str) -> String {
+    match object {
+        "subscription" => format!("customer.subscription.{action}"),
+        other => format!("{other}.{action}"),
+    }
+}
+
+/// The top-level fields of `after` whose value differs in `before`, with `before`'s value
+/// (`null` for a field `before` lacked): Stripe's `previous_attributes`.
+pub fn previous_attributes(before: &Value, after: &Value) -> Value {
+    let mut changed = Map::new();
+    if let Some(after) = after.as_object() {
+        for (key, value) in after {
+            let old = before.get(key).unwrap_or(&Value::Null);
+            if old != value {
+                changed.insert(key.clone(), old.clone());
+            }
+        }
+    }
+    Value::Object(changed)
+}
+
+/// A stored object as the API answers it (and as events carry it).
+fn rendered(object: &str, stored: &Value) -> Value {
+    match object {
+        "subscription" => routes::render_subscription(stored),
+        _ => stored.clone(),
+    }
+}
+
+impl State {
+    fn event(&self, change: Change, request_id: Option<&str>) -> Value {
+        let n = self
+            .event_ids
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        let mut data = json!({ "object": change.object });
+        if let Some(previous) = change.previous_attributes {
+            data["previous_attributes"] = previous;
+        }
+        json!({
+            "id": format!("evt_sandbox{n:06}"),
+            "object": "event",
+            "api_version": DEFAULT_API_VERSION,
+            "created": unix_now(),
+            "data": data,
+            "livemode": false,
+            "pending_webhooks": 1,
+            "request": { "id": request_id, "idempotency_key": null },
+            "type": change.event_type,
+        })
+    }
+
+    fn target(&self) -> Result<Target, DeliveryError> {
+        lock(&self.webhooks).clone().ok_or(DeliveryError::NoTarget)
+    }
+
+    /// Posts `body` to the target with `signature` (none when `None`) and waits for the
+    /// answer.
+    async fn post(
+        &self,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> Result<Delivery, DeliveryError> {
+        let target = self.target()?;
+        let event = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let mut request = target
+            .client
+            .post(&target.url)
+            .header("content-type", "application/json; charset=utf-8")
+            .header(
+                "user-agent",
+                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            )
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        let transport = |e: reqwest::Error| DeliveryError::Transport {
+            url: target.url.clone(),
+            reason: e.without_url().to_string(),
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(transport)?;
+        Ok(Delivery {
+            event,
+            status,
+            answer: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        })
+    }
+
+    /// Signs `event` now with the target's secret and delivers it.
+    async fn send(&self, event: &Value) -> Result<Delivery, DeliveryError> {
+        let target = self.target()?;
+        let body = serde_json::to_vec(event).expect("JSON values serialise");
+        let signature = signature_header(&target.secret, unix_now(), &body);
+        self.post(body, Some(signature)).await
+    }
+
+    /// Delivers one event per change, in order, when a target is set (for the write
+    /// endpoints: a failed delivery is logged, never an API error).
+    pub(super) async fn deliver_changes(&self, changes: Vec<Change>, request_id: &str) {
+        if lock(&self.webhooks).is_none() {
+            return;
+        }
+        for change in changes {
+            let event = self.event(change, Some(request_id));
+            match self.send(&event).await {
+                Ok(delivery) if (200..300).contains(&delivery.status) => {}
+                Ok(delivery) => tracing::warn!(
+                    event_id = %event["id"], status = delivery.status,
+                    "sandbox webhook refused by its receiver"
+                ),
+                Err(e) => {
+                    tracing::warn!(event_id = %event["id"], error = %e, "sandbox webhook not delivered")
+                }
+            }
+        }
+    }
+}
+
+impl Sandbox {
+    /// From now on, data changes made through this sandbox ([`Sandbox::update`],
+    /// [`Sandbox::create`], [`Sandbox::delete_customer`], `POST /v1/customers/{id}`) send their
+    /// events to `url`, signed with `secret`. Replaces an earlier target.
+    pub fn send_webhooks_to(&self, url: &str, secret: &str) {
+        // No idle connections are kept: deliveries are made from the caller's runtime or
+        // from the sandbox's own worker threads, and a pooled connection belongs to one.
+        let client = reqwest::Client::builder()
+            .timeout(DELIVERY_TIMEOUT)
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("a plain HTTP client builds");
+        *lock(&self.state.webhooks) = Some(Target {
+            url: url.to_owned(),
+            secret: secret.to_owned(),
+            client,
+        });
+    }
+
+    /// Changes a stored object (`customer`, `subscription`, `price`, `product`) and delivers
+    /// its `*.updated` event (`customer.subscription.updated` for a subscription), with
+    /// `previous_attributes`. A price change also shows in the subscriptions that embed it,
+    /// as on Stripe. Returns after the receiver answered. Like every method here that
+    /// changes data, it changes nothing when [`Sandbox::send_webhooks_to`] was not called
+    /// ([`DeliveryError::NoTarget`]) or the object does not exist.
+    pub async fn update(
+        &self,
+        object: &str,
+        id: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Result<Delivery, DeliveryError> {
+        self.state.target()?;
+        let (before, after) = self
+            .with_store(|store| {
+                let before = store.get(object, id).map(|v| rendered(object, v))?;
+                store.update(object, id, change);
+                let after = rendered(object, store.get(object, id)?);
+                Some((before, after))
+            })
+            .ok_or_else(|| DeliveryError::NoSuchObject {
+                object: object.to_owned(),
+                id: id.to_owned(),
+            })?;
+        let event = self.state.event(
+            Change {
+                event_type: event_type(object, "updated"),
+                previous_attributes: Some(previous_attributes(&before, &after)),
+                object: after,
+            },
+            None,
+        );
+        self.state.send(&event).await
+    }
+
+    /// Stores a new object (routed by its `object` field, as [`super::Store::put`], which
+    /// panics on a type the store does not keep) and delivers its `*.created` event. Returns
+    /// after the receiver answered.
+    pub async fn create(&self, object: Value) -> Result<Delivery, DeliveryError> {
+        self.state.target()?;
+        let kind = object["object"].as_str().unwrap_or_default().to_owned();
+        let stored = self.with_store(|store| {
+            store.put(object.clone());
+            rendered(&kind, &object)
+        });
+        let event = self.state.event(
+            Change {
+                event_type: event_type(&kind, "created"),
+                object: stored,
+                previous_attributes: None,
+            },
+            None,
+        );
+        self.state.send(&event).await
+    }
+
+    /// Deletes a customer as Stripe does ([`super::Store::delete_customer`]) and delivers what
+    /// Stripe sends: `customer.subscription.deleted` for each subscription it canceled, then
+    /// `customer.deleted` with the customer as it was. Returns after every delivery was
+    /// answered, in that order.
+    pub async fn delete_customer(&self, id: &str) -> Result<Vec<Delivery>, DeliveryError> {
+        self.state.target()?;
+        let changes = self
+            .with_store(|store| {
+                let customer = store.get("customer", id)?.clone();
+                let live: Vec<String> = store
+                    .objects("subscription")
+                    .filter(|s| s["customer"] == json!(id) && s["status"] != json!("canceled"))
+                    .filter_map(|s| s["id"].as_str().map(str::to_owned))
+                    .collect();
+                store.delete_customer(id, unix_now());
+                let mut changes: Vec<Change> = live
+                    .iter()
+                    .filter_map(|sub| store.get("subscription", sub))
+                    .filter(|sub| sub["status"] == json!("canceled"))
+                    .map(|sub| Change {
+                        event_type: event_type("subscription", "deleted"),
+                        object: rendered("subscription", sub),
+                        previous_attributes: None,
+                    })
+                    .collect();
+                changes.push(Change {
+                    event_type: event_type("customer", "deleted"),
+                    object: customer,
+                    previous_attributes: None,
+                });
+                Some(changes)
+            })
+            .ok_or_else(|| DeliveryError::NoSuchObject {
+                object: "customer".into(),
+                id: id.to_owned(),
+            })?;
+        let mut deliveries = Vec::with_capacity(changes.len());
+        for change in changes {
+            let event = self.state.event(change, None);
+            deliveries.push(self.state.send(&event).await?);
+        }
+        Ok(deliveries)
+    }
+
+    /// Delivers an event of any type about `object` without changing any data (e.g. a type
+    /// the server does not cache). Returns after the receiver answered.
+    pub async fn emit(&self, event_type: &str, object: Value) -> Result<Delivery, DeliveryError> {
+        let event = self.state.event(
+            Change {
+                event_type: event_type.to_owned(),
+                object,
+                previous_attributes: None,
+            },
+            None,
+        );
+        self.state.send(&event).await
+    }
+
+    /// Delivers `event` as it is (e.g. a [`Delivery::event`] again, as Stripe redelivers),
+    /// signed now. Returns after the receiver answered.
+    pub async fn send_event(&self, event: &Value) -> Result<Delivery, DeliveryError> {
+        self.state.send(event).await
+    }
+
+    /// Posts `body` to the webhook URL with this `Stripe-Signature` value, or none: for
+    /// forged, stale or malformed deliveries ([`signature_header`] makes one with any secret
+    /// and time). Returns after the receiver answered.
+    pub async fn post_webhook(
+        &self,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> Result<Delivery, DeliveryError> {
+        self.state
+            .post(body.to_vec(), signature.map(str::to_owned))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previous_attributes_hold_the_old_values_of_changed_fields_only() {
+        let before = json!({"id": "cus_1", "name": "Old", "metadata": {"a": "1"}});
+        let after = json!({"id": "cus_1", "name": "New", "metadata": {"a": "1"}, "email": "e"});
+        assert_eq!(
+            previous_attributes(&before, &after),
+            json!({"name": "Old", "email": null})
+        );
+    }
+
+    #[test]
+    fn subscription_events_are_customer_subscription_events() {
+        assert_eq!(
+            event_type("subscription", "updated"),
+            "customer.subscription.updated"
+        );
+        assert_eq!(event_type("price", "created"), "price.created");
+    }
+}

@@ -1,0 +1,835 @@
+//! Stripe webhooks: the `Stripe-Signature` check, event parsing, and which cache entries each
+//! event makes stale. Everything here is pure (no I/O, the clock is an argument); the route
+//! itself (`POST /webhooks/stripe`) is in [`crate::http`].
+//!
+//! Guarantees:
+//!
+//! - **Only signed deliveries count.** [`verify`] accepts a body only when one of the header's
+//!   `v1` signatures is the hex HMAC-SHA256 of `"{t}.{raw body}"` keyed with the endpoint's
+//!   signing secret (its UTF-8 bytes, `whsec_` prefix included, as Stripe signs), compared in
+//!   constant time, and `t` is within the tolerance of the server's clock (default 300 s,
+//!   Stripe's own SDK default) **in either direction**: a timestamp too far in the future is
+//!   refused like one too far in the past, so a clock that drifted either way shows up as
+//!   refusals instead of a replay window that never closes. The signature is checked before
+//!   the timestamp, so a "too old" refusal means the signature itself was right.
+//! - **Events are hints, never data.** An event only names what changed ([`stale_tags`]); the
+//!   cache then re-reads it from Stripe on the next query. Stripe does not guarantee order or
+//!   single delivery, and a hint is correct whatever the order and however often it arrives.
+//! - **Unknown types are acknowledged.** An event of a type this server does not cache maps to
+//!   `None` and is answered 200 (Stripe would otherwise retry it for days).
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::{cache::Tag, secret::SecretString};
+
+/// The header Stripe signs deliveries with.
+pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
+
+/// How far a signature's timestamp may be from the server's clock, unless configured
+/// (`STRIPE_WEBHOOK_TOLERANCE_SECONDS`): Stripe's SDKs use 300 s.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// The webhook endpoint's settings (`STRIPE_WEBHOOK_SECRET`,
+/// `STRIPE_WEBHOOK_TOLERANCE_SECONDS`). Without them `POST /webhooks/stripe` is disabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// The endpoint's signing secret (`whsec_…`), used as-is.
+    pub secret: SecretString,
+    /// Largest accepted distance between a signature's timestamp and the server's clock.
+    pub tolerance: Duration,
+}
+
+/// Why a `Stripe-Signature` header was refused. No variant carries the secret or the
+/// expected signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// No `Stripe-Signature` header (or an empty one).
+    #[error("the Stripe-Signature header is missing")]
+    Missing,
+    /// The header is not `t=<unix seconds>,v1=<hex>[,v1=<hex>…]`.
+    #[error("the Stripe-Signature header is malformed: {0}")]
+    Malformed(&'static str),
+    /// The header has a timestamp but no `v1` signature (only `v0` or unknown schemes).
+    #[error("the Stripe-Signature header has no v1 signature")]
+    NoV1,
+    /// The signature is right, but its timestamp is older than the tolerance.
+    #[error("the signature is {age_seconds} s old, beyond the {tolerance_seconds} s tolerance (a replayed delivery, or a clock that is off)")]
+    TooOld {
+        /// how old the timestamp is
+        age_seconds: i64,
+        /// the tolerance
+        tolerance_seconds: u64,
+    },
+    /// The signature is right, but its timestamp is further in the future than the tolerance.
+    #[error("the signature is dated {ahead_seconds} s in the future, beyond the {tolerance_seconds} s tolerance (a clock that is off)")]
+    InFuture {
+        /// how far ahead the timestamp is
+        ahead_seconds: i64,
+        /// the tolerance
+        tolerance_seconds: u64,
+    },
+    /// No `v1` signature matches the body signed with the configured secret.
+    #[error("no v1 signature matches the body signed with STRIPE_WEBHOOK_SECRET (a forged delivery, or another endpoint's secret)")]
+    Mismatch,
+}
+
+impl SignatureError {
+    /// A stable, machine-readable code for the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignatureError::Missing => "missing_signature",
+            SignatureError::Malformed(_) => "malformed_signature",
+            SignatureError::NoV1 => "no_v1_signature",
+            SignatureError::TooOld { .. } | SignatureError::InFuture { .. } => {
+                "timestamp_outside_tolerance"
+            }
+            SignatureError::Mismatch => "signature_mismatch",
+        }
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Checks a `Stripe-Signature` header value against the raw request `body`, as Stripe signs
+/// it (see the module docs): `Ok` when one `v1` signature matches and its timestamp is
+/// within `tolerance` of `now_unix`. `v0` and unknown schemes are ignored; several `v1`
+/// entries (Stripe sends two while a secret is being rolled) are all compared, in constant
+/// time, and any match is enough.
+pub fn verify(
+    header: &str,
+    body: &[u8],
+    secret: &SecretString,
+    now_unix: i64,
+    tolerance: Duration,
+) -> Result<(), SignatureError> {
+    if header.trim().is_empty() {
+        return Err(SignatureError::Missing);
+    }
+    let mut timestamp: Option<&str> = None;
+    let mut v1: Vec<&str> = Vec::new();
+    for entry in header.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((scheme, value)) = entry.split_once('=') else {
+            return Err(SignatureError::Malformed("an entry is not `key=value`"));
+        };
+        match scheme.trim() {
+            "t" if timestamp.is_some() => {
+                return Err(SignatureError::Malformed("more than one `t=` timestamp"))
+            }
+            "t" => timestamp = Some(value.trim()),
+            "v1" => v1.push(value.trim()),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or(SignatureError::Malformed("no `t=` timestamp"))?;
+    let signed_at = parse_timestamp(timestamp).ok_or(SignatureError::Malformed(
+        "`t` is not a Unix time in seconds",
+    ))?;
+    if v1.is_empty() {
+        return Err(SignatureError::NoV1);
+    }
+    let presented = v1
+        .iter()
+        .map(|hex| decode_hex_32(hex))
+        .collect::<Option<Vec<[u8; 32]>>>()
+        .ok_or(SignatureError::Malformed(
+            "a v1 signature is not 64 hexadecimal digits",
+        ))?;
+
+    let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    // Every signature is compared (no early exit), each in constant time.
+    let matched = presented.iter().fold(false, |any, sig| {
+        any | mac.clone().verify_slice(sig).is_ok()
+    });
+    if !matched {
+        return Err(SignatureError::Mismatch);
+    }
+
+    let tolerance_seconds = tolerance.as_secs();
+    let limit = i64::try_from(tolerance_seconds).unwrap_or(i64::MAX);
+    let age = now_unix.saturating_sub(signed_at);
+    if age > limit {
+        return Err(SignatureError::TooOld {
+            age_seconds: age,
+            tolerance_seconds,
+        });
+    }
+    if age < -limit {
+        return Err(SignatureError::InFuture {
+            ahead_seconds: -age,
+            tolerance_seconds,
+        });
+    }
+    Ok(())
+}
+
+/// A Unix time in seconds: 1 to 18 ASCII digits (no sign, no spaces).
+fn parse_timestamp(text: &str) -> Option<i64> {
+    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// 64 hexadecimal digits (either case) as 32 bytes.
+fn decode_hex_32(text: &str) -> Option<[u8; 32]> {
+    let digits = text.as_bytes();
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let high = (pair[0] as char).to_digit(16)?;
+        let low = (pair[1] as char).to_digit(16)?;
+        *byte = (high * 16 + low) as u8;
+    }
+    Some(out)
+}
+
+/// A verified delivery's event: what [`parse_event`] reads from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// `id` (`evt_…`), when present; only logged.
+    pub id: Option<String>,
+    /// `type`, e.g. `customer.updated`.
+    pub event_type: String,
+    /// `data.object`: the object after the change.
+    pub object: Value,
+}
+
+/// Why a signed body is not an event this server can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// The body is not JSON.
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    /// The body is JSON but not a Stripe event.
+    #[error("the body is not a Stripe event: {0}")]
+    NotAnEvent(&'static str),
+    /// The event's object lacks the id that says what changed.
+    #[error("the `{event_type}` event's data.object has no {what}")]
+    MissingId {
+        /// the event type
+        event_type: String,
+        /// what is missing, e.g. "`customer` id"
+        what: &'static str,
+    },
+}
+
+impl EventError {
+    /// A stable, machine-readable code for the refusal.
+    pub fn code(&self) -> &'static str {
+        "invalid_event"
+    }
+}
+
+/// Reads an event: a JSON object with a string `type` and an object `data.object`; `id`, if
+/// present, must be a string. Other fields are not read.
+pub fn parse_event(body: &[u8]) -> Result<Event, EventError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| EventError::NotJson(e.to_string()))?;
+    let Value::Object(mut event) = value else {
+        return Err(EventError::NotAnEvent("it is not a JSON object"));
+    };
+    let id = match event.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id),
+        Some(_) => return Err(EventError::NotAnEvent("`id` is not a string")),
+    };
+    let Some(Value::String(event_type)) = event.remove("type") else {
+        return Err(EventError::NotAnEvent("it has no string `type`"));
+    };
+    let object = match event.get_mut("data").and_then(|d| d.get_mut("object")) {
+        Some(object @ Value::Object(_)) => object.take(),
+        _ => return Err(EventError::NotAnEvent("it has no `data.object` object")),
+    };
+    Ok(Event {
+        id,
+        event_type,
+        object,
+    })
+}
+
+/// The cache tags an event makes stale, or `None` for a type this server does not cache
+/// (acknowledged and ignored). The mapping (also in docs/design.md):
+///
+/// | event type | tags |
+/// |---|---|
+/// | `customer.created`, `.updated` | `Object(customer)`, `Collection("customers")` |
+/// | `customer.deleted` | those, plus `SubscriptionsOf(customer)` and `Collection("subscriptions")` (deleting a customer cancels its subscriptions) |
+/// | `customer.subscription.*` | `Object(subscription)`, `SubscriptionsOf(its customer)`, `Collection("subscriptions")` |
+/// | other `customer.<object>.*` (`customer.discount.*`, `customer.tax_id.*`, `customer.source.*`, …) | `Object(customer)`, `Collection("customers")`, the customer taken from the object's `customer` field; `None` when that field is `null` (e.g. an account's own tax id) |
+/// | `price.*` | `Object(price)`, `Collection("prices")` |
+/// | `plan.*` | `Object(plan)`, `Collection("prices")` (a plan's id is also a price id) |
+/// | `product.*` | `Object(product)` |
+///
+/// An object that lacks the id the mapping needs (or where it is not a non-empty string or
+/// an expanded object with one) is an [`EventError::MissingId`]: Stripe never sends such an
+/// event, so it is refused rather than guessed at.
+pub fn stale_tags(event_type: &str, object: &Value) -> Result<Option<Vec<Tag>>, EventError> {
+    let missing = |what| EventError::MissingId {
+        event_type: event_type.to_owned(),
+        what,
+    };
+    let own_id = || id_of(&object["id"]).ok_or_else(|| missing("`id`"));
+    let Some((family, rest)) = event_type.split_once('.') else {
+        return Ok(None);
+    };
+    let tags = match family {
+        "customer" => {
+            if rest.starts_with("subscription.") {
+                let subscription = own_id()?;
+                let customer =
+                    id_of(&object["customer"]).ok_or_else(|| missing("`customer` id"))?;
+                vec![
+                    Tag::Object(subscription),
+                    Tag::SubscriptionsOf(customer),
+                    Tag::Collection("subscriptions"),
+                ]
+            } else if matches!(rest, "created" | "updated" | "deleted") {
+                let customer = own_id()?;
+                let mut tags = vec![Tag::Object(customer.clone()), Tag::Collection("customers")];
+                if rest == "deleted" {
+                    tags.push(Tag::SubscriptionsOf(customer));
+                    tags.push(Tag::Collection("subscriptions"));
+                }
+                tags
+            } else {
+                // customer.discount.*, customer.tax_id.*, customer.source.*, …: the object is
+                // not the customer; its `customer` field names it.
+                let customer = match object.get("customer") {
+                    Some(Value::Null) => return Ok(None),
+                    Some(field) => id_of(field),
+                    None => None,
+                }
+                .ok_or_else(|| missing("`customer` id"))?;
+                vec![Tag::Object(customer), Tag::Collection("customers")]
+            }
+        }
+        "price" => vec![Tag::Object(own_id()?), Tag::Collection("prices")],
+        "plan" => vec![Tag::Object(own_id()?), Tag::Collection("prices")],
+        "product" => vec![Tag::Object(own_id()?)],
+        _ => return Ok(None),
+    };
+    Ok(Some(tags))
+}
+
+/// An id given as a non-empty string, or as an expanded object carrying one.
+fn id_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(id) if !id.is_empty() => Some(id.clone()),
+        Value::Object(expanded) => match expanded.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A verified delivery, ready to act on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    /// The event's `id`, when present.
+    pub id: Option<String>,
+    /// The event's `type`.
+    pub event_type: String,
+    /// What it makes stale; `None` for a type this server does not cache.
+    pub tags: Option<Vec<Tag>>,
+}
+
+/// Why a delivery was refused (answered 400, nothing changed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// The signature check failed.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// Signed, but not an event this server can act on. `event_type` is set when the body
+    /// had one.
+    #[error("{error}")]
+    Event {
+        /// the event's type, if it had one
+        event_type: Option<String>,
+        /// what is wrong
+        error: EventError,
+    },
+}
+
+impl Rejected {
+    /// A stable, machine-readable code for the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejected::Signature(e) => e.code(),
+            Rejected::Event { error, .. } => error.code(),
+        }
+    }
+
+    /// The event type, when the body was signed and had one.
+    pub fn event_type(&self) -> Option<&str> {
+        match self {
+            Rejected::Signature(_) => None,
+            Rejected::Event { event_type, .. } => event_type.as_deref(),
+        }
+    }
+}
+
+/// Everything the endpoint decides about one delivery: the signature (`header` is the raw
+/// `Stripe-Signature` value, `None` when absent), then the event, then its tags. Nothing is
+/// read from the body before the signature is verified.
+pub fn receive(
+    settings: &WebhookSettings,
+    header: Option<&[u8]>,
+    body: &[u8],
+    now_unix: i64,
+) -> Result<Received, Rejected> {
+    let header = match header {
+        None => return Err(SignatureError::Missing.into()),
+        Some(raw) => std::str::from_utf8(raw)
+            .map_err(|_| SignatureError::Malformed("the header is not UTF-8"))?,
+    };
+    verify(header, body, &settings.secret, now_unix, settings.tolerance)?;
+    let event = parse_event(body).map_err(|error| Rejected::Event {
+        event_type: None,
+        error,
+    })?;
+    let tags = stale_tags(&event.event_type, &event.object).map_err(|error| Rejected::Event {
+        event_type: Some(event.event_type.clone()),
+        error,
+    })?;
+    Ok(Received {
+        id: event.id,
+        event_type: event.event_type,
+        tags,
+    })
+}
+
+/// Seconds since the Unix epoch, by the server's clock.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::sandbox::webhooks::signature_header;
+
+    const SECRET: &str = "whsec_test_secret";
+    const NOW: i64 = 1_700_000_000;
+    const BODY: &[u8] = br#"{"id":"evt_1"}"#;
+    /// `hmac.new(b"whsec_test_secret", b'1700000000.{"id":"evt_1"}', hashlib.sha256)
+    /// .hexdigest()`, computed with Python's standard library.
+    const KNOWN: &str = "248a374f50f943a28b0f6ab50faf9a7e7e29b710fa26df9fb1618b9bf8ea9c9a";
+
+    fn check(header: &str, body: &[u8]) -> Result<(), SignatureError> {
+        verify(
+            header,
+            body,
+            &SecretString::new(SECRET),
+            NOW,
+            DEFAULT_TOLERANCE,
+        )
+    }
+
+    fn signed(t: i64) -> String {
+        signature_header(SECRET, t, BODY)
+    }
+
+    #[test]
+    fn a_signature_made_as_stripe_makes_it_is_accepted() {
+        assert_eq!(check(&format!("t={NOW},v1={KNOWN}"), BODY), Ok(()));
+        assert_eq!(signed(NOW), format!("t={NOW},v1={KNOWN}"));
+        let upper = KNOWN.to_uppercase();
+        assert_eq!(check(&format!("t={NOW}, v1={upper}"), BODY), Ok(()));
+    }
+
+    #[test]
+    fn any_one_of_several_v1_signatures_is_enough() {
+        let other = "0".repeat(64);
+        assert_eq!(
+            check(&format!("t={NOW},v1={other},v1={KNOWN},v0={other}"), BODY),
+            Ok(())
+        );
+        assert_eq!(
+            check(&format!("t={NOW},v1={KNOWN},v1={other}"), BODY),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn v0_and_unknown_schemes_are_ignored() {
+        assert_eq!(
+            check(&format!("t={NOW},v0={KNOWN}"), BODY),
+            Err(SignatureError::NoV1)
+        );
+        assert_eq!(
+            check(&format!("t={NOW},v2={KNOWN},v1={KNOWN},x=y"), BODY),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_tampered_body_does_not_match() {
+        assert_eq!(
+            check(&signed(NOW), br#"{"id":"evt_2"}"#),
+            Err(SignatureError::Mismatch)
+        );
+        // Re-serialised JSON is another body, too.
+        assert_eq!(
+            check(&signed(NOW), br#"{ "id": "evt_1" }"#),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn another_secret_does_not_match() {
+        let header = signature_header("whsec_another_secret", NOW, BODY);
+        assert_eq!(check(&header, BODY), Err(SignatureError::Mismatch));
+        // The secret is used as-is: its `whsec_` prefix is part of the key.
+        let header = signature_header("test_secret", NOW, BODY);
+        assert_eq!(check(&header, BODY), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn the_timestamp_is_part_of_what_is_signed() {
+        let moved = format!("t={},v1={KNOWN}", NOW + 1);
+        assert_eq!(check(&moved, BODY), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn a_timestamp_beyond_the_tolerance_either_way_is_refused() {
+        assert_eq!(check(&signed(NOW - 300), BODY), Ok(()));
+        assert_eq!(check(&signed(NOW + 300), BODY), Ok(()));
+        assert_eq!(
+            check(&signed(NOW - 301), BODY),
+            Err(SignatureError::TooOld {
+                age_seconds: 301,
+                tolerance_seconds: 300
+            })
+        );
+        assert_eq!(
+            check(&signed(NOW + 301), BODY),
+            Err(SignatureError::InFuture {
+                ahead_seconds: 301,
+                tolerance_seconds: 300
+            })
+        );
+        let wide = verify(
+            &signed(NOW - 1000),
+            BODY,
+            &SecretString::new(SECRET),
+            NOW,
+            Duration::from_secs(1000),
+        );
+        assert_eq!(wide, Ok(()));
+    }
+
+    #[test]
+    fn a_forged_signature_is_refused_as_forged_even_when_old() {
+        let header = signature_header("whsec_forger", NOW - 10_000, BODY);
+        assert_eq!(check(&header, BODY), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn malformed_headers_are_refused_with_the_reason() {
+        assert_eq!(check("", BODY), Err(SignatureError::Missing));
+        assert_eq!(check("   ", BODY), Err(SignatureError::Missing));
+        for header in [
+            format!("v1={KNOWN}"),
+            format!("t=,v1={KNOWN}"),
+            format!("t=-5,v1={KNOWN}"),
+            format!("t=12a,v1={KNOWN}"),
+            format!("t=1234567890123456789,v1={KNOWN}"),
+            format!("t={NOW},t={NOW},v1={KNOWN}"),
+            format!("t={NOW};v1={KNOWN}"),
+            format!("t={NOW},{KNOWN}"),
+            "garbage".to_owned(),
+        ] {
+            assert!(
+                matches!(check(&header, BODY), Err(SignatureError::Malformed(_))),
+                "{header}"
+            );
+        }
+        assert_eq!(check(&format!("t={NOW}"), BODY), Err(SignatureError::NoV1));
+    }
+
+    #[test]
+    fn a_v1_signature_that_is_not_64_hex_digits_is_malformed() {
+        let non_hex = format!("{}zz", &KNOWN[..62]);
+        for bad in [non_hex.as_str(), &KNOWN[..62], "", "é"] {
+            assert_eq!(
+                check(&format!("t={NOW},v1={bad}"), BODY),
+                Err(SignatureError::Malformed(
+                    "a v1 signature is not 64 hexadecimal digits"
+                )),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_never_show_the_secret_or_the_expected_signature() {
+        for header in [
+            signature_header("whsec_forger", NOW, BODY),
+            signed(NOW - 1000),
+            "t=1".to_owned(),
+        ] {
+            let error = check(&header, BODY).unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains(SECRET), "{shown}");
+            assert!(!shown.contains(KNOWN), "{shown}");
+        }
+    }
+
+    #[test]
+    fn only_json_objects_with_a_type_and_a_data_object_are_events() {
+        let event = parse_event(
+            br#"{"id":"evt_1","object":"event","type":"customer.updated","data":{"object":{"id":"cus_1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(event.id.as_deref(), Some("evt_1"));
+        assert_eq!(event.event_type, "customer.updated");
+        assert_eq!(event.object, json!({"id": "cus_1"}));
+
+        assert!(matches!(parse_event(b"{"), Err(EventError::NotJson(_))));
+        for body in [
+            r#"[]"#,
+            r#"{"data":{"object":{}}}"#,
+            r#"{"type":7,"data":{"object":{}}}"#,
+            r#"{"type":"customer.updated"}"#,
+            r#"{"type":"customer.updated","data":{"object":"cus_1"}}"#,
+            r#"{"id":5,"type":"customer.updated","data":{"object":{}}}"#,
+        ] {
+            assert!(
+                matches!(parse_event(body.as_bytes()), Err(EventError::NotAnEvent(_))),
+                "{body}"
+            );
+        }
+    }
+
+    fn tags(event_type: &str, object: Value) -> Option<Vec<Tag>> {
+        stale_tags(event_type, &object).unwrap()
+    }
+
+    fn obj(id: &str) -> Tag {
+        Tag::Object(id.to_owned())
+    }
+
+    #[test]
+    fn customer_events_name_the_customer_and_the_customer_lists() {
+        for action in ["created", "updated"] {
+            assert_eq!(
+                tags(&format!("customer.{action}"), json!({"id": "cus_1"})),
+                Some(vec![obj("cus_1"), Tag::Collection("customers")])
+            );
+        }
+        assert_eq!(
+            tags("customer.deleted", json!({"id": "cus_1"})),
+            Some(vec![
+                obj("cus_1"),
+                Tag::Collection("customers"),
+                Tag::SubscriptionsOf("cus_1".into()),
+                Tag::Collection("subscriptions"),
+            ])
+        );
+    }
+
+    #[test]
+    fn customer_sub_object_events_name_the_customer_in_their_customer_field() {
+        for event_type in [
+            "customer.discount.created",
+            "customer.tax_id.updated",
+            "customer.source.deleted",
+        ] {
+            assert_eq!(
+                tags(event_type, json!({"id": "x_1", "customer": "cus_1"})),
+                Some(vec![obj("cus_1"), Tag::Collection("customers")]),
+                "{event_type}"
+            );
+        }
+        assert_eq!(
+            tags(
+                "customer.discount.deleted",
+                json!({"id": "di_1", "customer": {"id": "cus_1", "object": "customer"}})
+            ),
+            Some(vec![obj("cus_1"), Tag::Collection("customers")])
+        );
+        // An account's own tax id belongs to no customer: nothing cached changes.
+        assert_eq!(
+            tags(
+                "customer.tax_id.created",
+                json!({"id": "txi_1", "customer": null})
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn subscription_events_name_the_subscription_and_its_customers_lists() {
+        for action in [
+            "created",
+            "updated",
+            "deleted",
+            "paused",
+            "resumed",
+            "pending_update_applied",
+            "pending_update_expired",
+            "trial_will_end",
+        ] {
+            assert_eq!(
+                tags(
+                    &format!("customer.subscription.{action}"),
+                    json!({"id": "sub_1", "customer": "cus_1"})
+                ),
+                Some(vec![
+                    obj("sub_1"),
+                    Tag::SubscriptionsOf("cus_1".into()),
+                    Tag::Collection("subscriptions"),
+                ]),
+                "{action}"
+            );
+        }
+        assert_eq!(
+            tags(
+                "customer.subscription.updated",
+                json!({"id": "sub_1", "customer": {"id": "cus_1"}})
+            ),
+            Some(vec![
+                obj("sub_1"),
+                Tag::SubscriptionsOf("cus_1".into()),
+                Tag::Collection("subscriptions"),
+            ])
+        );
+    }
+
+    #[test]
+    fn price_plan_and_product_events_name_the_object_and_price_lists() {
+        assert_eq!(
+            tags("price.updated", json!({"id": "price_1"})),
+            Some(vec![obj("price_1"), Tag::Collection("prices")])
+        );
+        assert_eq!(
+            tags("plan.deleted", json!({"id": "gold"})),
+            Some(vec![obj("gold"), Tag::Collection("prices")])
+        );
+        assert_eq!(
+            tags("product.created", json!({"id": "prod_1"})),
+            Some(vec![obj("prod_1")])
+        );
+    }
+
+    #[test]
+    fn other_event_types_are_ignored() {
+        for event_type in [
+            "invoice.paid",
+            "charge.succeeded",
+            "customers.updated",
+            "prices.updated",
+            "price",
+            "subscription_schedule.updated",
+            "",
+        ] {
+            assert_eq!(tags(event_type, json!({"id": "x"})), None, "{event_type}");
+        }
+    }
+
+    #[test]
+    fn an_object_without_the_needed_id_is_an_error_that_says_which() {
+        let cases = [
+            ("customer.updated", json!({"name": "x"}), "`id`"),
+            ("customer.updated", json!({"id": ""}), "`id`"),
+            ("price.updated", json!({"id": 5}), "`id`"),
+            (
+                "customer.subscription.updated",
+                json!({"id": "sub_1"}),
+                "`customer` id",
+            ),
+            (
+                "customer.subscription.updated",
+                json!({"customer": "cus_1"}),
+                "`id`",
+            ),
+            (
+                "customer.discount.created",
+                json!({"id": "di_1"}),
+                "`customer` id",
+            ),
+            (
+                "customer.discount.created",
+                json!({"id": "di_1", "customer": {"object": "customer"}}),
+                "`customer` id",
+            ),
+        ];
+        for (event_type, object, what) in cases {
+            let error = stale_tags(event_type, &object).unwrap_err();
+            assert_eq!(
+                error,
+                EventError::MissingId {
+                    event_type: event_type.to_owned(),
+                    what
+                }
+            );
+            assert!(error.to_string().contains(event_type), "{error}");
+        }
+    }
+
+    fn settings() -> WebhookSettings {
+        WebhookSettings {
+            secret: SecretString::new(SECRET),
+            tolerance: DEFAULT_TOLERANCE,
+        }
+    }
+
+    #[test]
+    fn receive_checks_the_signature_before_reading_the_body() {
+        let body = b"not json";
+        let header = signature_header("whsec_forger", NOW, body);
+        assert_eq!(
+            receive(&settings(), Some(header.as_bytes()), body, NOW),
+            Err(Rejected::Signature(SignatureError::Mismatch))
+        );
+        assert_eq!(
+            receive(&settings(), None, body, NOW),
+            Err(Rejected::Signature(SignatureError::Missing))
+        );
+        assert_eq!(
+            receive(&settings(), Some(b"t=1,v1=\xff"), body, NOW)
+                .unwrap_err()
+                .code(),
+            "malformed_signature"
+        );
+        let header = signature_header(SECRET, NOW, body);
+        let refused = receive(&settings(), Some(header.as_bytes()), body, NOW).unwrap_err();
+        assert_eq!(refused.code(), "invalid_event");
+        assert_eq!(refused.event_type(), None);
+    }
+
+    #[test]
+    fn receive_reads_a_signed_event_into_its_tags() {
+        let body = br#"{"id":"evt_9","type":"product.updated","data":{"object":{"id":"prod_1"}}}"#;
+        let header = signature_header(SECRET, NOW, body);
+        assert_eq!(
+            receive(&settings(), Some(header.as_bytes()), body, NOW),
+            Ok(Received {
+                id: Some("evt_9".into()),
+                event_type: "product.updated".into(),
+                tags: Some(vec![obj("prod_1")]),
+            })
+        );
+        let body = br#"{"type":"price.updated","data":{"object":{}}}"#;
+        let header = signature_header(SECRET, NOW, body);
+        let refused = receive(&settings(), Some(header.as_bytes()), body, NOW).unwrap_err();
+        assert_eq!(refused.event_type(), Some("price.updated"));
+        assert_eq!(refused.code(), "invalid_event");
+    }
+}
