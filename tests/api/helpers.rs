@@ -47,6 +47,16 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
     spawn_app_over(demo::store(NOW), change).await
 }
 
+/// The app over the demo data as changed by `store`, with settings changed by `options`.
+pub async fn spawn_app_over_with(
+    store: impl FnOnce(&mut Store),
+    options: impl FnOnce(&mut Options),
+) -> TestApp {
+    let mut data = demo::store(NOW);
+    store(&mut data);
+    spawn_app_over(data, options).await
+}
+
 async fn spawn_app_over(store: Store, change: impl FnOnce(&mut Options)) -> TestApp {
     let sandbox = Sandbox::start(store, KEY).await.expect("sandbox starts");
     let mut options = Options {

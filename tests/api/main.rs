@@ -9,6 +9,7 @@ mod hasura_replay;
 mod helpers;
 mod joins;
 mod lists;
+mod resilience;
 mod schema;
 mod seed_query;
 mod stripe_budget;
