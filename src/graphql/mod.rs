@@ -13,6 +13,7 @@
 //! | [`product`] | `product` | `StripeProduct.defaultPrice` |
 //! | [`list`] | | `Stripe…List` pages |
 //! | [`error`] | | `extensions.code` mapping |
+//! | [`documents`] | | the parsed-document cache |
 //!
 //! The 64-bit scalars (`UnixTimestamp`, `StripeAmount`, `StripeCount`) are in
 //! [`crate::stripe::scalars`], beside the models that use them.
@@ -27,6 +28,7 @@
 //! Stripe calls at a time, not one after another.
 
 pub mod customer;
+pub mod documents;
 pub mod error;
 pub mod list;
 pub mod price;
@@ -60,6 +62,7 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscrip
     Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .extension(error::ErrorCodes)
+        .extension(documents::ParsedDocuments::default())
 }
 
 /// The executable schema reading Stripe through `cache`.
