@@ -162,6 +162,9 @@ pub fn check_join(dialect: Dialect, body: &[u8], ids: &[String]) -> Result<(), S
     Ok(())
 }
 
+/// The wall time of a group of requests and their answers.
+pub type Round = (Duration, Vec<Answer>);
+
 /// What one scenario measured.
 pub struct Measured {
     /// Requests sent (timed).
@@ -224,34 +227,31 @@ pub async fn sequential(
 
 /// Sends `n` copies of `body` at once (all futures polled together on one task, so they are
 /// on the wire within microseconds of each other) and waits for every answer.
-pub async fn burst(target: &Target, body: Arc<str>, n: usize) -> (Duration, Vec<Answer>) {
+pub async fn burst(target: &Target, body: Arc<str>, n: usize) -> Round {
     let start = Instant::now();
     let answers = join_all((0..n).map(|_| target.post(body.clone()))).await;
     (start.elapsed(), answers)
 }
 
-/// Several bursts measured as one scenario: latencies of every request, wall time of all.
-pub fn bursts(rounds: Vec<(Duration, Vec<Answer>)>) -> Measured {
+/// Several bursts (or slices of a closed loop) measured as one scenario: latencies of every
+/// request, wall time of all.
+pub fn bursts(rounds: Vec<Round>) -> Measured {
     let wall = rounds.iter().map(|(wall, _)| *wall).sum();
     Measured::new(wall, rounds.into_iter().flat_map(|(_, a)| a).collect())
 }
 
 /// `clients` concurrent clients, each sending `body` again as soon as it is answered, for
-/// `warmup` (not measured) and then for `duration`. Requests still in flight at the end are
-/// waited for and counted.
+/// `duration`. Requests still in flight at the end are waited for and counted. Returns the
+/// wall time and every answer.
 pub async fn closed_loop(
     target: &Target,
-    body: Arc<str>,
+    body: &Arc<str>,
     clients: usize,
-    warmup: Duration,
     duration: Duration,
-) -> Measured {
-    if !warmup.is_zero() {
-        run_clients(target, &body, clients, warmup).await;
-    }
+) -> Round {
     let start = Instant::now();
-    let answers = run_clients(target, &body, clients, duration).await;
-    Measured::new(start.elapsed(), answers)
+    let answers = run_clients(target, body, clients, duration).await;
+    (start.elapsed(), answers)
 }
 
 async fn run_clients(

@@ -366,26 +366,45 @@ impl Bench<'_> {
         }
 
         if o.runs(Scenario::Throughput) {
-            let warmup = Duration::from_secs(o.warmup_secs);
-            let duration = Duration::from_secs(o.duration_secs);
-            for (row, body, what) in [
+            // The two loads alternate in slices of at most 2 s, so a change in the machine's
+            // background load during the run affects both alike.
+            let slices = o.duration_secs.div_ceil(2).max(1);
+            let slice = Duration::from_secs(o.duration_secs) / slices as u32;
+            let loads = [
                 (Row::ThroughputSeed, warm_body.clone(), "warm seed query"),
                 (
                     Row::ThroughputTypename,
                     load::request_body("{ __typename }"),
                     "`{ __typename }`",
                 ),
-            ] {
-                progress(target, &format!("throughput, {what}"));
-                let m = self
-                    .counted(async {
-                        Ok(load::closed_loop(target, body, o.clients, warmup, duration).await)
-                    })
-                    .await?;
+            ];
+            progress(
+                target,
+                "throughput: warm seed query and `{ __typename }`, alternating",
+            );
+            for (_, body, _) in &loads {
+                let warmup = Duration::from_secs(o.warmup_secs);
+                load::closed_loop(target, body, o.clients, warmup).await;
+            }
+            let mut measured: Vec<(Vec<load::Round>, usize)> =
+                loads.iter().map(|_| (Vec::new(), 0)).collect();
+            for _ in 0..slices {
+                for ((_, body, _), (rounds, calls)) in loads.iter().zip(measured.iter_mut()) {
+                    self.sandbox.reset_calls();
+                    rounds.push(load::closed_loop(target, body, o.clients, slice).await);
+                    *calls += self.sandbox.total_calls();
+                }
+            }
+            for ((row, _, what), (rounds, calls)) in loads.into_iter().zip(measured) {
+                let mut m = load::bursts(rounds);
+                m.stripe_calls = calls;
                 results.insert(
                     row,
                     Line {
-                        label: format!("{what}, {} clients for {} s", o.clients, o.duration_secs),
+                        label: format!(
+                            "{what}, {} clients for {} s ({slices} slices alternating with the other load)",
+                            o.clients, o.duration_secs
+                        ),
                         per: Some((m.requests, "per request")),
                         measured: m,
                     },
