@@ -816,6 +816,19 @@ fn rate(per_second: f64) -> String {
     }
 }
 
+/// `100000` as `100 000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn mib(kib: Option<u64>) -> String {
     kib.map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
@@ -970,18 +983,20 @@ fn report(options: &Options, run: &Run, load_start: &str, elapsed: Duration) -> 
         elapsed.as_secs_f64()
     );
 
-    let _ = writeln!(
-        out,
-        "\n### stripe-graphql, the seed query\n\nThe seed query's Stripe part as Hasura sends it (`f0: customer(id: …) {{ … }}`, selection from tests/fixtures/seed-join-request.json). p50/p99 are over each scenario's requests (a join is one request).\n"
-    );
-    out.push_str(&table(&run.full));
+    if !run.full.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### stripe-graphql, the seed query\n\nThe seed query's Stripe part as Hasura sends it (`f0: customer(id: …) {{ … }}`, selection from tests/fixtures/seed-join-request.json). p50/p99 are over each scenario's requests (a join is one request).\n"
+        );
+        out.push_str(&table(&run.full));
+    }
     if let Some(memory) = &run.memory {
         let _ = writeln!(
             out,
             "\n### stripe-graphql, memory\n\n| | resident memory (VmRSS) |\n|---|---:|\n| after start-up | {} |\n| after the scenarios above | {} |\n| after caching {} more customers | {} |\n",
             mib(run.rss_start),
             mib(memory.before),
-            memory.customers,
+            thousands(memory.customers),
             mib(memory.after)
         );
         let per_customer = match (memory.before, memory.after) {
@@ -995,18 +1010,20 @@ fn report(options: &Options, run: &Run, load_start: &str, elapsed: Duration) -> 
             out,
             "The fill: Hasura joins of the seed selection, {} customers each, 4 at once, sandbox latency 0 during the fill; the fill customers have no subscriptions, so each is cached as the customer object plus its (empty) subscription list. {} Stripe calls in {}; {per_customer} (the growth of resident memory, including what the allocator keeps from serving the fill). Still cached afterwards: a join of every 100th ({} customers) cost {} Stripe calls.",
             memory.batch,
-            memory.fill_calls,
+            thousands(memory.fill_calls),
             duration(memory.fill_time),
-            memory.sample,
+            thousands(memory.sample),
             memory.sample_calls
         );
     }
     if let (Some(common), Some(peer)) = (&run.common, &run.peer) {
-        let _ = writeln!(
-            out,
-            "\n### Side by side: stripe-graphql and @nhost/stripe-graphql-js\n\nThe largest query both answer (the seed selection without the fields listed below), against the same sandbox: for stripe-graphql `f0: customer(id: …) {COMMON_SELECTION}`, for the peer the same under its namespace, `f0: stripe {{ customer(id: …) {{ … }} }}`.\n"
-        );
-        out.push_str(&side_by_side(common, &peer.results));
+        if !common.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n### Side by side: stripe-graphql and @nhost/stripe-graphql-js\n\nThe largest query both answer (the seed selection without the fields listed below), against the same sandbox: for stripe-graphql `f0: customer(id: …) {COMMON_SELECTION}`, for the peer the same under its namespace, `f0: stripe {{ customer(id: …) {{ … }} }}`.\n"
+            );
+            out.push_str(&side_by_side(common, &peer.results));
+        }
         let _ = writeln!(
             out,
             "\nResident memory of the peer: {} after start-up, {} at the end (it caches nothing).",
