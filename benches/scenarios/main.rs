@@ -42,7 +42,7 @@ use stripe_graphql::sandbox::{demo, unix_now, Sandbox};
 /// Runs the stripe-graphql benchmark scenarios against the sandbox, and the same against
 /// @nhost/stripe-graphql-js; prints Markdown tables.
 #[derive(Debug, Parser)]
-#[command(name = "scenarios")]
+#[command(name = "scenarios", bin_name = "cargo bench --bench scenarios --")]
 struct Options {
     /// Do not install or run the peer (@nhost/stripe-graphql-js); no Node needed.
     #[arg(long)]
