@@ -17,21 +17,14 @@
 //! | unreadable Stripe answer, or another kind of object than asked for | `STRIPE_BAD_RESPONSE` |
 //! | anything else (a bug) | `INTERNAL_SERVER_ERROR` |
 //!
-//! The [`ErrorCodes`] extension gives the errors async-graphql raises itself (parse,
-//! validation, operation selection) their codes, so every error a client sees has one.
+//! [`assign_codes`] gives the errors async-graphql raises itself (validation, operation
+//! selection) their codes, and [`parse_failed`] parse errors theirs, so every error a client
+//! sees has one.
 //!
 //! Messages come from the typed errors' `Display`, which never includes the API key or
 //! Stripe's raw body; `stripeRequestId` is added when Stripe answered, for support tickets.
 
-use std::sync::Arc;
-
-use async_graphql::{
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
-    },
-    parser::types::ExecutableDocument,
-    Error, ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
-};
+use async_graphql::{Error, ErrorExtensions, Response, ServerError};
 
 use crate::{ids::IdError, stripe::StripeError};
 
@@ -96,14 +89,48 @@ impl<T> GqlResult<T> for Result<T, IdError> {
     }
 }
 
-/// Gives every error async-graphql raises itself an `extensions.code` (see the table above).
-/// Errors that already carry a code are left alone.
-pub struct ErrorCodes;
+/// The message async-graphql gives a document nested deeper than its parser's recursion
+/// limit: a parse failure, though it is raised after the text parsed.
+const TOO_DEEP_TO_PARSE: &str = "The recursion depth of the query cannot be greater than";
 
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
+/// Gives a parse error its code.
+pub fn parse_failed(error: ServerError) -> ServerError {
+    with_code(error, "GRAPHQL_PARSE_FAILED")
+}
+
+/// Gives every error async-graphql raised itself (validation, operation selection, argument
+/// coercion) an `extensions.code`, so every error a client sees has one. Errors that already
+/// carry a code (ours) are left alone.
+///
+/// This runs on the response rather than as an async-graphql extension: any extension makes
+/// async-graphql take a slower path for every field it resolves (a registry lookup and a
+/// boxed future per field and extension), which cost a warm seed query a large share of its
+/// time.
+pub fn assign_codes(response: &mut Response) {
+    if response.errors.is_empty() {
+        return;
     }
+    response.errors = std::mem::take(&mut response.errors)
+        .into_iter()
+        .map(|e| {
+            // Without a path the error is about the request as a whole (the document, or no
+            // operation could be chosen). With one it came from a field: an argument
+            // async-graphql could not coerce (e.g. an `Int` out of 32-bit range) is the
+            // caller's input; anything else should have had a code and is a bug.
+            let code = if e.path.is_empty() {
+                if e.message.starts_with(TOO_DEEP_TO_PARSE) {
+                    "GRAPHQL_PARSE_FAILED"
+                } else {
+                    "GRAPHQL_VALIDATION_FAILED"
+                }
+            } else if e.message.starts_with("Failed to parse \"") {
+                "BAD_USER_INPUT"
+            } else {
+                "INTERNAL_SERVER_ERROR"
+            };
+            with_code(e, code)
+        })
+        .collect();
 }
 
 fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
@@ -118,56 +145,6 @@ fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
             .set("code", code);
     }
     error
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorCodes {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(|e| {
-                // Without a path the error is about the request as a whole (no operation
-                // could be chosen). With one it came from a field: an argument async-graphql
-                // could not coerce (e.g. an `Int` out of 32-bit range) is the caller's input;
-                // anything else should have had a code and is a bug.
-                let code = if e.path.is_empty() {
-                    "GRAPHQL_VALIDATION_FAILED"
-                } else if e.message.starts_with("Failed to parse \"") {
-                    "BAD_USER_INPUT"
-                } else {
-                    "INTERNAL_SERVER_ERROR"
-                };
-                with_code(e, code)
-            })
-            .collect();
-        response
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
-                .collect()
-        })
-    }
 }
 
 #[cfg(test)]
