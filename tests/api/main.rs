@@ -9,6 +9,7 @@ mod hasura_replay;
 mod helpers;
 mod joins;
 mod lists;
+mod metrics;
 mod schema;
 mod seed_query;
 mod stripe_errors;
