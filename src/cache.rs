@@ -45,6 +45,7 @@ use futures::{
     FutureExt,
 };
 use moka::{notification::RemovalCause, Expiry};
+use tracing::Instrument;
 
 use crate::{
     ids::{IdKind, StripeId},
@@ -469,13 +470,17 @@ impl StripeCache {
         let task_key = key.clone();
         // The task removes its own map entry when done; it cannot do so before the entry
         // is inserted below, because it needs this lock to.
-        let task = tokio::spawn(async move {
-            let outcome = call
-                .await
-                .map(|filled| task_inner.store(task_key.clone(), filled, fetched_gen));
-            lock(&task_inner.inflight).remove(&task_key);
-            outcome
-        });
+        // In the span of the lookup that started it, so its log lines carry that request.
+        let task = tokio::spawn(
+            async move {
+                let outcome = call
+                    .await
+                    .map(|filled| task_inner.store(task_key.clone(), filled, fetched_gen));
+                lock(&task_inner.inflight).remove(&task_key);
+                outcome
+            }
+            .in_current_span(),
+        );
         let flight: Flight = async move {
             task.await.unwrap_or(Err(StripeError::Unavailable {
                 status: None,

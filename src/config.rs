@@ -16,7 +16,7 @@ use clap::{
 
 use crate::{
     cache::CacheSettings,
-    http::HttpSettings,
+    http::{HttpSettings, MetricsAuth},
     secret::SecretString,
     stripe::{self, retry::RetryPolicy, ClientSettings, Endpoint, DEFAULT_API_VERSION},
     telemetry::LogFormat,
@@ -185,6 +185,11 @@ pub struct Cli {
     #[arg(long, env = "STRIPE_WEBHOOK_TOLERANCE_SECONDS", default_value_t = 300,
           value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub stripe_webhook_tolerance_seconds: u64,
+
+    /// Who may read GET /metrics: `token` needs the GRAPHQL_AUTH_TOKEN bearer token when one
+    /// is set (open when none is), `none` leaves it open for a scraper on a private network.
+    #[arg(long, env = "METRICS_AUTH", value_enum, default_value_t = MetricsAuth::Token)]
+    pub metrics_auth: MetricsAuth,
 }
 
 /// Subcommands.
@@ -370,6 +375,7 @@ impl Cli {
             http: HttpSettings {
                 auth_token,
                 max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
+                metrics_auth: self.metrics_auth,
             },
             listen_addr: self.listen_addr,
             log_format: self.log_format,
@@ -487,6 +493,22 @@ mod tests {
         assert!(!err.contains("environment variable"), "{err}");
         let err = parse(&["--log-format=yaml"]).unwrap_err().0;
         assert!(!err.contains("environment variable"), "{err}");
+    }
+
+    #[test]
+    fn metrics_auth_defaults_to_the_token_and_lists_its_values_when_wrong() {
+        let metrics_auth = |args: &[&str]| match action(args) {
+            Ok(Action::Serve(config)) => config.http.metrics_auth,
+            other => panic!("{args:?}: {other:?}"),
+        };
+        assert_eq!(metrics_auth(&["--demo"]), MetricsAuth::Token);
+        assert_eq!(
+            metrics_auth(&["--demo", "--metrics-auth=none"]),
+            MetricsAuth::None
+        );
+        let err = parse(&["--metrics-auth=open"]).unwrap_err().0;
+        assert!(err.contains("invalid value 'open'"), "{err}");
+        assert!(err.contains("possible values: token, none"), "{err}");
     }
 
     #[test]

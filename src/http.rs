@@ -10,10 +10,16 @@
 //! | `GET /healthz` | liveness: 200 while the process serves HTTP |
 //! | `GET /readyz` | readiness: 200 when Stripe accepts the key (checked at most every 30 s) |
 //! | `POST /webhooks/stripe` | Stripe webhook events, with `STRIPE_WEBHOOK_SECRET` set (404 otherwise): verified, then the cache entries they make stale are evicted (see [`crate::webhook`]) |
+//! | `GET /metrics` | Prometheus metrics ([`crate::metrics`]), text format 0.0.4 |
 //!
 //! With `GRAPHQL_AUTH_TOKEN` set, every request to `/graphql`, whatever its method, needs
-//! `Authorization: Bearer <token>`. `/webhooks/stripe` does not: Stripe cannot send that
-//! header, and the `Stripe-Signature` check is that route's authentication.
+//! `Authorization: Bearer <token>`; so does `/metrics` unless `METRICS_AUTH=none`.
+//! `/webhooks/stripe` does not: Stripe cannot send that header, and the `Stripe-Signature`
+//! check is that route's authentication.
+//!
+//! Every GraphQL request is counted in [`Metrics`] by outcome (ok, errors, refused) with its
+//! duration, and each operation runs in an INFO `graphql` span (fields `request_id`,
+//! `operation`, `outcome`), so what is logged while it runs (Stripe calls) carries them.
 //!
 //! Every response to a GraphQL request is a GraphQL-shaped JSON body
 //! (`application/json`), whatever went wrong: a missing token (401), an oversized body (413),
@@ -25,22 +31,26 @@ use std::time::{Duration, Instant};
 use actix_web::{
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
-    http::{header, StatusCode},
+    http::{
+        header::{self, HeaderMap, HeaderValue},
+        StatusCode,
+    },
     middleware::{from_fn, Next},
-    web, FromRequest, HttpRequest, HttpResponse,
+    web, FromRequest, HttpMessage, HttpRequest, HttpResponse,
 };
-use futures::StreamExt;
+use async_graphql::parser::types::DocumentOperations;
+use futures::{stream::FuturesOrdered, StreamExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
+use tracing::{field, Instrument};
 
 use crate::{
     cache::StripeCache,
     graphiql,
-    graphql::{error::code_of, StripeSchema},
-    metrics::Metrics,
-    metrics::WebhookOutcome,
+    graphql::{error::code_of, Executor, StripeSchema},
+    metrics::{self, GraphqlOutcome, Metrics, WebhookOutcome},
     secret::SecretString,
     stripe::StripeClient,
     webhook::{self, WebhookSettings},
@@ -85,19 +95,32 @@ fn split_scheme(value: &[u8]) -> Option<(&[u8], &[u8])> {
     (!token.is_empty()).then_some((scheme, token))
 }
 
-/// Settings of the HTTP layer (`GRAPHQL_AUTH_TOKEN`, `MAX_BODY_BYTES`).
+/// Who may read `GET /metrics` (`METRICS_AUTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsAuth {
+    /// The same bearer token as `/graphql` when `GRAPHQL_AUTH_TOKEN` is set; open when it is
+    /// not (the default).
+    Token,
+    /// Open to anyone who can reach the port, token or not: for a scraper on a private
+    /// network that should not hold the GraphQL token.
+    None,
+}
+
+/// Settings of the HTTP layer (`GRAPHQL_AUTH_TOKEN`, `MAX_BODY_BYTES`, `METRICS_AUTH`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
     /// Bearer token every `/graphql` request must carry, if any.
     pub auth_token: Option<SecretString>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Whether `/metrics` needs the bearer token.
+    pub metrics_auth: MetricsAuth,
 }
 
 /// Shared state of the HTTP layer.
 pub struct AppState {
-    /// The executable schema.
-    pub schema: StripeSchema,
+    /// The schema, with the parsed-document cache and error codes around it.
+    pub graphql: Executor,
     /// The cache the schema reads through (webhooks invalidate it).
     pub cache: StripeCache,
     /// The server's metrics.
@@ -108,6 +131,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The webhook endpoint's secret and tolerance; `None` disables `POST /webhooks/stripe`.
     pub webhook: Option<WebhookSettings>,
+    /// Whether `/metrics` needs the token.
+    pub metrics_auth: MetricsAuth,
     readiness: Readiness,
 }
 
@@ -121,12 +146,13 @@ impl AppState {
         settings: &HttpSettings,
     ) -> Self {
         AppState {
-            schema,
+            graphql: Executor::new(schema),
             cache,
             metrics,
             auth: settings.auth_token.as_ref().map(BearerToken::new),
             max_body_bytes: settings.max_body_bytes,
             webhook: None,
+            metrics_auth: settings.metrics_auth,
             readiness: Readiness {
                 stripe,
                 last: Mutex::new(None),
@@ -176,7 +202,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                 .service(graphiql::assets_service())
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
-                .route("/webhooks/stripe", web::post().to(stripe_webhook)),
+                .route("/webhooks/stripe", web::post().to(stripe_webhook))
+                .route("/metrics", web::get().to(metrics_text)),
         );
     }
 }
@@ -214,74 +241,162 @@ fn authorized(state: &AppState, req: &HttpRequest) -> bool {
 async fn graphql_post(
     state: web::Data<AppState>,
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> HttpResponse {
-    if !authorized(&state, &req) {
-        return unauthorized();
+    let started = Instant::now();
+    let (response, outcome) = post(&state, &req, payload).await;
+    state.metrics.graphql_request(outcome, started.elapsed());
+    response
+}
+
+/// `POST /graphql` and how it ended, for the metrics.
+async fn post(
+    state: &AppState,
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> (HttpResponse, GraphqlOutcome) {
+    let refused = |response| (response, GraphqlOutcome::Refused);
+    if !authorized(state, req) {
+        return refused(unauthorized());
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            return graphql_error(
+            return refused(graphql_error(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
                 "the request body could not be read",
-            );
+            ));
         };
         if body.len() + chunk.len() > state.max_body_bytes {
-            return graphql_error(
+            return refused(graphql_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
                 &format!(
                     "the request body exceeds {} bytes (MAX_BODY_BYTES)",
                     state.max_body_bytes
                 ),
-            );
+            ));
         }
         body.extend_from_slice(&chunk);
     }
     let request: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
-            return graphql_error(
+            return refused(graphql_error(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
                 &format!("the body is not a GraphQL request (JSON with a `query` string): {e}"),
-            )
+            ))
         }
     };
-    let queries: Vec<&async_graphql::Request> = match &request {
-        async_graphql::BatchRequest::Single(r) => vec![r],
-        async_graphql::BatchRequest::Batch(rs) => rs.iter().collect(),
+    let queries: &[async_graphql::Request] = match &request {
+        async_graphql::BatchRequest::Single(r) => std::slice::from_ref(r),
+        async_graphql::BatchRequest::Batch(rs) => rs,
     };
     if queries.is_empty() || queries.iter().any(|r| r.query.trim().is_empty()) {
-        return graphql_error(
+        return refused(graphql_error(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             "the request has no `query`",
-        );
+        ));
     }
-    json_response(state.schema.execute_batch(request).await)
+    let request_id = req.extensions().get::<RequestId>().cloned();
+    let response = match request {
+        async_graphql::BatchRequest::Single(r) => async_graphql::BatchResponse::Single(
+            execute(&state.graphql, r, request_id.as_ref()).await,
+        ),
+        // Concurrently and in order, as `Schema::execute_batch` does, with a span each.
+        async_graphql::BatchRequest::Batch(rs) => async_graphql::BatchResponse::Batch(
+            rs.into_iter()
+                .map(|r| execute(&state.graphql, r, request_id.as_ref()))
+                .collect::<FuturesOrdered<_>>()
+                .collect()
+                .await,
+        ),
+    };
+    let outcome = if response.is_ok() {
+        GraphqlOutcome::Ok
+    } else {
+        GraphqlOutcome::Errors
+    };
+    (json_response(response), outcome)
 }
 
 async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    if !authorized(&state, &req) {
-        return unauthorized();
+    let started = Instant::now();
+    // Without a query string this is the GraphiQL page, not a GraphQL request: not counted.
+    let page = req.query_string().is_empty();
+    let (response, outcome) = get(&state, &req, page).await;
+    if !page {
+        state.metrics.graphql_request(outcome, started.elapsed());
     }
-    if req.query_string().is_empty() {
-        return graphiql::page(state.auth.is_some());
+    response
+}
+
+/// `GET /graphql` and how it ended, for the metrics.
+async fn get(state: &AppState, req: &HttpRequest, page: bool) -> (HttpResponse, GraphqlOutcome) {
+    if !authorized(state, req) {
+        return (unauthorized(), GraphqlOutcome::Refused);
     }
-    let request = match async_graphql_actix_web::GraphQLRequest::extract(&req).await {
+    if page {
+        return (graphiql::page(state.auth.is_some()), GraphqlOutcome::Ok);
+    }
+    let request = match async_graphql_actix_web::GraphQLRequest::extract(req).await {
         Ok(request) => request.into_inner(),
         Err(e) => {
-            return graphql_error(
+            let response = graphql_error(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
                 &format!("the URL does not hold a GraphQL request: {e}"),
-            )
+            );
+            return (response, GraphqlOutcome::Refused);
         }
     };
-    json_response(state.schema.execute(request).await.into())
+    let request_id = req.extensions().get::<RequestId>().cloned();
+    let response = execute(&state.graphql, request, request_id.as_ref()).await;
+    let outcome = if response.is_ok() {
+        GraphqlOutcome::Ok
+    } else {
+        GraphqlOutcome::Errors
+    };
+    (json_response(response.into()), outcome)
+}
+
+/// Executes one GraphQL operation in a `graphql` span carrying the HTTP request's id, the
+/// operation's name (the `operationName` sent, else the name of the document's only
+/// operation) and, once it is known, its outcome (`ok` or `errors`).
+async fn execute(
+    graphql: &Executor,
+    mut request: async_graphql::Request,
+    request_id: Option<&RequestId>,
+) -> async_graphql::Response {
+    if let Err(parse_failure) = graphql.parse(&mut request) {
+        return parse_failure;
+    }
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = request_id.map(field::display),
+        operation = operation_name(&mut request),
+        outcome = field::Empty,
+    );
+    let response = graphql.run(request).instrument(span.clone()).await;
+    span.record("outcome", if response.is_ok() { "ok" } else { "errors" });
+    response
+}
+
+/// The operation a request runs, by name: its `operationName`, or the name of the document's
+/// only operation (the request is already parsed, by [`Executor::parse`]).
+fn operation_name(request: &mut async_graphql::Request) -> Option<&str> {
+    if request.operation_name.is_some() {
+        return request.operation_name.as_deref();
+    }
+    match &request.parsed_query().ok()?.operations {
+        DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+            operations.keys().next().map(|name| name.as_str())
+        }
+        _ => None,
+    }
 }
 
 /// The GraphiQL page ([`crate::graphiql`]): sends its requests to `/graphql` with the headers
@@ -297,6 +412,18 @@ fn json_response(response: async_graphql::BatchResponse) -> HttpResponse {
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// `GET /metrics`: the registry in Prometheus text format 0.0.4. Needs the bearer token when
+/// one is set, unless `METRICS_AUTH=none`.
+async fn metrics_text(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    if state.metrics_auth == MetricsAuth::Token && !authorized(&state, &req) {
+        return unauthorized();
+    }
+    HttpResponse::Ok()
+        .content_type(metrics::CONTENT_TYPE)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(state.metrics.encode())
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -411,38 +538,71 @@ async fn stripe_webhook(
     }
 }
 
-/// Logs every request with a request id: the caller's `X-Request-Id` when it is a short
-/// token (Hasura and proxies send one), a fresh UUID otherwise. The id is echoed back in the
-/// `X-Request-Id` response header so a client report can be matched to a log line.
+/// The id of one HTTP request: the caller's `X-Request-Id` when it is a short token (at most
+/// 64 ASCII letters, digits, `-` or `_`: Hasura and proxies send one), a fresh UUID otherwise.
+/// [`log_request`] puts it in the request's extensions, where the handlers read it.
+#[derive(Debug, Clone)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The caller's id from `headers` if it is acceptable, else a new UUID.
+    fn of(headers: &HeaderMap) -> RequestId {
+        let caller = headers.get("x-request-id").filter(|v| {
+            let v = v.as_bytes();
+            !v.is_empty()
+                && v.len() <= 64
+                && v.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        });
+        match caller {
+            // A clone shares the header's bytes: no copy.
+            Some(value) => RequestId(value.clone()),
+            None => {
+                let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let id = uuid::Uuid::new_v4().hyphenated();
+                RequestId(
+                    HeaderValue::from_bytes(id.encode_lower(&mut buffer).as_bytes())
+                        .expect("a UUID is a valid header value"),
+                )
+            }
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII letters, digits, `-` and `_` get here (checked above).
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Logs every request with its [`RequestId`], which it also puts in the request's extensions
+/// (for the `graphql` span) and echoes in the `X-Request-Id` response header, so a client
+/// report can be matched to a log line. One INFO line per request, formatted only when INFO is
+/// enabled; the id costs no allocation when the caller sent one.
 async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = RequestId::of(req.headers());
+    req.extensions_mut().insert(request_id.clone());
     let mut response = next.call(req).await?;
+    let request = response.request();
     tracing::info!(
-        %method, %path, status = response.status().as_u16(), %request_id,
+        method = %request.method(), path = %request.path(),
+        status = response.status().as_u16(), %request_id,
         elapsed_ms = started.elapsed().as_millis() as u64, "request"
     );
-    if let Ok(value) = header::HeaderValue::from_str(&request_id) {
-        response
-            .headers_mut()
-            .insert(header::HeaderName::from_static("x-request-id"), value);
-    }
+    response.headers_mut().insert(
+        header::HeaderName::from_static("x-request-id"),
+        request_id.0,
+    );
     Ok(response)
 }
 

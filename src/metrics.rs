@@ -1,15 +1,69 @@
 //! Prometheus metrics, served at `GET /metrics`.
 //!
 //! One [`Metrics`] is built per server and handed to the Stripe client, the cache and the
-//! HTTP layer; clones share the same registry. Recording never blocks and never fails.
+//! HTTP layer; clones share the same registry. Recording never blocks on I/O, never
+//! allocates once a series exists, and never fails.
 //!
-//! (The method signatures are the contract the rest of the code records through; the
-//! families behind them are listed in the README's "Metrics" section.)
+//! Guarantees:
+//! - **One registry per [`Metrics`]**, no global state: several servers in one process (the
+//!   integration tests) count separately.
+//! - **Bounded label values.** Every label value comes from this crate's code (a
+//!   `&'static str` route template or reason, an enum, an HTTP status from Stripe), except
+//!   the webhook event type, which is reduced to a fixed set ([`webhook_type_label`]) so an
+//!   unauthenticated sender cannot create series.
+//! - **Known series start at zero**: every cache event and every GraphQL outcome is exported
+//!   from the start (so `rate()` sees the first increment). Stripe and webhook series appear
+//!   with their first sample, because their label values are only known then.
+//!
+//! The families (all prefixed `stripe_graphql_`, listed with their labels in the README's
+//! "Metrics and tracing" section):
+//!
+//! | family | type | labels |
+//! |---|---|---|
+//! | `stripe_requests_total` | counter | `endpoint`, `status` (HTTP code or `error`) |
+//! | `stripe_request_duration_seconds` | histogram | `endpoint` |
+//! | `stripe_retries_total` | counter | `endpoint`, `reason` |
+//! | `stripe_rate_limit_wait_seconds` | histogram | |
+//! | `cache_events_total` | counter | `event` |
+//! | `webhook_events_total` | counter | `type`, `outcome` |
+//! | `graphql_requests_total` | counter | `outcome` |
+//! | `graphql_request_duration_seconds` | histogram | |
+//! | `build_info` | gauge (always 1) | `version` |
+//!
+//! [`Metrics::encode`] writes the Prometheus text exposition format, version 0.0.4
+//! ([`CONTENT_TYPE`]).
 
-use std::{sync::Arc, time::Duration};
+use std::{fmt::Write as _, sync::Arc, time::Duration};
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+/// The `Content-Type` of what [`Metrics::encode`] returns: the Prometheus text exposition
+/// format, version 0.0.4.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Histogram buckets for one Stripe call, in seconds: 5 ms to 20 s (the longest timeout a
+/// call can be given is 120 s; slower calls land in `+Inf`).
+const STRIPE_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
+];
+
+/// Histogram buckets for one GraphQL request, in seconds: a warm request takes well under a
+/// millisecond, a cold Hasura join of many customers several seconds.
+const GRAPHQL_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
+];
+
+/// Histogram buckets for a rate-limiter wait, in seconds.
+const WAIT_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// What happened to one cache lookup or entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CacheEvent {
     /// Served from memory.
     Hit,
@@ -26,8 +80,45 @@ pub enum CacheEvent {
     EvictedForSize,
 }
 
+impl CacheEvent {
+    /// Every event, in the order of its counter in [`Metrics`].
+    pub const ALL: [CacheEvent; 6] = [
+        CacheEvent::Hit,
+        CacheEvent::Miss,
+        CacheEvent::Coalesced,
+        CacheEvent::StaleServed,
+        CacheEvent::Invalidated,
+        CacheEvent::EvictedForSize,
+    ];
+
+    /// This event's position in [`CacheEvent::ALL`].
+    const fn index(self) -> usize {
+        match self {
+            CacheEvent::Hit => 0,
+            CacheEvent::Miss => 1,
+            CacheEvent::Coalesced => 2,
+            CacheEvent::StaleServed => 3,
+            CacheEvent::Invalidated => 4,
+            CacheEvent::EvictedForSize => 5,
+        }
+    }
+
+    /// The `event` label value: `hit`, `miss`, `coalesced`, `stale_served`, `invalidated`,
+    /// `evicted_size`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CacheEvent::Hit => "hit",
+            CacheEvent::Miss => "miss",
+            CacheEvent::Coalesced => "coalesced",
+            CacheEvent::StaleServed => "stale_served",
+            CacheEvent::Invalidated => "invalidated",
+            CacheEvent::EvictedForSize => "evicted_size",
+        }
+    }
+}
+
 /// What the webhook endpoint did with one delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WebhookOutcome {
     /// Verified, and cache entries it makes stale were evicted.
     Applied,
@@ -38,8 +129,19 @@ pub enum WebhookOutcome {
     Rejected,
 }
 
+impl WebhookOutcome {
+    /// The `outcome` label value: `applied`, `ignored`, `rejected`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WebhookOutcome::Applied => "applied",
+            WebhookOutcome::Ignored => "ignored",
+            WebhookOutcome::Rejected => "rejected",
+        }
+    }
+}
+
 /// How one GraphQL request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GraphqlOutcome {
     /// Answered with `data` and no `errors`.
     Ok,
@@ -49,10 +151,141 @@ pub enum GraphqlOutcome {
     Refused,
 }
 
+impl GraphqlOutcome {
+    /// Every outcome, in the order of its counter in [`Metrics`].
+    pub const ALL: [GraphqlOutcome; 3] = [
+        GraphqlOutcome::Ok,
+        GraphqlOutcome::Errors,
+        GraphqlOutcome::Refused,
+    ];
+
+    /// This outcome's position in [`GraphqlOutcome::ALL`].
+    const fn index(self) -> usize {
+        match self {
+            GraphqlOutcome::Ok => 0,
+            GraphqlOutcome::Errors => 1,
+            GraphqlOutcome::Refused => 2,
+        }
+    }
+
+    /// The `outcome` label value: `ok`, `errors`, `refused`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GraphqlOutcome::Ok => "ok",
+            GraphqlOutcome::Errors => "errors",
+            GraphqlOutcome::Refused => "refused",
+        }
+    }
+}
+
+/// The `type` label values of `webhook_events_total`: the Stripe event-type families this
+/// server caches, `other` for every other type, `unreadable` when no type could be read.
+/// Most specific first.
+const WEBHOOK_TYPES: [&str; 5] = [
+    "customer.subscription",
+    "customer",
+    "price",
+    "plan",
+    "product",
+];
+
+/// The `type` label value of a webhook delivery: `customer.subscription` for
+/// `customer.subscription.*`, `customer` for other `customer.*` events, `price`, `plan`,
+/// `product` for theirs, `other` for any other type, `unreadable` for `None`. Only these
+/// seven values exist, whatever the sender puts in the body.
+pub fn webhook_type_label(event_type: Option<&str>) -> &'static str {
+    let Some(event_type) = event_type else {
+        return "unreadable";
+    };
+    WEBHOOK_TYPES
+        .into_iter()
+        .find(|family| {
+            event_type
+                .strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
+        })
+        .unwrap_or("other")
+}
+
+/// The `status` label value of a Stripe call: the HTTP status, or `error` when no answer
+/// came (transport failure, timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct StatusLabel(Option<u16>);
+
+impl EncodeLabelValue for StatusLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        match self.0 {
+            Some(status) => write!(encoder, "{status}"),
+            None => encoder.write_str("error"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StripeCallLabels {
+    endpoint: &'static str,
+    status: StatusLabel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RetryLabels {
+    endpoint: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct EventLabels {
+    event: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct WebhookLabels {
+    r#type: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct VersionLabels {
+    version: &'static str,
+}
+
+type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
+
+struct Inner {
+    registry: Registry,
+    stripe_requests: Family<StripeCallLabels, Counter>,
+    stripe_duration: HistogramFamily<EndpointLabels>,
+    stripe_retries: Family<RetryLabels, Counter>,
+    rate_limit_wait: Histogram,
+    /// One counter per [`CacheEvent::ALL`], taken from the family once: recording is one
+    /// atomic add, no lookup.
+    cache_events: [Counter; CacheEvent::ALL.len()],
+    webhook_events: Family<WebhookLabels, Counter>,
+    /// One counter per [`GraphqlOutcome::ALL`].
+    graphql_requests: [Counter; GraphqlOutcome::ALL.len()],
+    graphql_duration: Histogram,
+}
+
 /// The server's metrics. Cheap to clone; clones share one registry.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Metrics {
-    _inner: Arc<()>,
+    inner: Arc<Inner>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -62,47 +295,437 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every family registered (all at zero).
+    /// A fresh registry with every family registered (all at zero): the cache-event and
+    /// GraphQL-outcome series are exported at 0 from now on; the Stripe and webhook series,
+    /// whose label values are known only then, from their first sample.
     pub fn new() -> Metrics {
-        Metrics::default()
+        let mut registry = Registry::with_prefix("stripe_graphql");
+
+        let build_info = Family::<VersionLabels, Gauge>::default();
+        build_info
+            .get_or_create(&VersionLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "The running version of stripe-graphql (always 1)",
+            build_info,
+        );
+
+        let stripe_requests = Family::<StripeCallLabels, Counter>::default();
+        registry.register(
+            "stripe_requests",
+            "HTTP calls to Stripe (each attempt), by route template and HTTP status (`error`: no answer, i.e. a transport failure or timeout)",
+            stripe_requests.clone(),
+        );
+        let stripe_duration: HistogramFamily<EndpointLabels> =
+            Family::new_with_constructor(|| Histogram::new(STRIPE_BUCKETS));
+        registry.register(
+            "stripe_request_duration_seconds",
+            "Latency of one HTTP call to Stripe (each attempt), by route template",
+            stripe_duration.clone(),
+        );
+        let stripe_retries = Family::<RetryLabels, Counter>::default();
+        registry.register(
+            "stripe_retries",
+            "Stripe calls retried, by route template and the retry policy's reason",
+            stripe_retries.clone(),
+        );
+        let rate_limit_wait = Histogram::new(WAIT_BUCKETS);
+        registry.register(
+            "stripe_rate_limit_wait_seconds",
+            "Time a Stripe call waited for the local rate limiter before it was sent (calls that did not wait are not observed)",
+            rate_limit_wait.clone(),
+        );
+
+        let cache_family = Family::<EventLabels, Counter>::default();
+        let cache_events = CacheEvent::ALL.map(|event| {
+            cache_family.get_or_create_owned(&EventLabels {
+                event: event.as_str(),
+            })
+        });
+        registry.register(
+            "cache_events",
+            "Cache events: hit, miss (a Stripe call), coalesced (waited for another lookup's call), stale_served (Stripe failed, last good value served), invalidated (by a webhook), evicted_size (over CACHE_MAX_ENTRIES)",
+            cache_family,
+        );
+
+        let webhook_events = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhook_events",
+            "Webhook deliveries, by event-type family (customer, customer.subscription, price, plan, product, other, unreadable) and outcome (applied, ignored, rejected)",
+            webhook_events.clone(),
+        );
+
+        let graphql_family = Family::<OutcomeLabels, Counter>::default();
+        let graphql_requests = GraphqlOutcome::ALL.map(|outcome| {
+            graphql_family.get_or_create_owned(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+        });
+        registry.register(
+            "graphql_requests",
+            "GraphQL HTTP requests, by outcome: ok (no errors), errors (at least one entry in errors), refused (401, 413 or 400 before execution)",
+            graphql_family,
+        );
+        let graphql_duration = Histogram::new(GRAPHQL_BUCKETS);
+        registry.register(
+            "graphql_request_duration_seconds",
+            "Time to answer one GraphQL HTTP request, body read included",
+            graphql_duration.clone(),
+        );
+
+        Metrics {
+            inner: Arc::new(Inner {
+                registry,
+                stripe_requests,
+                stripe_duration,
+                stripe_retries,
+                rate_limit_wait,
+                cache_events,
+                webhook_events,
+                graphql_requests,
+                graphql_duration,
+            }),
+        }
     }
 
     /// One HTTP call to Stripe ended: `endpoint` is the route template
     /// (`GET /v1/customers/{id}`), `status` the HTTP status, or `None` for a transport
     /// failure or timeout; `elapsed` is that one attempt's latency.
     pub fn stripe_call(&self, endpoint: &'static str, status: Option<u16>, elapsed: Duration) {
-        let _ = (endpoint, status, elapsed);
+        self.inner
+            .stripe_requests
+            .get_or_create(&StripeCallLabels {
+                endpoint,
+                status: StatusLabel(status),
+            })
+            .inc();
+        self.inner
+            .stripe_duration
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// A failed Stripe call to `endpoint` is about to be retried, for `reason` (`429`,
     /// `409`, `5xx`, `connection`, `timeout`, `should_retry`).
     pub fn stripe_retry(&self, endpoint: &'static str, reason: &'static str) {
-        let _ = (endpoint, reason);
+        self.inner
+            .stripe_retries
+            .get_or_create(&RetryLabels { endpoint, reason })
+            .inc();
     }
 
     /// A Stripe call waited `waited` for the rate limiter before it was sent.
     pub fn rate_limit_wait(&self, waited: Duration) {
-        let _ = waited;
+        self.inner.rate_limit_wait.observe(waited.as_secs_f64());
     }
 
     /// A cache event.
     pub fn cache(&self, event: CacheEvent) {
-        let _ = event;
+        self.inner.cache_events[event.index()].inc();
     }
 
     /// One webhook delivery of `event_type` (`None` when it could not be read) ended with
-    /// `outcome`.
+    /// `outcome`. The type is recorded as its family ([`webhook_type_label`]), never as sent.
     pub fn webhook(&self, event_type: Option<&str>, outcome: WebhookOutcome) {
-        let _ = (event_type, outcome);
+        self.inner
+            .webhook_events
+            .get_or_create(&WebhookLabels {
+                r#type: webhook_type_label(event_type),
+                outcome: outcome.as_str(),
+            })
+            .inc();
     }
 
     /// One GraphQL HTTP request ended with `outcome` after `elapsed`.
     pub fn graphql_request(&self, outcome: GraphqlOutcome, elapsed: Duration) {
-        let _ = (outcome, elapsed);
+        self.inner.graphql_requests[outcome.index()].inc();
+        self.inner.graphql_duration.observe(elapsed.as_secs_f64());
     }
 
-    /// The registry in Prometheus text exposition format.
+    /// The registry in Prometheus text exposition format (version 0.0.4, [`CONTENT_TYPE`]).
     pub fn encode(&self) -> String {
-        String::new()
+        let mut text = String::with_capacity(8 * 1024);
+        // Writing to a String cannot fail, and every label value encodes.
+        let _ =
+            prometheus_client::encoding::prometheus_text::encode(&mut text, &self.inner.registry);
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(metrics: &Metrics) -> Vec<String> {
+        metrics.encode().lines().map(str::to_owned).collect()
+    }
+
+    fn has(lines: &[String], line: &str) {
+        assert!(
+            lines.iter().any(|l| l == line),
+            "missing `{line}` in:\n{}",
+            lines.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_fresh_registry_exports_cache_and_graphql_counters_at_zero() {
+        let lines = lines(&Metrics::new());
+        has(&lines, "# TYPE stripe_graphql_cache_events_total counter");
+        for event in [
+            "hit",
+            "miss",
+            "coalesced",
+            "stale_served",
+            "invalidated",
+            "evicted_size",
+        ] {
+            has(
+                &lines,
+                &format!("stripe_graphql_cache_events_total{{event=\"{event}\"}} 0"),
+            );
+        }
+        for outcome in ["ok", "errors", "refused"] {
+            has(
+                &lines,
+                &format!("stripe_graphql_graphql_requests_total{{outcome=\"{outcome}\"}} 0"),
+            );
+        }
+        has(
+            &lines,
+            "# TYPE stripe_graphql_graphql_request_duration_seconds histogram",
+        );
+        has(
+            &lines,
+            "stripe_graphql_graphql_request_duration_seconds_count 0",
+        );
+        has(
+            &lines,
+            "# TYPE stripe_graphql_stripe_rate_limit_wait_seconds histogram",
+        );
+        has(
+            &lines,
+            &format!(
+                "stripe_graphql_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            ),
+        );
+        // Families whose label values are only known with the first sample are absent.
+        let text = lines.join("\n");
+        assert!(
+            !text.contains("stripe_graphql_stripe_requests_total"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("stripe_graphql_webhook_events_total"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn stripe_calls_count_by_endpoint_and_status_with_their_latency() {
+        let metrics = Metrics::new();
+        let get = "GET /v1/customers/{id}";
+        metrics.stripe_call(get, Some(200), Duration::from_millis(30));
+        metrics.stripe_call(get, Some(200), Duration::from_millis(70));
+        metrics.stripe_call(get, Some(429), Duration::from_millis(3));
+        metrics.stripe_call(get, None, Duration::from_secs(30));
+        metrics.stripe_retry(get, "429");
+        metrics.rate_limit_wait(Duration::from_millis(40));
+        let lines = lines(&metrics);
+        has(
+            &lines,
+            "# TYPE stripe_graphql_stripe_requests_total counter",
+        );
+        has(
+            &lines,
+            "stripe_graphql_stripe_requests_total{endpoint=\"GET /v1/customers/{id}\",status=\"200\"} 2",
+        );
+        has(
+            &lines,
+            "stripe_graphql_stripe_requests_total{endpoint=\"GET /v1/customers/{id}\",status=\"429\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_stripe_requests_total{endpoint=\"GET /v1/customers/{id}\",status=\"error\"} 1",
+        );
+        for (le, count) in [
+            ("0.005", 1),
+            ("0.05", 2),
+            ("0.1", 3),
+            ("20", 3),
+            ("+Inf", 4),
+        ] {
+            has(
+                &lines,
+                &format!("stripe_graphql_stripe_request_duration_seconds_bucket{{endpoint=\"GET /v1/customers/{{id}}\",le=\"{le}\"}} {count}"),
+            );
+        }
+        has(
+            &lines,
+            "stripe_graphql_stripe_request_duration_seconds_count{endpoint=\"GET /v1/customers/{id}\"} 4",
+        );
+        has(
+            &lines,
+            "stripe_graphql_stripe_request_duration_seconds_sum{endpoint=\"GET /v1/customers/{id}\"} 30.103",
+        );
+        has(
+            &lines,
+            "stripe_graphql_stripe_retries_total{endpoint=\"GET /v1/customers/{id}\",reason=\"429\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_stripe_rate_limit_wait_seconds_bucket{le=\"0.025\"} 0",
+        );
+        has(
+            &lines,
+            "stripe_graphql_stripe_rate_limit_wait_seconds_bucket{le=\"0.05\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_stripe_rate_limit_wait_seconds_count 1",
+        );
+    }
+
+    #[test]
+    fn cache_events_and_graphql_outcomes_count_separately() {
+        let metrics = Metrics::new();
+        metrics.cache(CacheEvent::Hit);
+        metrics.cache(CacheEvent::Hit);
+        metrics.cache(CacheEvent::EvictedForSize);
+        metrics.cache(CacheEvent::StaleServed);
+        metrics.graphql_request(GraphqlOutcome::Ok, Duration::from_micros(400));
+        metrics.graphql_request(GraphqlOutcome::Refused, Duration::from_micros(20));
+        metrics.graphql_request(GraphqlOutcome::Errors, Duration::from_millis(300));
+        let lines = lines(&metrics);
+        has(&lines, "stripe_graphql_cache_events_total{event=\"hit\"} 2");
+        has(
+            &lines,
+            "stripe_graphql_cache_events_total{event=\"miss\"} 0",
+        );
+        has(
+            &lines,
+            "stripe_graphql_cache_events_total{event=\"evicted_size\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_cache_events_total{event=\"stale_served\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_graphql_requests_total{outcome=\"ok\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_graphql_requests_total{outcome=\"errors\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_graphql_requests_total{outcome=\"refused\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_graphql_request_duration_seconds_bucket{le=\"0.001\"} 2",
+        );
+        has(
+            &lines,
+            "stripe_graphql_graphql_request_duration_seconds_bucket{le=\"0.25\"} 2",
+        );
+        has(
+            &lines,
+            "stripe_graphql_graphql_request_duration_seconds_bucket{le=\"0.5\"} 3",
+        );
+        has(
+            &lines,
+            "stripe_graphql_graphql_request_duration_seconds_count 3",
+        );
+    }
+
+    #[test]
+    fn webhook_types_are_reduced_to_a_fixed_set_of_label_values() {
+        let cases = [
+            (Some("customer.updated"), "customer"),
+            (Some("customer.deleted"), "customer"),
+            (Some("customer.discount.created"), "customer"),
+            (
+                Some("customer.subscription.updated"),
+                "customer.subscription",
+            ),
+            (Some("price.created"), "price"),
+            (Some("plan.deleted"), "plan"),
+            (Some("product.updated"), "product"),
+            (Some("invoice.paid"), "other"),
+            (Some("customer"), "other"),
+            (Some("customer."), "other"),
+            (Some("customers.updated"), "other"),
+            (Some("pricey.updated"), "other"),
+            (Some("\"}\n# EOF"), "other"),
+            (Some(""), "other"),
+            (None, "unreadable"),
+        ];
+        for (event_type, label) in cases {
+            assert_eq!(webhook_type_label(event_type), label, "{event_type:?}");
+        }
+
+        let metrics = Metrics::new();
+        metrics.webhook(
+            Some("customer.subscription.deleted"),
+            WebhookOutcome::Applied,
+        );
+        metrics.webhook(Some("invoice.paid"), WebhookOutcome::Ignored);
+        metrics.webhook(Some("attacker.chosen.type"), WebhookOutcome::Rejected);
+        metrics.webhook(Some("another.chosen.type"), WebhookOutcome::Rejected);
+        metrics.webhook(None, WebhookOutcome::Rejected);
+        let lines = lines(&metrics);
+        has(&lines, "# TYPE stripe_graphql_webhook_events_total counter");
+        has(
+            &lines,
+            "stripe_graphql_webhook_events_total{type=\"customer.subscription\",outcome=\"applied\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_webhook_events_total{type=\"other\",outcome=\"ignored\"} 1",
+        );
+        has(
+            &lines,
+            "stripe_graphql_webhook_events_total{type=\"other\",outcome=\"rejected\"} 2",
+        );
+        has(
+            &lines,
+            "stripe_graphql_webhook_events_total{type=\"unreadable\",outcome=\"rejected\"} 1",
+        );
+        let series = lines
+            .iter()
+            .filter(|l| l.starts_with("stripe_graphql_webhook_events_total{"))
+            .count();
+        assert_eq!(series, 4);
+    }
+
+    #[test]
+    fn every_event_and_outcome_has_its_own_counter() {
+        for (i, event) in CacheEvent::ALL.into_iter().enumerate() {
+            assert_eq!(event.index(), i, "{event:?}");
+        }
+        for (i, outcome) in GraphqlOutcome::ALL.into_iter().enumerate() {
+            assert_eq!(outcome.index(), i, "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn clones_share_a_registry_and_new_registries_are_independent() {
+        let a = Metrics::new();
+        let b = Metrics::new();
+        a.clone().cache(CacheEvent::Miss);
+        has(
+            &lines(&a),
+            "stripe_graphql_cache_events_total{event=\"miss\"} 1",
+        );
+        has(
+            &lines(&b),
+            "stripe_graphql_cache_events_total{event=\"miss\"} 0",
+        );
     }
 }

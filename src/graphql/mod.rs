@@ -36,8 +36,8 @@ pub mod product;
 pub mod subscription;
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Context, EmptyMutation, EmptySubscription, MergedObject,
-    Request, Response, SDLExportOptions, Schema, SchemaBuilder,
+    Context, EmptyMutation, EmptySubscription, MergedObject, Request, Response, SDLExportOptions,
+    Schema, SchemaBuilder,
 };
 use documents::ParsedDocuments;
 
@@ -60,8 +60,7 @@ pub type StripeSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
 /// The schema with its limits, before runtime data is attached.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription).limit_depth(MAX_DEPTH)
 }
 
 /// The executable schema reading Stripe through `cache`.
@@ -92,26 +91,29 @@ impl Executor {
         &self.schema
     }
 
-    /// Runs one request: its document parsed (or taken from the cache), validated and
-    /// executed; every error in the response carries `extensions.code`.
-    pub async fn execute(&self, mut request: Request) -> Response {
+    /// Parses the request's document (or takes it from the cache) into the request, so
+    /// that [`Executor::run`] does not parse it again. A document that does not parse is the
+    /// response to send, with `GRAPHQL_PARSE_FAILED`.
+    pub fn parse(&self, request: &mut Request) -> Result<(), Response> {
         match self.documents.parse(&request.query) {
-            Ok(document) => request.set_parsed_query(document),
-            Err(e) => return Response::from_errors(vec![error::parse_failed(e)]),
+            Ok(document) => {
+                request.set_parsed_query(document);
+                Ok(())
+            }
+            Err(e) => Err(Response::from_errors(vec![error::parse_failed(e)])),
+        }
+    }
+
+    /// Runs one request (parsed by [`Executor::parse`], else parsed now without the
+    /// cache): validated and executed, every error in the response carrying
+    /// `extensions.code`.
+    pub async fn run(&self, mut request: Request) -> Response {
+        if let Err(e) = request.parsed_query() {
+            return Response::from_errors(vec![error::parse_failed(e)]);
         }
         let mut response = self.schema.execute(request).await;
         error::assign_codes(&mut response);
         response
-    }
-
-    /// Runs a batch, each request as [`Executor::execute`], concurrently.
-    pub async fn execute_batch(&self, batch: BatchRequest) -> BatchResponse {
-        match batch {
-            BatchRequest::Single(request) => BatchResponse::Single(self.execute(request).await),
-            BatchRequest::Batch(requests) => BatchResponse::Batch(
-                futures::future::join_all(requests.into_iter().map(|r| self.execute(r))).await,
-            ),
-        }
     }
 }
 

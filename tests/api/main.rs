@@ -9,6 +9,7 @@ mod hasura_replay;
 mod helpers;
 mod joins;
 mod lists;
+mod metrics;
 mod resilience;
 mod schema;
 mod seed_query;
