@@ -371,8 +371,8 @@ async fn execute(
     mut request: async_graphql::Request,
     request_id: Option<&RequestId>,
 ) -> async_graphql::Response {
-    if let Err(parse_failure) = graphql.parse(&mut request) {
-        return parse_failure;
+    if let Err(e) = graphql.parse(&mut request) {
+        return Executor::parse_failure(e);
     }
     let span = tracing::info_span!(
         "graphql",

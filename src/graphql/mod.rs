@@ -93,15 +93,19 @@ impl Executor {
 
     /// Parses the request's document (or takes it from the cache) into the request, so
     /// that [`Executor::run`] does not parse it again. A document that does not parse is the
-    /// response to send, with `GRAPHQL_PARSE_FAILED`.
-    pub fn parse(&self, request: &mut Request) -> Result<(), Response> {
-        match self.documents.parse(&request.query) {
-            Ok(document) => {
-                request.set_parsed_query(document);
-                Ok(())
-            }
-            Err(e) => Err(Response::from_errors(vec![error::parse_failed(e)])),
-        }
+    /// error to answer with, coded `GRAPHQL_PARSE_FAILED` (see [`Executor::parse_failure`]).
+    pub fn parse(&self, request: &mut Request) -> Result<(), ServerError> {
+        let document = self
+            .documents
+            .parse(&request.query)
+            .map_err(error::parse_failed)?;
+        request.set_parsed_query(document);
+        Ok(())
+    }
+
+    /// The response to a request whose document did not parse.
+    pub fn parse_failure(error: ServerError) -> Response {
+        Response::from_errors(vec![error])
     }
 
     /// Runs one request (parsed by [`Executor::parse`], else parsed now without the
@@ -109,7 +113,7 @@ impl Executor {
     /// `extensions.code`.
     pub async fn run(&self, mut request: Request) -> Response {
         if let Err(e) = request.parsed_query() {
-            return Response::from_errors(vec![error::parse_failed(e)]);
+            return Executor::parse_failure(error::parse_failed(e));
         }
         let mut response = self.schema.execute(request).await;
         error::assign_codes(&mut response);
