@@ -37,7 +37,7 @@ pub mod subscription;
 
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, MergedObject, Request, Response, SDLExportOptions,
-    Schema, SchemaBuilder,
+    Schema, SchemaBuilder, ServerError,
 };
 use documents::ParsedDocuments;
 
