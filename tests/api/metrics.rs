@@ -9,11 +9,17 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use stripe_graphql::{http::MetricsAuth, secret::SecretString};
+use stripe_graphql::{
+    http::MetricsAuth,
+    sandbox::{demo::AVA, Fault},
+    secret::SecretString,
+    webhook::WebhookSettings,
+};
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 const TOKEN: &str = "metrics-scraper-token-9";
+const WEBHOOK_SECRET: &str = "whsec_metrics_test_secret";
 
 /// GETs /metrics with `token` (if any) and returns the status and body.
 async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
@@ -344,4 +350,125 @@ async fn stripe_calls_are_logged_inside_a_graphql_span_with_the_request_id_and_o
     let request = server.wait_for("for the request", |e| e["message"] == json!("request"));
     assert_eq!(request["request_id"], json!("span-test-42"), "{request}");
     assert_eq!(request["path"], json!("/graphql"), "{request}");
+}
+
+/// The cache event counter for `event` in a scrape.
+fn cache_events(text: &str, event: &str) -> f64 {
+    sample(
+        text,
+        &format!("stripe_graphql_cache_events_total{{event=\"{event}\"}}"),
+    )
+    .unwrap_or_else(|| panic!("the {event} series in:\n{text}"))
+}
+
+#[tokio::test]
+async fn stripe_calls_and_cache_events_are_counted_as_they_happen() {
+    let app = spawn_app().await;
+    let query =
+        format!("{{ a: customer(id: \"{AVA}\") {{ id }} b: customer(id: \"{AVA}\") {{ email }} }}");
+
+    app.data(&query).await;
+    app.data(&query).await;
+
+    let (_, text) = scrape(&app, None).await;
+    assert_eq!(
+        sample(
+            &text,
+            "stripe_graphql_stripe_requests_total{endpoint=\"GET /v1/customers/{id}\",status=\"200\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "stripe_graphql_stripe_request_duration_seconds_count{endpoint=\"GET /v1/customers/{id}\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // First query: one miss, and the repeated alias either joined the call or found it done;
+    // second query: two hits.
+    assert_eq!(cache_events(&text, "miss"), 1.0);
+    assert_eq!(
+        cache_events(&text, "hit") + cache_events(&text, "coalesced"),
+        3.0
+    );
+}
+
+#[tokio::test]
+async fn retries_and_stale_serves_show_in_the_metrics() {
+    let app = spawn_app_with(|o| o.config.cache.ttl = Duration::ZERO).await;
+    let query = format!("{{ customer(id: \"{AVA}\") {{ id }} }}");
+    app.data(&query).await;
+    app.fail_next(None, Fault::Status(503), 3);
+
+    let body = app.query(&query).await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let (_, text) = scrape(&app, None).await;
+    let endpoint = "endpoint=\"GET /v1/customers/{id}\"";
+    assert_eq!(
+        sample(
+            &text,
+            &format!("stripe_graphql_stripe_retries_total{{{endpoint},reason=\"5xx\"}}")
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("stripe_graphql_stripe_requests_total{{{endpoint},status=\"503\"}}")
+        ),
+        Some(3.0)
+    );
+    assert_eq!(cache_events(&text, "stale_served"), 1.0);
+}
+
+#[tokio::test]
+async fn webhook_deliveries_and_the_invalidations_they_cause_are_counted() {
+    let app = spawn_app_with(|o| {
+        o.config.webhook = Some(WebhookSettings {
+            secret: SecretString::new(WEBHOOK_SECRET),
+            tolerance: Duration::from_secs(300),
+        })
+    })
+    .await;
+    app.sandbox
+        .send_webhooks_to(&format!("{}/webhooks/stripe", app.base), WEBHOOK_SECRET);
+    let query = format!("{{ customer(id: \"{AVA}\") {{ name }} }}");
+    app.data(&query).await;
+
+    app.sandbox
+        .update("customer", AVA, |c| c["name"] = json!("Ava Counted"))
+        .await
+        .unwrap();
+    app.sandbox
+        .post_webhook(b"{}", Some("t=1,v1=00"))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.data(&query).await["customer"]["name"],
+        json!("Ava Counted")
+    );
+
+    let (_, text) = scrape(&app, None).await;
+    assert_eq!(
+        sample(
+            &text,
+            "stripe_graphql_webhook_events_total{type=\"customer\",outcome=\"applied\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "stripe_graphql_webhook_events_total{type=\"unreadable\",outcome=\"rejected\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(cache_events(&text, "invalidated"), 1.0);
 }
