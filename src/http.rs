@@ -49,7 +49,7 @@ use tracing::{field, Instrument};
 use crate::{
     cache::StripeCache,
     graphiql,
-    graphql::{error::code_of, Executor, StripeSchema},
+    graphql::{error::code_of, Executor},
     metrics::{self, GraphqlOutcome, Metrics, WebhookOutcome},
     secret::SecretString,
     stripe::StripeClient,
@@ -137,16 +137,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state. `stripe` is used only by the readiness probe (uncached).
+    /// Builds the state: the GraphQL schema reading Stripe through `cache`. `stripe` is used
+    /// only by the readiness probe (uncached).
     pub fn new(
-        schema: StripeSchema,
         cache: StripeCache,
         stripe: StripeClient,
         metrics: Metrics,
         settings: &HttpSettings,
     ) -> Self {
         AppState {
-            graphql: Executor::new(schema),
+            graphql: Executor::new(cache.clone()),
             cache,
             metrics,
             auth: settings.auth_token.as_ref().map(BearerToken::new),
@@ -368,25 +368,26 @@ async fn get(state: &AppState, req: &HttpRequest, page: bool) -> (HttpResponse, 
 /// operation) and, once it is known, its outcome (`ok` or `errors`).
 async fn execute(
     graphql: &Executor,
-    mut request: async_graphql::Request,
+    request: async_graphql::Request,
     request_id: Option<&RequestId>,
 ) -> async_graphql::Response {
-    if let Err(e) = graphql.parse(&mut request) {
-        return Executor::parse_failure(e);
-    }
+    let mut prepared = match graphql.prepare(request) {
+        Ok(prepared) => prepared,
+        Err(e) => return Executor::parse_failure(e),
+    };
     let span = tracing::info_span!(
         "graphql",
         request_id = request_id.map(field::display),
-        operation = operation_name(&mut request),
+        operation = operation_name(prepared.request_mut()),
         outcome = field::Empty,
     );
-    let response = graphql.run(request).instrument(span.clone()).await;
+    let response = graphql.run(prepared).instrument(span.clone()).await;
     span.record("outcome", if response.is_ok() { "ok" } else { "errors" });
     response
 }
 
 /// The operation a request runs, by name: its `operationName`, or the name of the document's
-/// only operation (the request is already parsed, by [`Executor::parse`]).
+/// only operation (the request is already parsed, by [`Executor::prepare`]).
 fn operation_name(request: &mut async_graphql::Request) -> Option<&str> {
     if request.operation_name.is_some() {
         return request.operation_name.as_deref();

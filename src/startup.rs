@@ -14,7 +14,6 @@ use actix_web::{dev::Server, web, App, HttpServer};
 use crate::{
     cache::StripeCache,
     config::{Config, Upstream},
-    graphql,
     http::{self, AppState},
     metrics::Metrics,
     sandbox::{self, Sandbox},
@@ -94,14 +93,7 @@ impl Application {
         let client = StripeClient::new(endpoint, &config.client, metrics.clone())?;
         let cache = StripeCache::new(client.clone(), config.cache, metrics.clone());
         let state = web::Data::new(
-            AppState::new(
-                graphql::schema(cache.clone()),
-                cache,
-                client,
-                metrics,
-                &config.http,
-            )
-            .with_webhook(webhook),
+            AppState::new(cache, client, metrics, &config.http).with_webhook(webhook),
         );
         let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
             .listen(listener)

@@ -10,10 +10,16 @@
 //! Guarantees: a cached document is the one the parser produced for exactly that text (a
 //! byte-for-byte match, so no two texts share an entry); only documents that parsed are kept
 //! (a parse error is produced afresh each time); at most [`MAX_DOCUMENTS`] documents of at
-//! most [`MAX_DOCUMENT_BYTES`] each are kept, so the cache stays within about 16 MB;
-//! validation and execution still run on every request.
+//! most [`MAX_DOCUMENT_BYTES`] each are kept, so the cache stays within about 16 MB.
+//!
+//! It also remembers which operations of a document passed async-graphql's strict validation
+//! when run without variables ([`Parsed::validated`]). Validation was the next largest cost
+//! (its 22 rules walk the whole document, looking types up by name); its verdict for a given
+//! text, operation and schema never changes, so [`super::Executor`] runs such a request with
+//! the fast validation mode (depth, complexity and fragment-cycle checks only). A document
+//! that declares variables is validated in full every time, since the values matter.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_graphql::{parser::types::ExecutableDocument, ServerError};
 
@@ -24,10 +30,54 @@ pub const MAX_DOCUMENTS: u64 = 1_000;
 /// differs with every page of rows) are parsed every time.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
 
+/// One kept document, and the operations of it that passed full validation.
+pub struct Parsed {
+    document: ExecutableDocument,
+    /// Whether an operation declares variables (then validation also depends on their
+    /// values, so it is never skipped).
+    declares_variables: bool,
+    /// Operation names (`None` for a request without `operationName`) that passed strict
+    /// validation, at most [`MAX_VALIDATED_OPERATIONS`].
+    validated: RwLock<Vec<Option<String>>>,
+}
+
+/// Most operation names remembered as validated per document.
+const MAX_VALIDATED_OPERATIONS: usize = 8;
+
+impl Parsed {
+    /// Whether running `operation` of this document with no variables already passed strict
+    /// validation, so that validating it again would give the same (empty) answer.
+    pub fn validated(&self, operation: Option<&str>) -> bool {
+        !self.declares_variables
+            && self
+                .validated
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .any(|name| name.as_deref() == operation)
+    }
+
+    /// Records that `operation`, run with no variables, passed strict validation.
+    pub fn mark_validated(&self, operation: Option<&str>) {
+        if self.declares_variables {
+            return;
+        }
+        let mut validated = self
+            .validated
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if validated.len() < MAX_VALIDATED_OPERATIONS
+            && !validated.iter().any(|name| name.as_deref() == operation)
+        {
+            validated.push(operation.map(str::to_owned));
+        }
+    }
+}
+
 /// Parsed documents by text. Cheap to clone; clones share the cache.
 #[derive(Clone)]
 pub struct ParsedDocuments {
-    documents: moka::sync::Cache<Arc<str>, Arc<ExecutableDocument>>,
+    documents: moka::sync::Cache<Arc<str>, Arc<Parsed>>,
 }
 
 impl Default for ParsedDocuments {
@@ -40,18 +90,29 @@ impl Default for ParsedDocuments {
 
 impl ParsedDocuments {
     /// The parsed form of `query`: from the cache, or parsed now (and kept if it parsed and
-    /// is short enough).
-    pub fn parse(&self, query: &str) -> Result<ExecutableDocument, ServerError> {
+    /// is short enough), with the kept entry when there is one.
+    pub fn parse(
+        &self,
+        query: &str,
+    ) -> Result<(ExecutableDocument, Option<Arc<Parsed>>), ServerError> {
         if query.len() > MAX_DOCUMENT_BYTES {
-            return parse(query);
+            return Ok((parse(query)?, None));
         }
-        if let Some(document) = self.documents.get(query) {
-            return Ok(ExecutableDocument::clone(&document));
+        if let Some(parsed) = self.documents.get(query) {
+            return Ok((parsed.document.clone(), Some(parsed)));
         }
         let document = parse(query)?;
-        self.documents
-            .insert(Arc::from(query), Arc::new(document.clone()));
-        Ok(document)
+        let declares_variables = document
+            .operations
+            .iter()
+            .any(|(_, operation)| !operation.node.variable_definitions.is_empty());
+        let parsed = Arc::new(Parsed {
+            document: document.clone(),
+            declares_variables,
+            validated: RwLock::new(Vec::new()),
+        });
+        self.documents.insert(Arc::from(query), parsed.clone());
+        Ok((document, Some(parsed)))
     }
 
     /// How many documents are kept (for tests).
@@ -78,8 +139,8 @@ mod tests {
     fn a_document_is_parsed_once_and_served_equal() {
         let documents = ParsedDocuments::default();
         let query = "query Q($id: String!) { customer(id: $id) { id email } }";
-        let first = documents.parse(query).unwrap();
-        let again = documents.parse(query).unwrap();
+        let (first, _) = documents.parse(query).unwrap();
+        let (again, _) = documents.parse(query).unwrap();
         assert_eq!(format!("{first:?}"), format!("{again:?}"));
         assert_eq!(documents.len(), 1);
         // One byte more is another document.
@@ -96,5 +157,26 @@ mod tests {
         assert!(long.len() > MAX_DOCUMENT_BYTES);
         documents.parse(&long).unwrap();
         assert!(documents.is_empty());
+    }
+
+    #[test]
+    fn only_operations_without_variables_are_remembered_as_validated() {
+        let documents = ParsedDocuments::default();
+        let (_, plain) = documents
+            .parse("query A { __typename } query B { __typename }")
+            .unwrap();
+        let plain = plain.unwrap();
+        assert!(!plain.validated(Some("A")));
+        plain.mark_validated(Some("A"));
+        assert!(plain.validated(Some("A")));
+        assert!(!plain.validated(Some("B")));
+        assert!(!plain.validated(None));
+
+        let (_, with_variables) = documents
+            .parse("query Q($id: String!) { customer(id: $id) { id } }")
+            .unwrap();
+        let with_variables = with_variables.unwrap();
+        with_variables.mark_validated(None);
+        assert!(!with_variables.validated(None));
     }
 }

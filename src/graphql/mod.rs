@@ -37,8 +37,10 @@ pub mod subscription;
 
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, MergedObject, Request, Response, SDLExportOptions,
-    Schema, SchemaBuilder, ServerError,
+    Schema, SchemaBuilder, ServerError, ValidationMode,
 };
+use std::sync::Arc;
+
 use documents::ParsedDocuments;
 
 use crate::cache::StripeCache;
@@ -68,20 +70,42 @@ pub fn schema(cache: StripeCache) -> StripeSchema {
     schema_builder().data(cache).finish()
 }
 
-/// The schema with what runs around every request: the parsed-document cache and the error
-/// codes. Cheap to clone. (Neither is an async-graphql extension: with any extension
-/// registered, async-graphql resolves every field on a slower path.)
+/// The schema with what runs around every request: the parsed-document cache, validation
+/// skipped where its verdict is known, and the error codes. Cheap to clone. (None of this is
+/// an async-graphql extension: with any extension registered, async-graphql resolves every
+/// field on a slower path.)
 #[derive(Clone)]
 pub struct Executor {
     schema: StripeSchema,
+    /// The same schema and data, in async-graphql's fast validation mode, for documents whose
+    /// strict validation already passed ([`documents::Parsed::validated`]).
+    prevalidated: StripeSchema,
     documents: ParsedDocuments,
 }
 
+/// A request whose document is parsed, ready for [`Executor::run`].
+pub struct Prepared {
+    request: Request,
+    parsed: Option<Arc<documents::Parsed>>,
+}
+
+impl Prepared {
+    /// The request (its document parsed: `parsed_query()` does not parse again).
+    pub fn request_mut(&mut self) -> &mut Request {
+        &mut self.request
+    }
+}
+
 impl Executor {
-    /// Serves `schema`.
-    pub fn new(schema: StripeSchema) -> Executor {
+    /// Serves `schema`, reading Stripe through `cache`.
+    pub fn new(cache: StripeCache) -> Executor {
+        let prevalidated = schema_builder()
+            .validation_mode(ValidationMode::Fast)
+            .data(cache.clone())
+            .finish();
         Executor {
-            schema,
+            schema: schema(cache),
+            prevalidated,
             documents: ParsedDocuments::default(),
         }
     }
@@ -91,16 +115,16 @@ impl Executor {
         &self.schema
     }
 
-    /// Parses the request's document (or takes it from the cache) into the request, so
-    /// that [`Executor::run`] does not parse it again. A document that does not parse is the
-    /// error to answer with, coded `GRAPHQL_PARSE_FAILED` (see [`Executor::parse_failure`]).
-    pub fn parse(&self, request: &mut Request) -> Result<(), ServerError> {
-        let document = self
+    /// Parses the request's document (or takes it from the cache). A document that does not
+    /// parse is an error coded `GRAPHQL_PARSE_FAILED`, to answer with
+    /// [`Executor::parse_failure`].
+    pub fn prepare(&self, mut request: Request) -> Result<Prepared, ServerError> {
+        let (document, parsed) = self
             .documents
             .parse(&request.query)
             .map_err(error::parse_failed)?;
         request.set_parsed_query(document);
-        Ok(())
+        Ok(Prepared { request, parsed })
     }
 
     /// The response to a request whose document did not parse.
@@ -108,16 +132,39 @@ impl Executor {
         Response::from_errors(vec![error])
     }
 
-    /// Runs one request (parsed by [`Executor::parse`], else parsed now without the
-    /// cache): validated and executed, every error in the response carrying
-    /// `extensions.code`.
-    pub async fn run(&self, mut request: Request) -> Response {
-        if let Err(e) = request.parsed_query() {
-            return Executor::parse_failure(error::parse_failed(e));
+    /// Validates and executes a prepared request; every error in the response carries
+    /// `extensions.code`. Strict validation runs unless this document's operation, without
+    /// variables, already passed it.
+    pub async fn run(&self, prepared: Prepared) -> Response {
+        let Prepared { request, parsed } = prepared;
+        let operation = request.operation_name.clone();
+        let without_variables = request.variables.is_empty();
+        let known_valid = without_variables
+            && parsed
+                .as_ref()
+                .is_some_and(|p| p.validated(operation.as_deref()));
+        let mut response = if known_valid {
+            self.prevalidated.execute(request).await
+        } else {
+            self.schema.execute(request).await
+        };
+        // Validation errors (and operation selection errors) have no path: with none in the
+        // response, strict validation passed.
+        if !known_valid && without_variables && response.errors.iter().all(|e| !e.path.is_empty()) {
+            if let Some(parsed) = &parsed {
+                parsed.mark_validated(operation.as_deref());
+            }
         }
-        let mut response = self.schema.execute(request).await;
         error::assign_codes(&mut response);
         response
+    }
+
+    /// Prepares and runs one request.
+    pub async fn execute(&self, request: Request) -> Response {
+        match self.prepare(request) {
+            Ok(prepared) => self.run(prepared).await,
+            Err(e) => Executor::parse_failure(e),
+        }
     }
 }
 
@@ -135,4 +182,79 @@ pub fn sdl() -> String {
 /// The shared cache from the request context.
 fn cache<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a StripeCache> {
     ctx.data::<StripeCache>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        cache::CacheSettings,
+        metrics::Metrics,
+        secret::SecretString,
+        stripe::{ClientSettings, Endpoint, StripeClient},
+    };
+
+    fn executor() -> Executor {
+        // No test here reaches Stripe: the address is never called.
+        let endpoint = Endpoint {
+            api_base: "http://127.0.0.1:9".parse().unwrap(),
+            secret_key: SecretString::new("sk_test_executor_unit"),
+        };
+        let client =
+            StripeClient::new(endpoint, &ClientSettings::default(), Metrics::new()).unwrap();
+        Executor::new(StripeCache::new(
+            client,
+            CacheSettings::default(),
+            Metrics::new(),
+        ))
+    }
+
+    fn validated(executor: &Executor, query: &str, operation: Option<&str>) -> bool {
+        let (_, parsed) = executor.documents.parse(query).unwrap();
+        parsed.unwrap().validated(operation)
+    }
+
+    #[tokio::test]
+    async fn a_document_that_passed_strict_validation_is_not_validated_again() {
+        let executor = executor();
+        let query = "{ __typename }";
+        assert!(!validated(&executor, query, None));
+        let first = executor.execute(Request::new(query)).await;
+        assert!(first.errors.is_empty());
+        assert!(validated(&executor, query, None));
+        let again = executor.execute(Request::new(query)).await;
+        assert_eq!(again.data, first.data);
+    }
+
+    #[tokio::test]
+    async fn a_document_that_fails_validation_fails_it_every_time() {
+        let executor = executor();
+        for _ in 0..2 {
+            let response = executor
+                .execute(Request::new("{ customer(id: 1) { nope } }"))
+                .await;
+            assert!(!response.errors.is_empty());
+            let code = response.errors[0].extensions.as_ref().unwrap().get("code");
+            assert_eq!(
+                code,
+                Some(&async_graphql::Value::from("GRAPHQL_VALIDATION_FAILED"))
+            );
+        }
+        assert!(!validated(&executor, "{ customer(id: 1) { nope } }", None));
+    }
+
+    #[tokio::test]
+    async fn the_fast_validation_mode_still_enforces_the_depth_limit() {
+        let executor = executor();
+        // 17 levels, one more than MAX_DEPTH.
+        let level = "customer { subscriptions { data { ";
+        let query = format!(
+            "{{ subscription(id: \"sub_1\") {{ {} id {} }} }}",
+            level.repeat(5),
+            "} } } ".repeat(5)
+        );
+        let response = executor.prevalidated.execute(Request::new(query)).await;
+        let message = &response.errors.first().expect("refused").message;
+        assert!(message.contains("too deep"), "{message}");
+    }
 }
