@@ -519,7 +519,7 @@ impl StripeCache {
 
     /// The customer with this id, as [`StripeCache::object`]. With `with_subscriptions`
     /// (the caller will read the customer's first page of subscriptions with default
-    /// arguments) and that page not cached, one call
+    /// arguments) and neither the customer nor that page cached, one call
     /// (`GET /v1/customers/{id}?expand[]=subscriptions`) fills both the customer and the page
     /// ([`ListRequest::of_customer`]), and each subscription on it under its own id.
     pub async fn customer(
@@ -527,13 +527,20 @@ impl StripeCache {
         id: &StripeId,
         with_subscriptions: bool,
     ) -> Result<Option<Arc<Customer>>, StripeError> {
+        if !with_subscriptions {
+            return self.object(id).await;
+        }
+        let key = Key::Object(id.clone());
+        if let Some(stored) = self.fresh(&key) {
+            self.inner.metrics.cache(CacheEvent::Hit);
+            return Ok(<Customer as sealed::Object>::unwrap(&stored.entry));
+        }
         let page_key = Key::List(ListRequest::of_customer(id).query().clone());
-        let expand = with_subscriptions && !self.holds_fresh(&page_key);
-        if !expand {
+        if self.fresh(&page_key).is_some() {
             return self.object(id).await;
         }
         let stored = self
-            .lookup(Key::Object(id.clone()), |client| {
+            .lookup(key, |client| {
                 let (id, page_key) = (id.clone(), page_key.clone());
                 async move {
                     match client.retrieve_customer_with_subscriptions(&id).await {
@@ -558,12 +565,13 @@ impl StripeCache {
         Ok(<Customer as sealed::Object>::unwrap(&stored.entry))
     }
 
-    fn holds_fresh(&self, key: &Key) -> bool {
+    /// The entry under `key` if it may be served as it is (fresh, not invalidated).
+    fn fresh(&self, key: &Key) -> Option<Arc<Stored>> {
         let inner = &self.inner;
         inner
             .entries
             .get(key)
-            .is_some_and(|s| inner.is_current(&s) && inner.is_fresh(&s))
+            .filter(|s| inner.is_current(s) && inner.is_fresh(s))
     }
 
     /// One page of a list. Every object on it is also cached under its id (for types
