@@ -347,6 +347,25 @@ async fn stripe_calls_are_logged_inside_a_graphql_span_with_the_request_id_and_o
     let span = in_graphql_span(&call).unwrap();
     assert_eq!(span["request_id"], json!("span-test-42"), "{call}");
     assert_eq!(span["operation"], json!("Lookup"), "{call}");
+    // Inside it, the attempt's own span carries the endpoint and Stripe's Request-Id.
+    let attempt = call["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|span| span["name"] == json!("stripe_call"))
+        .unwrap_or_else(|| panic!("a stripe_call span: {call}"));
+    assert_eq!(
+        attempt["endpoint"],
+        json!("GET /v1/customers/{id}"),
+        "{call}"
+    );
+    assert_eq!(attempt["status"], json!(200), "{call}");
+    assert!(
+        attempt["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("req_sandbox")),
+        "{call}"
+    );
     let request = server.wait_for("for the request", |e| e["message"] == json!("request"));
     assert_eq!(request["request_id"], json!("span-test-42"), "{request}");
     assert_eq!(request["path"], json!("/graphql"), "{request}");
