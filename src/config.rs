@@ -442,6 +442,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn call_pacing_retries_deadline_and_stale_window_are_settings() {
+        let Action::Serve(config) = action(&["--demo"]).unwrap() else {
+            panic!("serves")
+        };
+        assert_eq!(config.client.rate_limit, None, "from the key's mode");
+        assert_eq!(config.client.retry.max_retries, 2);
+        assert_eq!(config.client.deadline, Duration::from_secs(15));
+        assert_eq!(config.cache.stale_if_error, Duration::from_secs(300));
+
+        let Action::Serve(config) = action(&[
+            "--demo",
+            "--stripe-rate-limit-per-second=5",
+            "--stripe-max-retries=0",
+            "--stripe-deadline-seconds=3",
+            "--cache-stale-if-error-seconds=0",
+        ])
+        .unwrap() else {
+            panic!("serves")
+        };
+        assert_eq!(config.client.rate_limit, NonZeroU32::new(5));
+        assert_eq!(config.client.retry.max_retries, 0);
+        assert_eq!(config.client.deadline, Duration::from_secs(3));
+        assert_eq!(config.cache.stale_if_error, Duration::ZERO);
+
+        for bad in [
+            "--stripe-rate-limit-per-second=0",
+            "--stripe-max-retries=11",
+            "--stripe-deadline-seconds=0",
+        ] {
+            assert!(parse(&["--demo", bad]).is_err(), "{bad}");
+        }
+    }
+
     fn serves_demo(args: &[&str]) -> bool {
         match action(args) {
             Ok(Action::Serve(config)) => matches!(config.upstream, Upstream::DemoSandbox),

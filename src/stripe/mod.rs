@@ -526,6 +526,28 @@ mod tests {
     }
 
     #[test]
+    fn the_default_rate_limit_follows_the_keys_mode() {
+        assert_eq!(default_rate_limit("sk_test_51Abc").get(), 25);
+        assert_eq!(default_rate_limit("rk_test_51Abc").get(), 25);
+        assert_eq!(default_rate_limit("sk_live_51Abc").get(), 100);
+        assert_eq!(default_rate_limit("rk_live_51Abc").get(), 100);
+        let endpoint = Endpoint {
+            api_base: "https://api.stripe.com".parse().unwrap(),
+            secret_key: SecretString::new("sk_live_51Abcdef"),
+        };
+        let client =
+            StripeClient::new(endpoint.clone(), &ClientSettings::default(), Metrics::new())
+                .unwrap();
+        assert_eq!(client.rate_limit().get(), 100);
+        let settings = ClientSettings {
+            rate_limit: NonZeroU32::new(7),
+            ..ClientSettings::default()
+        };
+        let client = StripeClient::new(endpoint, &settings, Metrics::new()).unwrap();
+        assert_eq!(client.rate_limit().get(), 7);
+    }
+
+    #[test]
     fn recognises_key_shapes() {
         assert!(is_secret_key("sk_test_51Abc"));
         assert!(is_secret_key("rk_live_51Abcdef"));
