@@ -13,8 +13,9 @@
 //! - **Coalescing.** Concurrent lookups of the same key while it is missing or expired are
 //!   coalesced into one Stripe call: the first starts it, the others wait for its answer
 //!   (success or error). This holds within one GraphQL request (repeated aliases) and across
-//!   requests (Hasura's back-to-back join calls). The call runs as its own task, so it fills
-//!   the cache even when the requests that wanted it are gone.
+//!   requests (Hasura's back-to-back join calls). The call runs as its own task on the Stripe
+//!   I/O runtime, so it fills the cache even when the requests that wanted it are gone, and
+//!   no HTTP worker's shutdown can cut it off.
 //! - **Stale-if-error.** A value is kept for the stale-if-error window (default 300 s) past
 //!   its TTL. When refreshing it fails with an outage, a timeout or a rate limit (after the
 //!   client's retries), that last good value is served instead of an error, logged at warn
@@ -470,8 +471,10 @@ impl StripeCache {
         let task_key = key.clone();
         // The task removes its own map entry when done; it cannot do so before the entry
         // is inserted below, because it needs this lock to.
-        // In the span of the lookup that started it, so its log lines carry that request.
-        let task = tokio::spawn(
+        // On the Stripe I/O runtime, which outlives every HTTP worker (see
+        // `stripe::io_runtime`), and in the span of the lookup that started it, so its log
+        // lines carry that request.
+        let task = inner.client.io().spawn(
             async move {
                 let outcome = call
                     .await

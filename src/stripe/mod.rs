@@ -109,6 +109,40 @@ pub enum ClientError {
     /// The HTTP client (TLS backend) could not initialise.
     #[error("cannot build the Stripe HTTP client: {0}")]
     Http(#[source] reqwest::Error),
+    /// The runtime that runs Stripe calls could not start (no threads left).
+    #[error("cannot start the Stripe I/O runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// The runtime every Stripe call runs on: two threads of its own, started once per process
+/// and never stopped.
+///
+/// Why not the caller's runtime: actix-web runs each worker on its own single-threaded
+/// runtime, and a connection reqwest opens lives (its driver task) on the runtime that opened
+/// it, while the connection pool is shared by all workers. On SIGTERM an idle worker stops
+/// first and its runtime takes its connections with it, so a request still in flight on
+/// another worker that reused one of them failed with `STRIPE_UNAVAILABLE`. With every
+/// Stripe connection opened here, and the cache's calls running here too, no worker's
+/// shutdown can break another's call.
+pub fn io_runtime() -> Result<tokio::runtime::Handle, ClientError> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime.handle().clone());
+    }
+    let _one_at_a_time = STARTING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime.handle().clone());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("stripe-io")
+        .enable_all()
+        .build()
+        .map_err(ClientError::Runtime)?;
+    Ok(RUNTIME.get_or_init(|| runtime).handle().clone())
 }
 
 /// The Stripe REST client. Cheap to clone; clones share the connection pool, the
@@ -124,6 +158,7 @@ pub struct StripeClient {
     retry: RetryPolicy,
     deadline: Duration,
     metrics: Metrics,
+    io: tokio::runtime::Handle,
 }
 
 /// A failed attempt: the error to report, and how it failed when it may be retried.
@@ -164,7 +199,14 @@ impl StripeClient {
             retry: settings.retry,
             deadline: settings.deadline,
             metrics,
+            io: io_runtime()?,
         })
+    }
+
+    /// The runtime Stripe calls run on ([`io_runtime`]), for work that must outlive the
+    /// caller's runtime (the cache's calls).
+    pub fn io(&self) -> &tokio::runtime::Handle {
+        &self.io
     }
 
     /// The rate limit in force (calls started per second).
@@ -227,9 +269,26 @@ impl StripeClient {
             .map(|_| ())
     }
 
-    /// One call as a whole: attempts, each after the rate limiter and a concurrency slot,
-    /// and backoffs between them, all within the deadline.
+    /// One call as a whole, run on the Stripe I/O runtime ([`io_runtime`]) in the caller's
+    /// span: attempts, each after the rate limiter and a concurrency slot, and backoffs
+    /// between them, all within the deadline.
     async fn get_json(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+    ) -> Result<(serde_json::Value, Option<String>), StripeError> {
+        let client = self.clone();
+        let call = async move { client.call(endpoint, url).await }.in_current_span();
+        self.io
+            .spawn(call)
+            .await
+            .unwrap_or(Err(StripeError::Unavailable {
+                status: None,
+                request_id: None,
+            }))
+    }
+
+    async fn call(
         &self,
         endpoint: &'static str,
         url: Url,

@@ -13,6 +13,7 @@ mod metrics;
 mod resilience;
 mod schema;
 mod seed_query;
+mod shutdown;
 mod stripe_budget;
 mod stripe_errors;
 mod webhooks;
