@@ -18,8 +18,8 @@
 //! - **latency** added to every answer ([`Sandbox::set_latency`]);
 //! - **injected faults** for the next N matching requests ([`Sandbox::inject`], [`Fault`]): a
 //!   status in Stripe's error shape (429, 500, 503…), a given status with a given JSON body,
-//!   a hang that never answers (the client's timeout must end it), or a 2xx body that is not
-//!   JSON;
+//!   a hang that never answers (the client's timeout must end it), a 2xx body that is not
+//!   JSON, a latency spike, a body cut short, or a connection dropped after the headers;
 //! - a **call log** with each call's method, raw path, query, `Stripe-Version` and whether
 //!   the key was accepted ([`Sandbox::calls`]). It holds the newest
 //!   [`DEFAULT_CALL_LOG_CAPACITY`] calls (or [`Settings::call_log_capacity`]), so a
@@ -99,6 +99,13 @@ pub enum Fault {
     /// Answer this HTTP status in Stripe's error shape, as [`Fault::Status`], with a
     /// `Stripe-Should-Retry` header saying this.
     ShouldRetry(u16, bool),
+    /// Wait this long more (a latency spike), then answer normally.
+    Delay(Duration),
+    /// Send the headers of a 200 and the first bytes of a JSON body, then drop the
+    /// connection (a truncated answer).
+    Truncated,
+    /// Send the headers of a 200 and drop the connection before any byte of the body.
+    Dropped,
 }
 
 /// One request the sandbox received.
@@ -391,6 +398,9 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
                     .body("<html>upstream proxy error</html>")
             }
             Fault::Json(status, body) => return respond(status, body, request_id),
+            Fault::Delay(extra) => tokio::time::sleep(extra).await,
+            Fault::Truncated => return cut_off(request_id, b"{\"id\": \"cus_"),
+            Fault::Dropped => return cut_off(request_id, b""),
             Fault::Status(status) => return stripe_error(status, request_id),
             Fault::ShouldRetry(status, retry) => {
                 let mut response = stripe_error(status, request_id);
@@ -435,6 +445,23 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
         Ok(body) => respond(200, body, request_id),
         Err(ApiError { status, body }) => respond(status, body, request_id),
     }
+}
+
+/// A 200 that promises a body of 4 KiB, sends `sent` of it, then fails: actix drops the
+/// connection, and the client sees a body cut short.
+fn cut_off(request_id: String, sent: &'static [u8]) -> HttpResponse {
+    let chunks: Vec<Result<web::Bytes, std::io::Error>> = vec![
+        Ok(web::Bytes::from_static(sent)),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "injected: connection dropped",
+        )),
+    ];
+    HttpResponse::Ok()
+        .insert_header(("Request-Id", request_id))
+        .content_type("application/json")
+        .no_chunking(4096)
+        .streaming(futures::stream::iter(chunks))
 }
 
 /// `status` in Stripe's error shape: `rate_limit` for 429, `api_error` for 5xx.

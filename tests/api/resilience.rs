@@ -190,3 +190,22 @@ async fn without_a_stale_window_an_outage_is_an_error() {
 
     assert_eq!(error_code(&body), "STRIPE_UNAVAILABLE", "{body}");
 }
+
+#[tokio::test]
+async fn a_body_cut_short_or_a_dropped_connection_is_retried_then_reported_as_unavailable() {
+    let app = spawn_app().await;
+    for (fault, id) in [(Fault::Truncated, AVA), (Fault::Dropped, "cus_ChloeNguyen")] {
+        app.sandbox.reset_calls();
+        app.fail_next(None, fault.clone(), 1);
+        let body = app
+            .query(&format!("{{ customer(id: \"{id}\") {{ id }} }}"))
+            .await;
+        assert!(body.get("errors").is_none(), "{fault:?}: {body}");
+        assert_eq!(app.stripe_calls(), 2, "{fault:?}: one retry");
+    }
+    app.fail_next(None, Fault::Truncated, 3);
+    let body = app
+        .query("{ customer(id: \"cus_BenCarter\") { id } }")
+        .await;
+    assert_eq!(error_code(&body), "STRIPE_UNAVAILABLE", "{body}");
+}
