@@ -17,8 +17,8 @@
 //!   I/O runtime, so it fills the cache even when the requests that wanted it are gone, and
 //!   no HTTP worker's shutdown can cut it off.
 //! - **Stale-if-error.** A value is kept for the stale-if-error window (default 300 s) past
-//!   its TTL. When refreshing it fails with an outage, a timeout or a rate limit (after the
-//!   client's retries), that last good value is served instead of an error, logged at warn
+//!   its TTL. When refreshing it fails with an outage, a timeout, a rate limit or an answer
+//!   that is not JSON (after the client's retries), that last good value is served instead of an error, logged at warn
 //!   and counted; never a value a webhook invalidated, and never instead of an answer about
 //!   the request itself (bad key, refused parameter).
 //! - **One call fills every entry its answer holds.** A list page fills each object on it
@@ -396,7 +396,7 @@ impl StripeCache {
 
     /// The entry under `key`: from memory when fresh and not invalidated, else from the one
     /// Stripe call in flight for it (started by this lookup if there is none), else, when
-    /// that call fails with an outage, a timeout or a rate limit, the last good entry if it
+    /// that call fails with an outage, a timeout, a rate limit or a non-JSON answer, the last good entry if it
     /// is within the stale-if-error window and no webhook invalidated it.
     async fn lookup(
         &self,
@@ -743,12 +743,17 @@ fn tags_of(key: &Key, entry: &Entry) -> Box<[Tag]> {
 }
 
 /// Whether a failure is one stale-if-error covers: Stripe unreachable or failing (5xx,
-/// connection, timeout) or rate limiting, after retries. Answers about the request itself
-/// (a bad key, a missing permission, a refused parameter) are never hidden by stale data.
+/// connection, timeout, an answer that is not JSON, as a proxy's error page is) or rate
+/// limiting, after retries. Answers about the request itself (a bad key, a missing
+/// permission, a refused parameter) and an answer that is another kind of object (a wrong
+/// route) are never hidden by stale data.
 fn serves_stale(error: &StripeError) -> bool {
     matches!(
         error,
-        StripeError::Unavailable { .. } | StripeError::Timeout(_) | StripeError::RateLimited { .. }
+        StripeError::Unavailable { .. }
+            | StripeError::Timeout(_)
+            | StripeError::RateLimited { .. }
+            | StripeError::BadResponse { .. }
     )
 }
 

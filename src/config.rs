@@ -146,7 +146,8 @@ pub struct Cli {
     pub cache_not_found_ttl_seconds: u64,
 
     /// Seconds past its TTL that a cached value is kept to be served when Stripe fails
-    /// (after retries) with an outage, a timeout or a rate limit: stale-if-error. 0 disables.
+    /// (after retries) with an outage, a timeout, a rate limit or a non-JSON answer:
+    /// stale-if-error. 0 disables.
     #[arg(
         long,
         env = "CACHE_STALE_IF_ERROR_SECONDS",

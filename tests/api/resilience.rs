@@ -209,3 +209,15 @@ async fn a_body_cut_short_or_a_dropped_connection_is_retried_then_reported_as_un
         .await;
     assert_eq!(error_code(&body), "STRIPE_UNAVAILABLE", "{body}");
 }
+
+#[tokio::test]
+async fn an_answer_that_is_not_json_is_covered_by_stale_if_error() {
+    let app = spawn_app_with(|o| o.config.cache.ttl = Duration::ZERO).await;
+    let good = app.data(&customer_query()).await;
+    app.fail_next(None, Fault::Garbage, 1);
+
+    let body = app.query(&customer_query()).await;
+
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"], good);
+}
