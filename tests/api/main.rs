@@ -12,6 +12,7 @@ mod lists;
 mod metrics;
 mod resilience;
 mod schema;
+mod scoping;
 mod seed_query;
 mod stripe_budget;
 mod stripe_errors;
