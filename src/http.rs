@@ -148,7 +148,7 @@ pub struct AppState {
 impl AppState {
     /// Builds the state: the GraphQL schema reading Stripe through `cache`. `stripe` is used
     /// only by the readiness probe (uncached). Warns when scoping is on without a token (the
-    /// `x-hasura-*` headers then prove nothing; see [`caller`]).
+    /// `x-hasura-*` headers then prove nothing; see [`crate::graphql::scope`]).
     pub fn new(
         cache: StripeCache,
         stripe: StripeClient,

@@ -33,9 +33,9 @@ impl CustomerQuery {
     /// deleted. This is the field Hasura joins on: `customer(id: $stripe_customer_id)`.
     /// Costs one Stripe call when not cached, `subscriptions` included: when the selection
     /// asks for `subscriptions` without arguments (or with `first: 10`), that call also
-    /// brings the first page of subscriptions (`expand[]=subscriptions`). A scoped Hasura
-    /// role ([`scope`]) gets null unless the customer's metadata names its user id; the
-    /// lookup is cached all the same.
+    /// brings the first page of subscriptions (`expand[]=subscriptions`). For a Hasura role
+    /// outside `HASURA_TRUSTED_ROLES`: null unless the customer's `metadata.sso` is the
+    /// session's `x-hasura-user-id` (the lookup is cached all the same).
     async fn customer(
         &self,
         ctx: &Context<'_>,
@@ -50,7 +50,7 @@ impl CustomerQuery {
     /// Customers, newest first (`GET /v1/customers`). `email` filters by exact,
     /// case-sensitive address; `first` is the page size (1–100, default 10); `after` is the
     /// `nextCursor` of the previous page. Deleted customers are not listed. Refused
-    /// (`FORBIDDEN`) to a scoped Hasura role ([`scope`]).
+    /// (`FORBIDDEN`) to a Hasura role outside `HASURA_TRUSTED_ROLES`.
     async fn customers(
         &self,
         ctx: &Context<'_>,

@@ -40,8 +40,9 @@ impl PriceQuery {
 
     /// Prices, newest first (`GET /v1/prices`), optionally filtered by product and by
     /// `active`. `first` is the page size (1–100, default 10); `after` is the previous
-    /// page's `nextCursor`. Refused (`FORBIDDEN`) to a scoped Hasura role ([`scope`]), like
-    /// every list root field; single prices, plans and products stay readable.
+    /// page's `nextCursor`. Refused (`FORBIDDEN`) to a Hasura role outside
+    /// `HASURA_TRUSTED_ROLES`, like every list root field; single prices, plans and products
+    /// stay readable.
     async fn prices(
         &self,
         ctx: &Context<'_>,

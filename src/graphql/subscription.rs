@@ -27,8 +27,8 @@ pub struct SubscriptionQuery;
 #[Object]
 impl SubscriptionQuery {
     /// The subscription with this id (`sub_…`), or null if it does not exist. Costs one
-    /// Stripe call when not cached (and none after a list that contained it). A scoped
-    /// Hasura role ([`scope`]) gets null unless the subscription's customer is its own
+    /// Stripe call when not cached (and none after a list that contained it). For a Hasura
+    /// role outside `HASURA_TRUSTED_ROLES`: null unless its customer is the session's own
     /// (one more Stripe call, for that customer, when not cached).
     async fn subscription(
         &self,
@@ -55,7 +55,7 @@ impl SubscriptionQuery {
     /// and price. Without `status`, Stripe's default applies: every status except
     /// `canceled`. A `customer` Stripe does not know gives an empty list. `first` is the
     /// page size (1–100, default 10); `after` is the previous page's `nextCursor`. Refused
-    /// (`FORBIDDEN`) to a scoped Hasura role ([`scope`]).
+    /// (`FORBIDDEN`) to a Hasura role outside `HASURA_TRUSTED_ROLES`.
     async fn subscriptions(
         &self,
         ctx: &Context<'_>,

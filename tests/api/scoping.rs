@@ -347,3 +347,47 @@ async fn the_demo_customers_carry_their_seeded_profiles_sso_id_under_metadata_ss
         "{checked} seeded profiles with a Stripe customer"
     );
 }
+
+#[tokio::test]
+async fn get_queries_and_every_element_of_a_batch_are_scoped_like_a_post() {
+    let app = behind_hasura().await;
+    let ava = sso_of(&app, AVA);
+    let theirs = format!("{{ customer(id: \"{BEN}\") {{ id }} }}");
+    let mine = format!("{{ customer(id: \"{AVA}\") {{ id }} }}");
+
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/graphql", app.base),
+        &[("query", theirs.as_str())],
+    )
+    .unwrap();
+    let body: Value = app
+        .http
+        .get(url)
+        .bearer_auth(TOKEN)
+        .header("x-hasura-role", "user")
+        .header("x-hasura-user-id", &ava)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["customer"], Value::Null);
+
+    let body: Value = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(TOKEN)
+        .header("x-hasura-role", "user")
+        .header("x-hasura-user-id", &ava)
+        .json(&json!([{ "query": theirs }, { "query": mine }]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body[0]["data"]["customer"], Value::Null, "{body}");
+    assert_eq!(body[1]["data"]["customer"]["id"], json!(AVA), "{body}");
+}
