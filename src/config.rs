@@ -16,6 +16,9 @@ use clap::{
 
 use crate::{
     cache::CacheSettings,
+    graphql::scope::{
+        ScopingSettings, DEFAULT_METADATA_KEY, DEFAULT_TRUSTED_ROLE, MAX_METADATA_KEY_LEN,
+    },
     http::{HttpSettings, MetricsAuth},
     secret::SecretString,
     stripe::{self, retry::RetryPolicy, ClientSettings, Endpoint, DEFAULT_API_VERSION},
@@ -35,6 +38,18 @@ pub enum DemoMode {
     /// Never: a Stripe key is required.
     #[value(alias = "0", alias = "no", alias = "off")]
     False,
+}
+
+/// `HASURA_SCOPING`: on or off. Case-insensitive; `true`/`1`/`yes` and `false`/`0`/`no` work
+/// too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// On.
+    #[value(alias = "true", alias = "1", alias = "yes")]
+    On,
+    /// Off.
+    #[value(alias = "false", alias = "0", alias = "no")]
+    Off,
 }
 
 /// stripe-graphql: Stripe customers, subscriptions, prices, plans and products over GraphQL,
@@ -191,6 +206,22 @@ pub struct Cli {
     /// is set (open when none is), `none` leaves it open for a scraper on a private network.
     #[arg(long, env = "METRICS_AUTH", value_enum, default_value_t = MetricsAuth::Token)]
     pub metrics_auth: MetricsAuth,
+
+    /// Data scoping for Hasura roles: a request whose x-hasura-role is not trusted gets
+    /// `customer(id)` only for the customer whose metadata names its x-hasura-user-id, and no
+    /// list root fields. `off` for deployments that scope elsewhere.
+    #[arg(long, env = "HASURA_SCOPING", value_enum, ignore_case = true,
+          default_value_t = OnOff::On, value_name = "ON_OFF")]
+    pub hasura_scoping: OnOff,
+
+    /// Comma-separated Hasura roles served without scoping when the request carries the
+    /// bearer token. Empty counts as unset.
+    #[arg(long, env = "HASURA_TRUSTED_ROLES", default_value = DEFAULT_TRUSTED_ROLE, value_name = "ROLES")]
+    pub hasura_trusted_roles: String,
+
+    /// The Stripe customer metadata key whose value must equal x-hasura-user-id.
+    #[arg(long, env = "HASURA_SCOPING_METADATA_KEY", default_value = DEFAULT_METADATA_KEY, value_name = "KEY")]
+    pub hasura_scoping_metadata_key: String,
 }
 
 /// Subcommands.
@@ -352,6 +383,11 @@ impl Cli {
                 })
             }
         };
+        let scoping = scoping_settings(
+            self.hasura_scoping,
+            &self.hasura_trusted_roles,
+            &self.hasura_scoping_metadata_key,
+        )?;
         Ok(Action::Serve(Box::new(Config {
             upstream,
             client: ClientSettings {
@@ -375,12 +411,53 @@ impl Cli {
                 auth_token,
                 max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
                 metrics_auth: self.metrics_auth,
+                scoping,
             },
             listen_addr: self.listen_addr,
             log_format: self.log_format,
             webhook,
         })))
     }
+}
+
+/// Checks the scoping settings: role names and the metadata key are non-empty and hold no
+/// whitespace or control characters; the key fits Stripe's 40 characters and has no `[` or
+/// `]`. An empty role list means the default (`admin`), as an empty variable means unset.
+fn scoping_settings(
+    enabled: OnOff,
+    trusted_roles: &str,
+    metadata_key: &str,
+) -> Result<ScopingSettings, ConfigError> {
+    let bad = |c: char| c.is_whitespace() || c.is_control();
+    let mut roles: Vec<String> = Vec::new();
+    for role in trusted_roles.split(',').map(str::trim) {
+        if role.is_empty() {
+            continue;
+        }
+        if role.chars().any(bad) {
+            return Err(ConfigError(format!(
+                "HASURA_TRUSTED_ROLES: `{role}` is not a role name (no spaces or control characters; separate roles with commas)"
+            )));
+        }
+        roles.push(role.to_owned());
+    }
+    if roles.is_empty() {
+        roles.push(DEFAULT_TRUSTED_ROLE.to_owned());
+    }
+    let key = metadata_key.trim();
+    if key.is_empty()
+        || key.chars().count() > MAX_METADATA_KEY_LEN
+        || key.chars().any(|c| bad(c) || c == '[' || c == ']')
+    {
+        return Err(ConfigError(format!(
+            "HASURA_SCOPING_METADATA_KEY must be a Stripe metadata key: 1 to {MAX_METADATA_KEY_LEN} characters, without spaces, control characters or brackets"
+        )));
+    }
+    Ok(ScopingSettings {
+        enabled: enabled == OnOff::On,
+        trusted_roles: roles,
+        metadata_key: key.to_owned(),
+    })
 }
 
 /// Renders a clap error as one line: clap's first line, the allowed values when clap knows
@@ -542,6 +619,60 @@ mod tests {
         let err = parse(&["--metrics-auth=open"]).unwrap_err().0;
         assert!(err.contains("invalid value 'open'"), "{err}");
         assert!(err.contains("possible values: token, none"), "{err}");
+    }
+
+    fn scoping(args: &[&str]) -> Result<ScopingSettings, ConfigError> {
+        let mut all = vec!["--demo"];
+        all.extend_from_slice(args);
+        match action(&all)? {
+            Action::Serve(config) => Ok(config.http.scoping),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn scoping_is_on_by_default_trusting_admin_on_the_sso_key() {
+        assert_eq!(scoping(&[]).unwrap(), ScopingSettings::default());
+        let default = ScopingSettings::default();
+        assert!(default.enabled);
+        assert_eq!(default.trusted_roles, ["admin"]);
+        assert_eq!(default.metadata_key, "sso");
+        for off in ["off", "OFF", "false", "0", "no"] {
+            assert!(
+                !scoping(&[&format!("--hasura-scoping={off}")])
+                    .unwrap()
+                    .enabled
+            );
+        }
+        let err = parse(&["--hasura-scoping=maybe"]).unwrap_err().0;
+        assert!(err.contains("possible values: on, off"), "{err}");
+        let custom = scoping(&[
+            "--hasura-trusted-roles= admin, backoffice ,,",
+            "--hasura-scoping-metadata-key=sso_uuid",
+        ])
+        .unwrap();
+        assert_eq!(custom.trusted_roles, ["admin", "backoffice"]);
+        assert_eq!(custom.metadata_key, "sso_uuid");
+        // Empty counts as unset.
+        let empty = scoping(&["--hasura-trusted-roles=", "--hasura-scoping=on"]).unwrap();
+        assert_eq!(empty.trusted_roles, ["admin"]);
+    }
+
+    #[test]
+    fn a_malformed_trusted_role_or_metadata_key_is_refused() {
+        let err = scoping(&["--hasura-trusted-roles=admin,back office"])
+            .unwrap_err()
+            .0;
+        assert!(err.starts_with("HASURA_TRUSTED_ROLES"), "{err}");
+        for key in ["", "a b", "meta[sso]", &"k".repeat(41)] {
+            let err = scoping(&[&format!("--hasura-scoping-metadata-key={key}")])
+                .unwrap_err()
+                .0;
+            assert!(
+                err.starts_with("HASURA_SCOPING_METADATA_KEY"),
+                "{key}: {err}"
+            );
+        }
     }
 
     #[test]

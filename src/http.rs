@@ -49,7 +49,11 @@ use tracing::{field, Instrument};
 use crate::{
     cache::StripeCache,
     graphiql,
-    graphql::{error::code_of, Executor},
+    graphql::{
+        error::code_of,
+        scope::{Authentication, Caller, ScopingSettings},
+        Executor,
+    },
     metrics::{self, GraphqlOutcome, Metrics, WebhookOutcome},
     secret::SecretString,
     stripe::StripeClient,
@@ -115,6 +119,9 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Whether `/metrics` needs the bearer token.
     pub metrics_auth: MetricsAuth,
+    /// Data scoping for Hasura roles (`HASURA_SCOPING`, `HASURA_TRUSTED_ROLES`,
+    /// `HASURA_SCOPING_METADATA_KEY`).
+    pub scoping: ScopingSettings,
 }
 
 /// Shared state of the HTTP layer.
@@ -133,18 +140,26 @@ pub struct AppState {
     pub webhook: Option<WebhookSettings>,
     /// Whether `/metrics` needs the token.
     pub metrics_auth: MetricsAuth,
+    /// How a request's `x-hasura-*` headers become its [`Caller`].
+    pub scoping: ScopingSettings,
     readiness: Readiness,
 }
 
 impl AppState {
     /// Builds the state: the GraphQL schema reading Stripe through `cache`. `stripe` is used
-    /// only by the readiness probe (uncached).
+    /// only by the readiness probe (uncached). Warns when scoping is on without a token (the
+    /// `x-hasura-*` headers then prove nothing; see [`crate::graphql::scope`]).
     pub fn new(
         cache: StripeCache,
         stripe: StripeClient,
         metrics: Metrics,
         settings: &HttpSettings,
     ) -> Self {
+        if settings.scoping.enabled && settings.auth_token.is_none() {
+            tracing::warn!(
+                "HASURA_SCOPING is on but GRAPHQL_AUTH_TOKEN is not set: x-hasura-* headers cannot be trusted, so every request that names a Hasura role (admin included) is scoped to its x-hasura-user-id, and requests without one are served unscoped; set GRAPHQL_AUTH_TOKEN (and give Hasura the same token) before exposing the server"
+            );
+        }
         AppState {
             graphql: Executor::new(cache.clone()),
             cache,
@@ -153,6 +168,7 @@ impl AppState {
             max_body_bytes: settings.max_body_bytes,
             webhook: None,
             metrics_auth: settings.metrics_auth,
+            scoping: settings.scoping.clone(),
             readiness: Readiness {
                 stripe,
                 last: Mutex::new(None),
@@ -238,6 +254,32 @@ fn authorized(state: &AppState, req: &HttpRequest) -> bool {
     }
 }
 
+/// Who a GraphQL request is for ([`crate::graphql::scope`]), from its `x-hasura-role` and
+/// `x-hasura-user-id` headers. Call it only on a request that passed [`authorized`]: with
+/// `GRAPHQL_AUTH_TOKEN` configured the request then presented it, and the headers come from
+/// whoever holds the token (Hasura: its resolved session, which clients cannot choose).
+/// Without a token configured nothing can vouch for the headers, so a role there never
+/// makes a request trusted. A header value that is not UTF-8 counts as present but empty
+/// (scoped to nobody), never as absent.
+fn caller(state: &AppState, req: &HttpRequest) -> Caller {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or_default())
+    };
+    let auth = if state.auth.is_some() {
+        Authentication::BearerToken
+    } else {
+        Authentication::None
+    };
+    Caller::of(
+        &state.scoping,
+        auth,
+        header("x-hasura-role"),
+        header("x-hasura-user-id"),
+    )
+}
+
 async fn graphql_post(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -302,14 +344,15 @@ async fn post(
         ));
     }
     let request_id = req.extensions().get::<RequestId>().cloned();
+    let caller = caller(state, req);
     let response = match request {
         async_graphql::BatchRequest::Single(r) => async_graphql::BatchResponse::Single(
-            execute(&state.graphql, r, request_id.as_ref()).await,
+            execute(&state.graphql, r.data(caller), request_id.as_ref()).await,
         ),
         // Concurrently and in order, as `Schema::execute_batch` does, with a span each.
         async_graphql::BatchRequest::Batch(rs) => async_graphql::BatchResponse::Batch(
             rs.into_iter()
-                .map(|r| execute(&state.graphql, r, request_id.as_ref()))
+                .map(|r| execute(&state.graphql, r.data(caller.clone()), request_id.as_ref()))
                 .collect::<FuturesOrdered<_>>()
                 .collect()
                 .await,
@@ -354,6 +397,7 @@ async fn get(state: &AppState, req: &HttpRequest, page: bool) -> (HttpResponse, 
         }
     };
     let request_id = req.extensions().get::<RequestId>().cloned();
+    let request = request.data(caller(state, req));
     let response = execute(&state.graphql, request, request_id.as_ref()).await;
     let outcome = if response.is_ok() {
         GraphqlOutcome::Ok

@@ -91,7 +91,7 @@ async fn fixture(tag: &str) -> Fixture {
         &[
             ("email", &email),
             ("name", "Jane Doe"),
-            ("metadata[sso_id]", "6f1c2a3e-0000-4e5f-9a01-1b2c3d4e5f60"),
+            ("metadata[sso]", "6f1c2a3e-0000-4e5f-9a01-1b2c3d4e5f60"),
         ],
     )
     .await;
@@ -183,7 +183,7 @@ async fn the_seed_subtree_reads_localstripe_customers_and_subscriptions() {
     );
     assert_eq!(
         c["metadata"],
-        json!({ "sso_id": "6f1c2a3e-0000-4e5f-9a01-1b2c3d4e5f60" })
+        json!({ "sso": "6f1c2a3e-0000-4e5f-9a01-1b2c3d4e5f60" })
     );
     let subs = c["subscriptions"]["data"].as_array().unwrap();
     assert_eq!(subs.len(), 1);

@@ -57,7 +57,7 @@ pub fn bench_store(now: i64, subscribed: usize, bare: usize) -> Store {
             &format!("bench{n}@example.com"),
             created,
         );
-        customer["metadata"] = json!({ "sso_id": format!("00000000-0000-4000-8000-{n:012}") });
+        customer["metadata"] = json!({ "sso": format!("00000000-0000-4000-8000-{n:012}") });
         store.put(customer);
         let sub_id = format!("sub_bench{n:06}");
         let (item_a, item_b) = (format!("si_bench{n:06}a"), format!("si_bench{n:06}b"));

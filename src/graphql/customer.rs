@@ -9,6 +9,7 @@ use super::{
     cache,
     error::{bad_input, GqlResult},
     list::{page, StripeList},
+    scope,
     subscription::{list_subscriptions, StripeSubscriptionStatusFilter},
 };
 use crate::{
@@ -32,7 +33,9 @@ impl CustomerQuery {
     /// deleted. This is the field Hasura joins on: `customer(id: $stripe_customer_id)`.
     /// Costs one Stripe call when not cached, `subscriptions` included: when the selection
     /// asks for `subscriptions` without arguments (or with `first: 10`), that call also
-    /// brings the first page of subscriptions (`expand[]=subscriptions`).
+    /// brings the first page of subscriptions (`expand[]=subscriptions`). For a Hasura role
+    /// outside `HASURA_TRUSTED_ROLES`: null unless the customer's `metadata.sso` is the
+    /// session's `x-hasura-user-id` (the lookup is cached all the same).
     async fn customer(
         &self,
         ctx: &Context<'_>,
@@ -40,12 +43,14 @@ impl CustomerQuery {
     ) -> async_graphql::Result<Option<Arc<Customer>>> {
         let id = StripeId::parse(IdKind::Customer, &id).gql()?;
         let with_subscriptions = selects_first_subscription_page(ctx);
-        cache(ctx)?.customer(&id, with_subscriptions).await.gql()
+        let customer = cache(ctx)?.customer(&id, with_subscriptions).await.gql()?;
+        Ok(customer.filter(|c| scope::caller(ctx).may_see(c)))
     }
 
     /// Customers, newest first (`GET /v1/customers`). `email` filters by exact,
     /// case-sensitive address; `first` is the page size (1–100, default 10); `after` is the
-    /// `nextCursor` of the previous page. Deleted customers are not listed.
+    /// `nextCursor` of the previous page. Deleted customers are not listed. Refused
+    /// (`FORBIDDEN`) to a Hasura role outside `HASURA_TRUSTED_ROLES`.
     async fn customers(
         &self,
         ctx: &Context<'_>,
@@ -53,6 +58,7 @@ impl CustomerQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Option<StripeList<Customer>>> {
+        scope::refuse_list_to_scoped(ctx, "customers")?;
         if let Some(email) = &email {
             if email.is_empty()
                 || email.len() > MAX_EMAIL_LEN

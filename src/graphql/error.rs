@@ -6,6 +6,7 @@
 //! | a document the schema refuses (unknown field, bad enum value, wrong argument type, too deep) | `GRAPHQL_VALIDATION_FAILED` |
 //! | no operation to run (unknown `operationName`, several operations and none named) | `GRAPHQL_VALIDATION_FAILED` |
 //! | malformed id or argument (including an argument out of its type's range) | `BAD_USER_INPUT` |
+//! | a list root field asked for by a scoped Hasura role ([`super::scope`]) | `FORBIDDEN` |
 //! | Stripe 404 where absence is not an answer (a vanished cursor) | `STRIPE_NOT_FOUND` (+ `param`) |
 //! | Stripe 404 for a URL it does not know (wrong `STRIPE_API_BASE`) | `STRIPE_UNKNOWN_ENDPOINT` |
 //! | Stripe 400/402/409 | `STRIPE_INVALID_REQUEST` (+ `stripeCode`, `param`) |

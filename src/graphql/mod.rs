@@ -12,6 +12,7 @@
 //! | [`price`] | `price`, `prices`, `plan` | `StripePrice.product`, `StripePlan.product` |
 //! | [`product`] | `product` | `StripeProduct.defaultPrice` |
 //! | [`list`] | | `Stripe…List` pages |
+//! | [`scope`] | | who a request is for ([`scope::Caller`]) and what it may read |
 //! | [`error`] | | `extensions.code` mapping |
 //! | [`documents`] | | the parsed-document cache |
 //!
@@ -33,6 +34,7 @@ pub mod error;
 pub mod list;
 pub mod price;
 pub mod product;
+pub mod scope;
 pub mod subscription;
 
 use async_graphql::{

@@ -11,6 +11,7 @@ use super::{
     error::GqlResult,
     list::{page, StripeList},
     product::product_by_id,
+    scope,
 };
 use crate::{
     ids::{IdKind, StripeId},
@@ -39,7 +40,9 @@ impl PriceQuery {
 
     /// Prices, newest first (`GET /v1/prices`), optionally filtered by product and by
     /// `active`. `first` is the page size (1–100, default 10); `after` is the previous
-    /// page's `nextCursor`.
+    /// page's `nextCursor`. Refused (`FORBIDDEN`) to a Hasura role outside
+    /// `HASURA_TRUSTED_ROLES`, like every list root field; single prices, plans and products
+    /// stay readable.
     async fn prices(
         &self,
         ctx: &Context<'_>,
@@ -48,6 +51,7 @@ impl PriceQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Option<StripeList<Price>>> {
+        scope::refuse_list_to_scoped(ctx, "prices")?;
         let product = product
             .map(|p| StripeId::parse(IdKind::Product, &p))
             .transpose()

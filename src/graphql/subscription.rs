@@ -10,6 +10,7 @@ use super::{
     cache,
     error::GqlResult,
     list::{page, StripeList},
+    scope,
 };
 use crate::{
     ids::{IdKind, StripeId},
@@ -26,20 +27,35 @@ pub struct SubscriptionQuery;
 #[Object]
 impl SubscriptionQuery {
     /// The subscription with this id (`sub_…`), or null if it does not exist. Costs one
-    /// Stripe call when not cached (and none after a list that contained it).
+    /// Stripe call when not cached (and none after a list that contained it). For a Hasura
+    /// role outside `HASURA_TRUSTED_ROLES`: null unless its customer is the session's own
+    /// (one more Stripe call, for that customer, when not cached).
     async fn subscription(
         &self,
         ctx: &Context<'_>,
         id: String,
     ) -> async_graphql::Result<Option<Arc<Subscription>>> {
         let id = StripeId::parse(IdKind::Subscription, &id).gql()?;
-        cache(ctx)?.object(&id).await.gql()
+        let cache = cache(ctx)?;
+        let Some(subscription) = cache.object::<Subscription>(&id).await.gql()? else {
+            return Ok(None);
+        };
+        let caller = scope::caller(ctx);
+        if caller.is_scoped() {
+            let customer_id = StripeId::parse(IdKind::Customer, &subscription.customer).gql()?;
+            let customer = cache.object::<Customer>(&customer_id).await.gql()?;
+            if !customer.is_some_and(|c| caller.may_see(&c)) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(subscription))
     }
 
     /// Subscriptions, newest first (`GET /v1/subscriptions`), filtered by customer, status
     /// and price. Without `status`, Stripe's default applies: every status except
     /// `canceled`. A `customer` Stripe does not know gives an empty list. `first` is the
-    /// page size (1–100, default 10); `after` is the previous page's `nextCursor`.
+    /// page size (1–100, default 10); `after` is the previous page's `nextCursor`. Refused
+    /// (`FORBIDDEN`) to a Hasura role outside `HASURA_TRUSTED_ROLES`.
     async fn subscriptions(
         &self,
         ctx: &Context<'_>,
@@ -49,6 +65,7 @@ impl SubscriptionQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Option<StripeList<Subscription>>> {
+        scope::refuse_list_to_scoped(ctx, "subscriptions")?;
         let filter = SubscriptionFilter {
             customer: customer
                 .map(|c| StripeId::parse(IdKind::Customer, &c))

@@ -202,9 +202,11 @@ pub fn store(now: i64) -> Store {
             t0 + 60 * DAY,
         ),
     ];
-    for (id, name, email, sso_id, created) in customers {
+    // `metadata.sso`: the profile's `sso_id` in hasura/seeds, under the key the product's
+    // onboarding uses and data scoping matches on (`HASURA_SCOPING_METADATA_KEY`).
+    for (id, name, email, sso, created) in customers {
         let mut c = fixtures::customer(id, name, email, created);
-        c["metadata"] = json!({ "sso_id": sso_id });
+        c["metadata"] = json!({ "sso": sso });
         s.put(c);
     }
     s.update("customer", AVA, |c| {

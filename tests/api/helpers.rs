@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use stripe_graphql::{
     cache::CacheSettings,
     config::{Config, Upstream},
+    graphql::scope::ScopingSettings,
     http::{HttpSettings, MetricsAuth},
     sandbox::{demo, Fault, Sandbox, Store},
     secret::SecretString,
@@ -106,6 +107,7 @@ pub fn test_config(api_base: &str, key: &str) -> Config {
             auth_token: None,
             max_body_bytes: 1024 * 1024,
             metrics_auth: MetricsAuth::Token,
+            scoping: ScopingSettings::default(),
         },
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         log_format: LogFormat::Text,

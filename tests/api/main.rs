@@ -13,6 +13,7 @@ mod metrics;
 mod process;
 mod resilience;
 mod schema;
+mod scoping;
 mod secrets;
 mod seed_query;
 mod shutdown;

@@ -144,7 +144,10 @@ async fn a_call_that_cannot_get_a_rate_limit_slot_before_the_deadline_times_out(
     assert!(!codes.is_empty(), "{body}");
     assert!(codes.iter().all(|c| *c == "STRIPE_TIMEOUT"), "{body}");
     assert_eq!(answered + codes.len(), 3, "{body}");
-    assert_eq!(app.stripe_calls(), answered);
+    // The one that waited longest never reached Stripe (a call whose token came right at
+    // its deadline may have been sent, then cut off).
+    let calls = app.stripe_calls();
+    assert!(answered <= calls && calls < 3, "{calls} calls for {body}");
 }
 
 #[tokio::test]

@@ -11,6 +11,9 @@
 --   * Grace: a Stripe customer without subscriptions;
 --   * Hiro: no Stripe customer yet (NULL stripe_customer_id: Hasura returns stripe_data = null
 --     without calling the server) and a plan picked before checkout.
+--
+-- Each sandbox customer carries its profile's sso_id as Stripe metadata `sso` (what onboarding
+-- stores), so stripe-graphql's data scoping serves a `user` session its own stripe_data only.
 
 INSERT INTO public.customers
   (sso_id, "firstName", "lastName", email, stripe_customer_id,
