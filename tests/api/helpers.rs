@@ -7,6 +7,7 @@ use stripe_graphql::{
     cache::CacheSettings,
     config::{Config, Upstream},
     http::{HttpSettings, MetricsAuth},
+    limits::Limits,
     sandbox::{demo, Fault, Sandbox, Store},
     secret::SecretString,
     startup::Application,
@@ -110,6 +111,7 @@ pub fn test_config(api_base: &str, key: &str) -> Config {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         log_format: LogFormat::Text,
         webhook: None,
+        limits: Limits::default(),
     }
 }
 
