@@ -61,8 +61,9 @@ pub const STRIPE_FIELDS: &[(&str, &str)] = &[
 /// object, that type, and whether the field counts against the budget.
 #[derive(Debug, Clone)]
 pub struct StripeFieldCounter {
-    /// `(parent type, field)` → (the field's named type, whether it is in [`STRIPE_FIELDS`]).
-    fields: HashMap<(String, String), (String, bool)>,
+    /// Parent type → field → (the field's named type, whether it is in [`STRIPE_FIELDS`]).
+    /// Nested maps, so a lookup by `&str` allocates nothing.
+    fields: HashMap<String, HashMap<String, (String, bool)>>,
 }
 
 impl StripeFieldCounter {
@@ -72,7 +73,7 @@ impl StripeFieldCounter {
     /// When `sdl` does not parse: it is generated from the code, so that is a bug.
     pub fn from_sdl(sdl: &str) -> StripeFieldCounter {
         let document = parse_schema(sdl).expect("the server's own SDL parses");
-        let mut fields = HashMap::new();
+        let mut fields: HashMap<String, HashMap<String, (String, bool)>> = HashMap::new();
         for definition in document.definitions {
             let TypeSystemDefinition::Type(ty) = definition else {
                 continue;
@@ -91,10 +92,10 @@ impl StripeFieldCounter {
                     continue;
                 };
                 let budgeted = STRIPE_FIELDS.contains(&(parent, name));
-                fields.insert(
-                    (parent.to_owned(), name.to_owned()),
-                    (child.to_string(), budgeted),
-                );
+                fields
+                    .entry(parent.to_owned())
+                    .or_default()
+                    .insert(name.to_owned(), (child.to_string(), budgeted));
             }
         }
         StripeFieldCounter { fields }
@@ -102,9 +103,14 @@ impl StripeFieldCounter {
 
     /// Whether `(parent, field)` is a field of the schema and counts against the budget.
     pub fn is_budgeted(&self, parent: &str, field: &str) -> bool {
-        self.fields
-            .get(&(parent.to_owned(), field.to_owned()))
-            .is_some_and(|(_, budgeted)| *budgeted)
+        self.field(parent, field)
+            .is_some_and(|(_, budgeted)| budgeted)
+    }
+
+    /// The named type of `parent.field` and whether it is budgeted, when the schema has it.
+    fn field(&self, parent: &str, field: &str) -> Option<(&str, bool)> {
+        let (child, budgeted) = self.fields.get(parent)?.get(field)?;
+        Some((child.as_str(), *budgeted))
     }
 
     /// What the operation `operation_name` of `document` (or its only operation) selects: the
@@ -168,19 +174,17 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     /// The counts of `set`, selected on an object of type `parent` (`None`: a type this walk
     /// does not follow, such as an introspection type or a field the schema does not have).
-    fn selection_set(&mut self, set: &'a SelectionSet, parent: Option<&str>) -> Counts {
+    fn selection_set(&mut self, set: &'a SelectionSet, parent: Option<&'a str>) -> Counts {
         let mut counts = Counts::default();
         for selection in &set.items {
             let here = match &selection.node {
                 Selection::Field(field) => {
                     let field = &field.node;
-                    let known = parent.and_then(|parent| {
-                        self.counter
-                            .fields
-                            .get(&(parent.to_owned(), field.name.node.to_string()))
-                    });
+                    let counter = self.counter;
+                    let known =
+                        parent.and_then(|parent| counter.field(parent, field.name.node.as_str()));
                     let (child, budgeted) = match known {
-                        Some((child, budgeted)) => (Some(child.as_str()), *budgeted),
+                        Some((child, budgeted)) => (Some(child), budgeted),
                         None => (None, false),
                     };
                     let this = Counts {
@@ -192,10 +196,10 @@ impl<'a> Walk<'a> {
                 Selection::InlineFragment(fragment) => {
                     let fragment = &fragment.node;
                     match &fragment.type_condition {
-                        Some(condition) => {
-                            let on = condition.node.on.node.to_string();
-                            self.selection_set(&fragment.selection_set.node, Some(&on))
-                        }
+                        Some(condition) => self.selection_set(
+                            &fragment.selection_set.node,
+                            Some(condition.node.on.node.as_str()),
+                        ),
                         None => self.selection_set(&fragment.selection_set.node, parent),
                     }
                 }
@@ -217,8 +221,8 @@ impl<'a> Walk<'a> {
         };
         self.fragments.insert(name, None);
         let definition = &definition.node;
-        let on = definition.type_condition.node.on.node.to_string();
-        let counts = self.selection_set(&definition.selection_set.node, Some(&on));
+        let on = definition.type_condition.node.on.node.as_str();
+        let counts = self.selection_set(&definition.selection_set.node, Some(on));
         self.fragments.insert(name, Some(counts));
         counts
     }
