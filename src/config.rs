@@ -20,6 +20,7 @@ use crate::{
         ScopingSettings, DEFAULT_METADATA_KEY, DEFAULT_TRUSTED_ROLE, MAX_METADATA_KEY_LEN,
     },
     http::{HttpSettings, MetricsAuth},
+    limits::{self, Limits},
     secret::SecretString,
     stripe::{self, retry::RetryPolicy, ClientSettings, Endpoint, DEFAULT_API_VERSION},
     telemetry::LogFormat,
@@ -222,6 +223,37 @@ pub struct Cli {
     /// The Stripe customer metadata key whose value must equal x-hasura-user-id.
     #[arg(long, env = "HASURA_SCOPING_METADATA_KEY", default_value = DEFAULT_METADATA_KEY, value_name = "KEY")]
     pub hasura_scoping_metadata_key: String,
+    /// Most fields that can call Stripe in one GraphQL operation (root lookups and lists, and
+    /// nested lookups, each alias and each appearance once). Over it, one error coded
+    /// QUERY_BUDGET_EXCEEDED before any Stripe call.
+    #[arg(long, env = "MAX_STRIPE_FIELDS", default_value_t = limits::DEFAULT_MAX_STRIPE_FIELDS as u64,
+          value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_stripe_fields: u64,
+
+    /// Deepest selection accepted (QUERY_TOO_DEEP beyond it).
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = limits::DEFAULT_MAX_QUERY_DEPTH as u64,
+          value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub max_query_depth: u64,
+
+    /// Most fields one operation may select, 1 per field (QUERY_TOO_COMPLEX beyond it).
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY",
+          default_value_t = limits::DEFAULT_MAX_QUERY_COMPLEXITY as u64, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_query_complexity: u64,
+
+    /// Seconds to answer one GraphQL request; past it, an error coded REQUEST_TIMEOUT. Keep it
+    /// below Hasura's remote-schema timeout (20 s in hasura/).
+    #[arg(long, env = "REQUEST_DEADLINE_SECONDS",
+          default_value_t = limits::DEFAULT_REQUEST_DEADLINE.as_secs(), value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub request_deadline_seconds: u64,
+
+    /// Most GraphQL requests answered at once; past it, 503 coded OVERLOADED with
+    /// Retry-After: 1, at once.
+    #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT",
+          default_value_t = limits::DEFAULT_MAX_REQUESTS_IN_FLIGHT as u64, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_requests_in_flight: u64,
 }
 
 /// Subcommands.
@@ -267,6 +299,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The webhook endpoint's secret and tolerance; `None` disables `POST /webhooks/stripe`.
     pub webhook: Option<WebhookSettings>,
+    /// What one request may cost, and how many run at once.
+    pub limits: Limits,
 }
 
 /// What the process was asked to do.
@@ -416,6 +450,13 @@ impl Cli {
             listen_addr: self.listen_addr,
             log_format: self.log_format,
             webhook,
+            limits: Limits {
+                max_stripe_fields: to_usize(self.max_stripe_fields),
+                max_query_depth: to_usize(self.max_query_depth),
+                max_query_complexity: to_usize(self.max_query_complexity),
+                request_deadline: Duration::from_secs(self.request_deadline_seconds),
+                max_requests_in_flight: to_usize(self.max_requests_in_flight),
+            },
         })))
     }
 }
@@ -458,6 +499,11 @@ fn scoping_settings(
         trusted_roles: roles,
         metadata_key: key.to_owned(),
     })
+}
+
+/// A bounded setting as a `usize` (saturating on a 32-bit target).
+fn to_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
 }
 
 /// Renders a clap error as one line: clap's first line, the allowed values when clap knows
@@ -549,6 +595,49 @@ mod tests {
             "--stripe-rate-limit-per-second=0",
             "--stripe-max-retries=11",
             "--stripe-deadline-seconds=0",
+        ] {
+            assert!(parse(&["--demo", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_request_limits_are_settings_with_their_defaults() {
+        let Action::Serve(config) = action(&["--demo"]).unwrap() else {
+            panic!("serves")
+        };
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.limits.max_stripe_fields, 5_000);
+        assert_eq!(config.limits.request_deadline, Duration::from_secs(18));
+
+        let Action::Serve(config) = action(&[
+            "--demo",
+            "--max-stripe-fields=10",
+            "--max-query-depth=4",
+            "--max-query-complexity=100",
+            "--request-deadline-seconds=2",
+            "--max-requests-in-flight=3",
+        ])
+        .unwrap() else {
+            panic!("serves")
+        };
+        assert_eq!(
+            config.limits,
+            Limits {
+                max_stripe_fields: 10,
+                max_query_depth: 4,
+                max_query_complexity: 100,
+                request_deadline: Duration::from_secs(2),
+                max_requests_in_flight: 3,
+            }
+        );
+
+        for bad in [
+            "--max-stripe-fields=0",
+            "--max-query-depth=0",
+            "--max-query-complexity=0",
+            "--request-deadline-seconds=0",
+            "--max-requests-in-flight=0",
+            "--max-requests-in-flight=many",
         ] {
             assert!(parse(&["--demo", bad]).is_err(), "{bad}");
         }

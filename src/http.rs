@@ -23,7 +23,11 @@
 //!
 //! Every response to a GraphQL request is a GraphQL-shaped JSON body
 //! (`application/json`), whatever went wrong: a missing token (401), an oversized body (413),
-//! malformed JSON or a missing query (400). Never a 500, never an HTML page, and never an
+//! malformed JSON or a missing query (400), more requests in flight than
+//! `MAX_REQUESTS_IN_FLIGHT` (503 `OVERLOADED` with `Retry-After: 1`, answered at once, before
+//! the body is read), no answer within `REQUEST_DEADLINE_SECONDS` (200 with an error coded
+//! `REQUEST_TIMEOUT`; the Stripe calls already started go on in the cache's own tasks and fill
+//! the cache for the next request). Never a 500, never an HTML page, and never an
 //! `"errors": []` (which Hasura would treat as a failure).
 
 use std::time::{Duration, Instant};
@@ -43,17 +47,19 @@ use futures::{stream::FuturesOrdered, StreamExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tracing::{field, Instrument};
 
 use crate::{
     cache::StripeCache,
     graphiql,
     graphql::{
-        error::code_of,
+        self,
+        error::{self, code_of},
         scope::{Authentication, Caller, ScopingSettings},
         Executor,
     },
+    limits::Limits,
     metrics::{self, GraphqlOutcome, Metrics, WebhookOutcome},
     secret::SecretString,
     stripe::StripeClient,
@@ -143,6 +149,10 @@ pub struct AppState {
     /// How a request's `x-hasura-*` headers become its [`Caller`].
     pub scoping: ScopingSettings,
     readiness: Readiness,
+    /// One permit per GraphQL request being answered (`MAX_REQUESTS_IN_FLIGHT`).
+    in_flight: Semaphore,
+    /// Time to answer one GraphQL request (`REQUEST_DEADLINE_SECONDS`).
+    deadline: Duration,
 }
 
 impl AppState {
@@ -173,7 +183,21 @@ impl AppState {
                 stripe,
                 last: Mutex::new(None),
             },
+            in_flight: Semaphore::new(Limits::default().max_requests_in_flight),
+            deadline: Limits::default().request_deadline,
         }
+    }
+}
+
+impl AppState {
+    /// Applies `limits` (the defaults apply until then): the Stripe-field budget, depth and
+    /// complexity to the GraphQL executor, the deadline and the in-flight bound to the
+    /// handlers.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.graphql = Executor::with_limits(self.cache.clone(), limits);
+        self.in_flight = Semaphore::new(limits.max_requests_in_flight);
+        self.deadline = limits.request_deadline;
+        self
     }
 }
 
@@ -222,6 +246,20 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                 .route("/metrics", web::get().to(metrics_text)),
         );
     }
+}
+
+/// The 503 for a request over `MAX_REQUESTS_IN_FLIGHT`: coded `OVERLOADED`, with
+/// `Retry-After: 1`.
+fn overloaded() -> HttpResponse {
+    let mut response = graphql_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "OVERLOADED",
+        "too many GraphQL requests in flight (MAX_REQUESTS_IN_FLIGHT): retry shortly",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// A GraphQL-shaped error response.
@@ -301,6 +339,11 @@ async fn post(
     if !authorized(state, req) {
         return refused(unauthorized());
     }
+    // Held until the answer is built; refused at once when none is left.
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        return refused(overloaded());
+    };
+    let deadline = tokio::time::Instant::now() + state.deadline;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
@@ -345,18 +388,51 @@ async fn post(
     }
     let request_id = req.extensions().get::<RequestId>().cloned();
     let caller = caller(state, req);
+    let run = Run {
+        graphql: &state.graphql,
+        request_id: request_id.as_ref(),
+        deadline,
+        deadline_seconds: state.deadline.as_secs(),
+    };
     let response = match request {
-        async_graphql::BatchRequest::Single(r) => async_graphql::BatchResponse::Single(
-            execute(&state.graphql, r.data(caller), request_id.as_ref()).await,
-        ),
-        // Concurrently and in order, as `Schema::execute_batch` does, with a span each.
-        async_graphql::BatchRequest::Batch(rs) => async_graphql::BatchResponse::Batch(
-            rs.into_iter()
-                .map(|r| execute(&state.graphql, r.data(caller.clone()), request_id.as_ref()))
-                .collect::<FuturesOrdered<_>>()
-                .collect()
-                .await,
-        ),
+        async_graphql::BatchRequest::Single(r) => {
+            async_graphql::BatchResponse::Single(run.execute(r.data(caller)).await)
+        }
+        async_graphql::BatchRequest::Batch(rs) => {
+            // The budget is the request's: a batch's operations count together.
+            let mut prepared: Vec<_> = rs
+                .into_iter()
+                .map(|r| state.graphql.prepare(r.data(caller.clone())))
+                .collect();
+            let total = prepared
+                .iter_mut()
+                .filter_map(|p| p.as_mut().ok())
+                .map(|p| state.graphql.stripe_fields(p))
+                .fold(0usize, usize::saturating_add);
+            let limit = state.graphql.limits().max_stripe_fields;
+            if total > limit {
+                async_graphql::BatchResponse::Batch(
+                    prepared
+                        .iter()
+                        .map(|_| {
+                            async_graphql::Response::from_errors(vec![error::budget_exceeded(
+                                total, limit,
+                            )])
+                        })
+                        .collect(),
+                )
+            } else {
+                // Concurrently and in order, as `Schema::execute_batch` does, with a span each.
+                async_graphql::BatchResponse::Batch(
+                    prepared
+                        .into_iter()
+                        .map(|p| run.execute_prepared(p))
+                        .collect::<FuturesOrdered<_>>()
+                        .collect()
+                        .await,
+                )
+            }
+        }
     };
     let outcome = if response.is_ok() {
         GraphqlOutcome::Ok
@@ -385,6 +461,10 @@ async fn get(state: &AppState, req: &HttpRequest, page: bool) -> (HttpResponse, 
     if page {
         return (graphiql::page(state.auth.is_some()), GraphqlOutcome::Ok);
     }
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        return (overloaded(), GraphqlOutcome::Refused);
+    };
+    let deadline = tokio::time::Instant::now() + state.deadline;
     let request = match async_graphql_actix_web::GraphQLRequest::extract(req).await {
         Ok(request) => request.into_inner(),
         Err(e) => {
@@ -397,8 +477,13 @@ async fn get(state: &AppState, req: &HttpRequest, page: bool) -> (HttpResponse, 
         }
     };
     let request_id = req.extensions().get::<RequestId>().cloned();
-    let request = request.data(caller(state, req));
-    let response = execute(&state.graphql, request, request_id.as_ref()).await;
+    let run = Run {
+        graphql: &state.graphql,
+        request_id: request_id.as_ref(),
+        deadline,
+        deadline_seconds: state.deadline.as_secs(),
+    };
+    let response = run.execute(request.data(caller(state, req))).await;
     let outcome = if response.is_ok() {
         GraphqlOutcome::Ok
     } else {
@@ -407,27 +492,59 @@ async fn get(state: &AppState, req: &HttpRequest, page: bool) -> (HttpResponse, 
     (json_response(response.into()), outcome)
 }
 
-/// Executes one GraphQL operation in a `graphql` span carrying the HTTP request's id, the
-/// operation's name (the `operationName` sent, else the name of the document's only
-/// operation) and, once it is known, its outcome (`ok` or `errors`).
-async fn execute(
-    graphql: &Executor,
-    request: async_graphql::Request,
-    request_id: Option<&RequestId>,
-) -> async_graphql::Response {
-    let mut prepared = match graphql.prepare(request) {
-        Ok(prepared) => prepared,
-        Err(e) => return Executor::parse_failure(e),
-    };
-    let span = tracing::info_span!(
-        "graphql",
-        request_id = request_id.map(field::display),
-        operation = operation_name(prepared.request_mut()),
-        outcome = field::Empty,
-    );
-    let response = graphql.run(prepared).instrument(span.clone()).await;
-    span.record("outcome", if response.is_ok() { "ok" } else { "errors" });
-    response
+/// What runs the operations of one GraphQL HTTP request.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    graphql: &'a Executor,
+    request_id: Option<&'a RequestId>,
+    /// When the request must be answered (`REQUEST_DEADLINE_SECONDS` after it came in).
+    deadline: tokio::time::Instant,
+    deadline_seconds: u64,
+}
+
+impl Run<'_> {
+    /// Parses and executes one GraphQL operation (see [`Run::execute_prepared`]).
+    async fn execute(self, request: async_graphql::Request) -> async_graphql::Response {
+        self.execute_prepared(self.graphql.prepare(request)).await
+    }
+
+    /// Executes one GraphQL operation in a `graphql` span carrying the HTTP request's id, the
+    /// operation's name (the `operationName` sent, else the name of the document's only
+    /// operation) and, once it is known, its outcome (`ok` or `errors`). Past the deadline it
+    /// answers one error coded `REQUEST_TIMEOUT` and no `data`; dropping the execution leaves
+    /// the Stripe calls it started running in the cache's tasks.
+    async fn execute_prepared(
+        self,
+        prepared: Result<graphql::Prepared, async_graphql::ServerError>,
+    ) -> async_graphql::Response {
+        let mut prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => return Executor::parse_failure(e),
+        };
+        let span = tracing::info_span!(
+            "graphql",
+            request_id = self.request_id.map(field::display),
+            operation = operation_name(prepared.request_mut()),
+            outcome = field::Empty,
+        );
+        let run = self.graphql.run(prepared).instrument(span.clone());
+        let response = match tokio::time::timeout_at(self.deadline, run).await {
+            Ok(response) => response,
+            Err(_) => {
+                span.in_scope(|| {
+                    tracing::warn!(
+                        deadline_seconds = self.deadline_seconds,
+                        "GraphQL request timed out"
+                    )
+                });
+                async_graphql::Response::from_errors(vec![error::request_timeout(
+                    self.deadline_seconds,
+                )])
+            }
+        };
+        span.record("outcome", if response.is_ok() { "ok" } else { "errors" });
+        response
+    }
 }
 
 /// The operation a request runs, by name: its `operationName`, or the name of the document's

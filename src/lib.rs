@@ -13,6 +13,7 @@
 //! | [`cache`] | the moka cache in front of every Stripe read (TTL, coalescing) |
 //! | [`graphql`] | the schema, split by Stripe domain, and error codes |
 //! | [`metrics`] | Prometheus metrics: Stripe calls, cache, webhooks, GraphQL requests |
+//! | [`limits`] | what one request may cost (Stripe-field budget, depth, complexity, deadline) and how many run at once |
 //! | [`http`] | actix-web routes: `/graphql`, `/webhooks/stripe`, `/healthz`, `/readyz`, bearer auth |
 //! | [`webhook`] | Stripe webhooks: `Stripe-Signature` check, event parsing, what each event makes stale |
 //! | [`graphiql`] | the GraphiQL page and its assets, compiled in: offline, same-origin only, strict CSP |
@@ -26,6 +27,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod metrics;
 pub mod sandbox;
 pub mod secret;

@@ -147,7 +147,8 @@ pub enum GraphqlOutcome {
     Ok,
     /// Answered with at least one entry in `errors`.
     Errors,
-    /// Refused before execution (401, 413, a body that is not a GraphQL request).
+    /// Refused before execution (401, 413, a body that is not a GraphQL request, 503 when
+    /// `MAX_REQUESTS_IN_FLIGHT` requests are already being answered).
     Refused,
 }
 

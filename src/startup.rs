@@ -93,7 +93,9 @@ impl Application {
         let client = StripeClient::new(endpoint, &config.client, metrics.clone())?;
         let cache = StripeCache::new(client.clone(), config.cache, metrics.clone());
         let state = web::Data::new(
-            AppState::new(cache, client, metrics, &config.http).with_webhook(webhook),
+            AppState::new(cache, client, metrics, &config.http)
+                .with_webhook(webhook)
+                .with_limits(config.limits),
         );
         let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
             .listen(listener)

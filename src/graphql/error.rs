@@ -3,7 +3,11 @@
 //! | error | `extensions.code` |
 //! |---|---|
 //! | a document that does not parse (or nests too deep to parse) | `GRAPHQL_PARSE_FAILED` |
-//! | a document the schema refuses (unknown field, bad enum value, wrong argument type, too deep) | `GRAPHQL_VALIDATION_FAILED` |
+//! | a document the schema refuses (unknown field, bad enum value, wrong argument type) | `GRAPHQL_VALIDATION_FAILED` |
+//! | more fields that can call Stripe than `MAX_STRIPE_FIELDS` (+ `stripeFields`, `limit`) | `QUERY_BUDGET_EXCEEDED` |
+//! | more fields than `MAX_QUERY_COMPLEXITY` (+ `complexity` when counted here, `limit`) | `QUERY_TOO_COMPLEX` |
+//! | a selection deeper than `MAX_QUERY_DEPTH` (+ `limit`) | `QUERY_TOO_DEEP` |
+//! | no answer within `REQUEST_DEADLINE_SECONDS` (+ `limitSeconds`) | `REQUEST_TIMEOUT` |
 //! | no operation to run (unknown `operationName`, several operations and none named) | `GRAPHQL_VALIDATION_FAILED` |
 //! | malformed id or argument (including an argument out of its type's range) | `BAD_USER_INPUT` |
 //! | a list root field asked for by a scoped Hasura role ([`super::scope`]) | `FORBIDDEN` |
@@ -27,7 +31,7 @@
 
 use async_graphql::{Error, ErrorExtensions, Response, ServerError};
 
-use crate::{ids::IdError, stripe::StripeError};
+use crate::{ids::IdError, limits::Limits, stripe::StripeError};
 
 /// The `extensions.code` for a Stripe error.
 pub fn code_of(e: &StripeError) -> &'static str {
@@ -94,6 +98,82 @@ impl<T> GqlResult<T> for Result<T, IdError> {
 /// limit: a parse failure, though it is raised after the text parsed.
 const TOO_DEEP_TO_PARSE: &str = "The recursion depth of the query cannot be greater than";
 
+/// async-graphql's message for a document over its complexity limit.
+const TOO_COMPLEX: &str = "Query is too complex.";
+
+/// async-graphql's message for a document over its depth limit.
+const TOO_DEEP: &str = "Query is nested too deep.";
+
+/// The error for an operation selecting `count` fields that can call Stripe, over `limit`.
+pub fn budget_exceeded(count: usize, limit: usize) -> ServerError {
+    let mut error = ServerError::new(
+        format!(
+            "the query selects {count} fields that can call Stripe (each alias and each \
+             nested lookup counts once), more than the {limit} allowed (MAX_STRIPE_FIELDS): \
+             split it into smaller requests"
+        ),
+        None,
+    );
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", "QUERY_BUDGET_EXCEEDED");
+    extensions.set("stripeFields", count);
+    extensions.set("limit", limit);
+    error
+}
+
+/// The error for a request not answered within `REQUEST_DEADLINE_SECONDS` (`seconds`).
+pub fn request_timeout(seconds: u64) -> ServerError {
+    let mut error = ServerError::new(
+        format!(
+            "the request was not answered within {seconds} s (REQUEST_DEADLINE_SECONDS); \
+             the Stripe calls it started go on and fill the cache, so retrying soon is cheaper"
+        ),
+        None,
+    );
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", "REQUEST_TIMEOUT");
+    extensions.set("limitSeconds", seconds);
+    error
+}
+
+/// The error for an operation selecting `count` fields, over the complexity `limit`.
+pub fn too_complex(count: usize, limit: usize) -> ServerError {
+    let mut error = ServerError::new(
+        format!(
+            "the query selects {count} fields, more than the {limit} allowed \
+             (MAX_QUERY_COMPLEXITY): split it into smaller requests"
+        ),
+        None,
+    );
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", "QUERY_TOO_COMPLEX");
+    extensions.set("complexity", count);
+    extensions.set("limit", limit);
+    error
+}
+
+/// Adds the `limit` extension to the depth and complexity errors async-graphql raised
+/// (coded by [`assign_codes`]), so the client knows the bound it crossed.
+pub fn add_limits(response: &mut Response, limits: &Limits) {
+    for error in &mut response.errors {
+        let Some(extensions) = error.extensions.as_mut() else {
+            continue;
+        };
+        let limit = match extensions.get("code") {
+            Some(async_graphql::Value::String(code)) if code == "QUERY_TOO_DEEP" => {
+                limits.max_query_depth
+            }
+            Some(async_graphql::Value::String(code)) if code == "QUERY_TOO_COMPLEX" => {
+                limits.max_query_complexity
+            }
+            _ => continue,
+        };
+        if extensions.get("limit").is_none() {
+            extensions.set("limit", limit);
+        }
+    }
+}
+
 /// Gives a parse error its code.
 pub fn parse_failed(error: ServerError) -> ServerError {
     with_code(error, "GRAPHQL_PARSE_FAILED")
@@ -121,6 +201,10 @@ pub fn assign_codes(response: &mut Response) {
             let code = if e.path.is_empty() {
                 if e.message.starts_with(TOO_DEEP_TO_PARSE) {
                     "GRAPHQL_PARSE_FAILED"
+                } else if e.message == TOO_DEEP {
+                    "QUERY_TOO_DEEP"
+                } else if e.message == TOO_COMPLEX {
+                    "QUERY_TOO_COMPLEX"
                 } else {
                     "GRAPHQL_VALIDATION_FAILED"
                 }

@@ -15,6 +15,7 @@
 //! | [`scope`] | | who a request is for ([`scope::Caller`]) and what it may read |
 //! | [`error`] | | `extensions.code` mapping |
 //! | [`documents`] | | the parsed-document cache |
+//! | [`budget`] | | the count of fields that can call Stripe, checked before execution |
 //!
 //! The 64-bit scalars (`UnixTimestamp`, `StripeAmount`, `StripeCount`) are in
 //! [`crate::stripe::scalars`], beside the models that use them.
@@ -28,6 +29,7 @@
 //! `customer(id:)` fields of a Hasura join run in parallel, at most `STRIPE_MAX_CONCURRENCY`
 //! Stripe calls at a time, not one after another.
 
+pub mod budget;
 pub mod customer;
 pub mod documents;
 pub mod error;
@@ -43,12 +45,10 @@ use async_graphql::{
 };
 use std::sync::Arc;
 
+use budget::StripeFieldCounter;
 use documents::ParsedDocuments;
 
-use crate::cache::StripeCache;
-
-/// Deepest selection accepted. The seed query is 8 levels deep; Hasura adds none.
-pub const MAX_DEPTH: usize = 16;
+use crate::{cache::StripeCache, limits::Limits};
 
 /// The query root: every read, merged from the domain modules.
 #[derive(MergedObject, Default)]
@@ -62,12 +62,20 @@ pub struct QueryRoot(
 /// The executable schema type.
 pub type StripeSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
-/// The schema with its limits, before runtime data is attached.
+/// The schema with the default [`Limits`] (depth and complexity), before runtime data is
+/// attached.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription).limit_depth(MAX_DEPTH)
+    limited_builder(&Limits::default())
 }
 
-/// The executable schema reading Stripe through `cache`.
+/// The schema with `limits`' depth and complexity limits, before runtime data is attached.
+fn limited_builder(limits: &Limits) -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(limits.max_query_depth)
+        .limit_complexity(limits.max_query_complexity)
+}
+
+/// The executable schema reading Stripe through `cache`, with the default limits.
 pub fn schema(cache: StripeCache) -> StripeSchema {
     schema_builder().data(cache).finish()
 }
@@ -83,6 +91,9 @@ pub struct Executor {
     /// strict validation already passed ([`documents::Parsed::validated`]).
     prevalidated: StripeSchema,
     documents: ParsedDocuments,
+    /// Counts the fields of an operation that can call Stripe.
+    stripe_fields: Arc<StripeFieldCounter>,
+    limits: Limits,
 }
 
 /// A request whose document is parsed, ready for [`Executor::run`].
@@ -99,22 +110,51 @@ impl Prepared {
 }
 
 impl Executor {
-    /// Serves `schema`, reading Stripe through `cache`.
+    /// Serves the schema with the default [`Limits`], reading Stripe through `cache`.
     pub fn new(cache: StripeCache) -> Executor {
-        let prevalidated = schema_builder()
+        Executor::with_limits(cache, Limits::default())
+    }
+
+    /// Serves the schema with `limits` (both validation modes carry the depth and complexity
+    /// limits; the Stripe-field budget is checked in [`Executor::run`]).
+    pub fn with_limits(cache: StripeCache, limits: Limits) -> Executor {
+        let prevalidated = limited_builder(&limits)
             .validation_mode(ValidationMode::Fast)
             .data(cache.clone())
             .finish();
+        let schema = limited_builder(&limits).data(cache).finish();
+        let stripe_fields = Arc::new(StripeFieldCounter::from_sdl(&sdl()));
         Executor {
-            schema: schema(cache),
+            schema,
             prevalidated,
             documents: ParsedDocuments::default(),
+            stripe_fields,
+            limits,
         }
     }
 
     /// The schema.
     pub fn schema(&self) -> &StripeSchema {
         &self.schema
+    }
+
+    /// The limits this executor enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// How many fields that can call Stripe the prepared request's operation selects
+    /// ([`budget`]; 0 when the operation cannot be chosen).
+    pub fn stripe_fields(&self, prepared: &mut Prepared) -> usize {
+        let operation = prepared.request.operation_name.clone();
+        match prepared.request.parsed_query() {
+            Ok(document) => {
+                self.stripe_fields
+                    .count(document, operation.as_deref())
+                    .stripe_fields
+            }
+            Err(_) => 0,
+        }
     }
 
     /// Parses the request's document (or takes it from the cache). A document that does not
@@ -137,9 +177,32 @@ impl Executor {
     /// Validates and executes a prepared request; every error in the response carries
     /// `extensions.code`. Strict validation runs unless this document's operation, without
     /// variables, already passed it.
+    ///
+    /// An operation selecting more fields that can call Stripe than `MAX_STRIPE_FIELDS`
+    /// ([`budget`]) is answered with one error coded `QUERY_BUDGET_EXCEEDED` (extensions
+    /// `stripeFields` and `limit`) and no `data`, before validation and before any Stripe call;
+    /// one selecting more fields than `MAX_QUERY_COMPLEXITY`, `QUERY_TOO_COMPLEX`; one nested
+    /// deeper than `MAX_QUERY_DEPTH`, `QUERY_TOO_DEEP` (from validation, also before any call).
     pub async fn run(&self, prepared: Prepared) -> Response {
-        let Prepared { request, parsed } = prepared;
+        let Prepared {
+            mut request,
+            parsed,
+        } = prepared;
         let operation = request.operation_name.clone();
+        if let Ok(document) = request.parsed_query() {
+            let counts = self.stripe_fields.count(document, operation.as_deref());
+            let limits = &self.limits;
+            if counts.stripe_fields > limits.max_stripe_fields {
+                let error = error::budget_exceeded(counts.stripe_fields, limits.max_stripe_fields);
+                return Response::from_errors(vec![error]);
+            }
+            // async-graphql checks the same limit, but only after walking every fragment at
+            // every spread; this count walks each fragment once.
+            if counts.fields > limits.max_query_complexity {
+                let error = error::too_complex(counts.fields, limits.max_query_complexity);
+                return Response::from_errors(vec![error]);
+            }
+        }
         let without_variables = request.variables.is_empty();
         let known_valid = without_variables
             && parsed
@@ -158,6 +221,9 @@ impl Executor {
             }
         }
         error::assign_codes(&mut response);
+        if !response.errors.is_empty() {
+            error::add_limits(&mut response, &self.limits);
+        }
         response
     }
 
@@ -248,7 +314,7 @@ mod tests {
     #[tokio::test]
     async fn the_fast_validation_mode_still_enforces_the_depth_limit() {
         let executor = executor();
-        // 17 levels, one more than MAX_DEPTH.
+        // 17 levels, one more than the default MAX_QUERY_DEPTH.
         let level = "customer { subscriptions { data { ";
         let query = format!(
             "{{ subscription(id: \"sub_1\") {{ {} id {} }} }}",

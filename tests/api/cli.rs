@@ -123,6 +123,11 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "MAX_BODY_BYTES",
         "LOG_FORMAT",
         "DEMO",
+        "MAX_STRIPE_FIELDS",
+        "MAX_QUERY_DEPTH",
+        "MAX_QUERY_COMPLEXITY",
+        "REQUEST_DEADLINE_SECONDS",
+        "MAX_REQUESTS_IN_FLIGHT",
     ] {
         assert!(
             help.contains(&format!("env: {var}")),

@@ -8,6 +8,7 @@ use stripe_graphql::{
     config::{Config, Upstream},
     graphql::scope::ScopingSettings,
     http::{HttpSettings, MetricsAuth},
+    limits::Limits,
     sandbox::{demo, Fault, Sandbox, Store},
     secret::SecretString,
     startup::Application,
@@ -112,6 +113,7 @@ pub fn test_config(api_base: &str, key: &str) -> Config {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         log_format: LogFormat::Text,
         webhook: None,
+        limits: Limits::default(),
     }
 }
 

@@ -8,6 +8,7 @@ mod graphiql;
 mod hasura_replay;
 mod helpers;
 mod joins;
+mod limits;
 mod lists;
 mod metrics;
 mod process;

@@ -8,7 +8,7 @@ use stripe_graphql::sandbox::demo::{self, AVA};
 use crate::helpers::{fixture, spawn_app, spawn_app_with_store, NOW};
 
 /// The selection Hasura sends for the seed query's `stripe_data` (from the recorded join).
-fn seed_selection() -> String {
+pub(crate) fn seed_selection() -> String {
     let request: Value = serde_json::from_str(&fixture("seed-join-request.json")).unwrap();
     let query = request["query"].as_str().unwrap();
     let head = "f0: customer(id: \"cus_REPLACE_ME\") ";
@@ -17,7 +17,7 @@ fn seed_selection() -> String {
 }
 
 /// One Hasura join document for `ids`, aliased `f0`, `f1`, … as Hasura aliases them.
-fn seed_join(ids: &[String]) -> String {
+pub(crate) fn seed_join(ids: &[String]) -> String {
     let selection = seed_selection();
     let fields: Vec<String> = ids
         .iter()
