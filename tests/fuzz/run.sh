@@ -7,14 +7,19 @@
 #   1. installs schemathesis (pinned in requirements.txt) into a throwaway venv;
 #   2. builds the server with `cargo build` (a no-op when it is up to date), unless
 #      STRIPE_GRAPHQL_BIN names the binary to test;
-#   3. fuzzes for FUZZ_SECONDS (default 90), the whole run bounded to that plus 90 seconds
+#   3. fuzzes for FUZZ_SECONDS (default 90), the driver bounded to that plus 90 seconds
 #      (extra arguments go to `st run`, e.g. `--seed N` to replay a run).
-# Needs python3 (3.10+) with the venv module, and network access to PyPI.
+# Needs python3 (3.11+, for schemathesis 4) with the venv module, and network access to PyPI.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 seconds="${FUZZ_SECONDS:-90}"
+
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "run.sh: schemathesis 4 needs Python 3.11 or later; python3 is $(python3 --version 2>&1)" >&2
+    exit 2
+fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
