@@ -20,6 +20,7 @@ import ipaddress
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,15 @@ from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 STARTUP_S = 30
+
+
+def _stop_on_sigterm(signum, frame):
+    # run.sh bounds the run with `timeout`, which sends SIGTERM: unwind, so that schemathesis
+    # and the server are stopped on the way out.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
 
 def start_server(binary: str) -> tuple[subprocess.Popen, str, list[str], threading.Thread]:
@@ -162,7 +172,11 @@ def main() -> int:
         # Run in an empty directory: nothing schemathesis writes lands in the work tree.
         with tempfile.TemporaryDirectory(prefix="stripe-graphql-fuzz-") as scratch:
             status = subprocess.run(command, env=env, cwd=scratch).returncode
-        print(f"fuzz: answers and Stripe calls: {summary(base)}", flush=True)
+        if process.poll() is not None:
+            print(f"fuzz: the server exited during the run ({process.returncode})", file=sys.stderr)
+            status = status or 1
+        else:
+            print(f"fuzz: answers and Stripe calls: {summary(base)}", flush=True)
     finally:
         stop_server(process, reader)
     trouble = own_trouble(log)
