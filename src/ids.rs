@@ -245,3 +245,99 @@ mod tests {
         );
     }
 }
+
+/// Properties of [`StripeId::parse`] over generated input (256 cases each): what it accepts is
+/// exactly the documented rule, whatever the string. The strategies are shared with the URL
+/// properties in [`crate::stripe::request`].
+#[cfg(test)]
+pub(crate) mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    pub(crate) const KINDS: [IdKind; 6] = [
+        IdKind::Customer,
+        IdKind::Subscription,
+        IdKind::SubscriptionItem,
+        IdKind::Price,
+        IdKind::Plan,
+        IdKind::Product,
+    ];
+
+    pub(crate) fn kind() -> impl Strategy<Value = IdKind> {
+        proptest::sample::select(KINDS.to_vec())
+    }
+
+    /// Strings that look like ids, almost-ids and URL tricks: a prefix from every kind (or
+    /// none, or `search`), then characters that are allowed, URL syntax, dots, escapes,
+    /// whitespace and non-ASCII; plus fully arbitrary strings and lengths around the limit.
+    pub(crate) fn id_like() -> impl Strategy<Value = String> {
+        let prefix = proptest::sample::select(vec![
+            "", "cus_", "sub_", "si_", "price_", "plan_", "prod_", "search", "SEARCH", "..", "%2F",
+        ]);
+        let body = "[A-Za-z0-9_\\-./%?#:@ \\\\\t\n\u{e9}\u{fffd}]{0,12}";
+        prop_oneof![
+            4 => (prefix.clone(), body).prop_map(|(p, b)| format!("{p}{b}")),
+            2 => (prefix, "[A-Za-z0-9_-]{1,20}").prop_map(|(p, b)| format!("{p}{b}")),
+            2 => any::<String>(),
+            1 => "(cus_|sub_)?[A-Za-z0-9_-]{250,260}",
+        ]
+    }
+
+    /// The documented rule, restated independently of the implementation.
+    fn allowed(kind: IdKind, raw: &str) -> bool {
+        let charset = raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let prefix = match kind.required_prefix() {
+            Some(p) => raw.starts_with(p) && raw.len() > p.len(),
+            None => true,
+        };
+        (1..=MAX_ID_LEN).contains(&raw.len())
+            && charset
+            && prefix
+            && !raw.eq_ignore_ascii_case("search")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn an_id_is_accepted_exactly_when_the_documented_rule_allows_it(
+            kind in kind(),
+            raw in id_like(),
+        ) {
+            let parsed = StripeId::parse(kind, &raw);
+            prop_assert_eq!(parsed.is_ok(), allowed(kind, &raw), "{:?} as {:?}: {:?}", raw, kind, parsed);
+            if let Ok(id) = parsed {
+                prop_assert_eq!(id.as_str(), raw.as_str());
+                prop_assert_eq!(id.kind(), kind);
+            }
+        }
+
+        #[test]
+        fn a_refusal_names_the_first_rule_the_id_breaks(kind in kind(), raw in id_like()) {
+            let noun = kind.noun();
+            let bad_character = !raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let expected = if raw.is_empty() {
+                Some(IdError::Empty { noun })
+            } else if raw.len() > MAX_ID_LEN {
+                Some(IdError::TooLong { noun })
+            } else if bad_character {
+                Some(IdError::BadCharacter { noun })
+            } else if let Some(prefix) = kind
+                .required_prefix()
+                .filter(|p| !raw.starts_with(p) || raw.len() == p.len())
+            {
+                Some(IdError::WrongPrefix { noun, prefix })
+            } else if raw.eq_ignore_ascii_case("search") {
+                Some(IdError::Reserved { noun, word: "search" })
+            } else {
+                None
+            };
+            prop_assert_eq!(StripeId::parse(kind, &raw).err(), expected);
+        }
+    }
+}

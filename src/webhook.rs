@@ -163,7 +163,8 @@ pub fn verify(
     }
     if age < -limit {
         return Err(SignatureError::InFuture {
-            ahead_seconds: -age,
+            // `age` saturates at i64::MIN for a clock near i64::MIN: no negation overflow.
+            ahead_seconds: age.saturating_neg(),
             tolerance_seconds,
         });
     }
@@ -535,6 +536,39 @@ mod tests {
     }
 
     #[test]
+    fn an_extreme_clock_is_refused_without_overflowing() {
+        // Found by the property `the_timestamp_decision_holds_for_any_clock`: the distance
+        // saturated at i64::MIN and its negation overflowed.
+        let header = signed(NOW);
+        let at_minimum = verify(
+            &header,
+            BODY,
+            &SecretString::new(SECRET),
+            i64::MIN,
+            DEFAULT_TOLERANCE,
+        );
+        assert_eq!(
+            at_minimum,
+            Err(SignatureError::InFuture {
+                ahead_seconds: i64::MAX,
+                tolerance_seconds: 300
+            })
+        );
+        let at_maximum = verify(
+            &header,
+            BODY,
+            &SecretString::new(SECRET),
+            i64::MAX,
+            Duration::from_secs(u64::MAX),
+        );
+        assert_eq!(
+            at_maximum,
+            Ok(()),
+            "a tolerance beyond i64 covers every clock"
+        );
+    }
+
+    #[test]
     fn a_forged_signature_is_refused_as_forged_even_when_old() {
         let header = signature_header("whsec_forger", NOW - 10_000, BODY);
         assert_eq!(check(&header, BODY), Err(SignatureError::Mismatch));
@@ -831,5 +865,187 @@ mod tests {
         let refused = receive(&settings(), Some(header.as_bytes()), body, NOW).unwrap_err();
         assert_eq!(refused.event_type(), Some("price.updated"));
         assert_eq!(refused.code(), "invalid_event");
+    }
+}
+
+/// Properties of [`verify`] over generated bodies, secrets, clocks and headers (256 cases
+/// each): a delivery signed as Stripe signs it is accepted exactly within the tolerance, any
+/// change to what is signed is refused as a mismatch, and no header value panics.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sandbox::webhooks::signature_header;
+
+    fn secret() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "whsec_[A-Za-z0-9]{1,40}",
+            1 => any::<String>(),
+        ]
+    }
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(any::<u8>(), 1..512)
+    }
+
+    /// A plausible server clock (1970 to 2096) and a tolerance as configured (1–3600 s).
+    fn clock() -> impl Strategy<Value = (i64, u64)> {
+        (0i64..4_000_000_000, 1u64..=3600)
+    }
+
+    fn check(
+        header: &str,
+        body: &[u8],
+        secret: &str,
+        now: i64,
+        tolerance: u64,
+    ) -> Result<(), SignatureError> {
+        verify(
+            header,
+            body,
+            &SecretString::new(secret),
+            now,
+            Duration::from_secs(tolerance),
+        )
+    }
+
+    /// The header's `v1` value, with the hexadecimal digit at `index` replaced by another
+    /// digit of a different value (`a` → `A` would be the same signature).
+    fn with_other_digit(header: &str, index: usize, step: u32) -> String {
+        let (head, hex) = header.split_once(",v1=").unwrap();
+        let mut digits: Vec<char> = hex.chars().collect();
+        let old = digits[index].to_digit(16).unwrap();
+        digits[index] = char::from_digit((old + step) % 16, 16).unwrap();
+        format!("{head},v1={}", digits.into_iter().collect::<String>())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn a_delivery_signed_within_the_tolerance_is_accepted(
+            body in body(),
+            secret in secret(),
+            (now, tolerance) in clock(),
+            skew in -3600i64..=3600,
+        ) {
+            let skew = skew.clamp(-(tolerance as i64), tolerance as i64);
+            let header = signature_header(&secret, (now + skew).max(0), &body);
+            prop_assert_eq!(check(&header, &body, &secret, now, tolerance), Ok(()));
+        }
+
+        #[test]
+        fn any_changed_byte_of_the_body_is_a_mismatch(
+            body in body(),
+            secret in secret(),
+            (now, tolerance) in clock(),
+            at in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let header = signature_header(&secret, now, &body);
+            let mut changed = body.clone();
+            changed[at.index(body.len())] ^= flip;
+            prop_assert_eq!(check(&header, &changed, &secret, now, tolerance), Err(SignatureError::Mismatch));
+        }
+
+        #[test]
+        fn any_changed_digit_of_the_signature_is_a_mismatch_and_a_non_digit_is_malformed(
+            body in body(),
+            secret in secret(),
+            (now, tolerance) in clock(),
+            at in 0usize..64,
+            step in 1u32..16,
+            junk in any::<char>().prop_filter("not a hex digit, separator or space", |c| {
+                !c.is_ascii_hexdigit() && *c != ',' && !c.is_whitespace()
+            }),
+        ) {
+            let header = signature_header(&secret, now, &body);
+            let other = with_other_digit(&header, at, step);
+            prop_assert_eq!(check(&other, &body, &secret, now, tolerance), Err(SignatureError::Mismatch));
+
+            let (head, hex) = header.split_once(",v1=").unwrap();
+            let mut digits: Vec<char> = hex.chars().collect();
+            digits[at] = junk;
+            let broken = format!("{head},v1={}", digits.into_iter().collect::<String>());
+            prop_assert!(
+                matches!(check(&broken, &body, &secret, now, tolerance), Err(SignatureError::Malformed(_))),
+                "{:?}", broken
+            );
+        }
+
+        #[test]
+        fn a_signature_made_with_any_other_secret_is_a_mismatch(
+            body in body(),
+            secret in secret(),
+            (now, tolerance) in clock(),
+            at in any::<prop::sample::Index>(),
+            other in any::<char>(),
+        ) {
+            let mut chars: Vec<char> = secret.chars().collect();
+            prop_assume!(!chars.is_empty());
+            let at = at.index(chars.len());
+            prop_assume!(chars[at] != other);
+            chars[at] = other;
+            let forger: String = chars.into_iter().collect();
+            let header = signature_header(&forger, now, &body);
+            prop_assert_eq!(check(&header, &body, &secret, now, tolerance), Err(SignatureError::Mismatch));
+        }
+
+        #[test]
+        fn a_timestamp_beyond_the_tolerance_is_refused_with_how_far_it_is(
+            body in body(),
+            secret in secret(),
+            (now, tolerance) in clock(),
+            beyond in 1i64..1_000_000_000,
+        ) {
+            let limit = tolerance as i64;
+            let old = signature_header(&secret, now - limit - beyond, &body);
+            if now - limit - beyond >= 0 {
+                prop_assert_eq!(
+                    check(&old, &body, &secret, now, tolerance),
+                    Err(SignatureError::TooOld { age_seconds: limit + beyond, tolerance_seconds: tolerance })
+                );
+            }
+            let ahead = signature_header(&secret, now + limit + beyond, &body);
+            prop_assert_eq!(
+                check(&ahead, &body, &secret, now, tolerance),
+                Err(SignatureError::InFuture { ahead_seconds: limit + beyond, tolerance_seconds: tolerance })
+            );
+        }
+
+        #[test]
+        fn the_timestamp_decision_holds_for_any_clock(
+            body in body(),
+            signed_at in 0i64..=999_999_999_999_999_999,
+            now in any::<i64>(),
+            tolerance in any::<u64>(),
+        ) {
+            let header = signature_header("whsec_k", signed_at, &body);
+            let result = check(&header, &body, "whsec_k", now, tolerance);
+            let distance = (i128::from(now) - i128::from(signed_at)).abs();
+            let limit = i128::from(tolerance.min(i64::MAX as u64));
+            if distance <= limit {
+                prop_assert_eq!(result, Ok(()));
+            } else {
+                prop_assert!(
+                    matches!(result, Err(SignatureError::TooOld { .. } | SignatureError::InFuture { .. })),
+                    "{:?}", result
+                );
+            }
+        }
+
+        #[test]
+        fn no_header_value_panics_or_verifies_by_chance(
+            header in prop_oneof![
+                any::<String>(),
+                "((t|v1|v0| t |x)?=?[0-9a-fA-F, =;-]{0,70}){0,4}",
+            ],
+            body in body(),
+            now in any::<i64>(),
+            tolerance in any::<u64>(),
+        ) {
+            prop_assert!(check(&header, &body, "whsec_k", now, tolerance).is_err());
+        }
     }
 }

@@ -298,7 +298,10 @@ impl StripeObject for Subscription {
 /// and the **earliest** item end. Under classic billing every item shares one period, so this
 /// is exactly the value Stripe used to send on the subscription; with mixed intervals it is
 /// the span every item is in, ending at the next renewal of any item. Items without a period
-/// are ignored; with none left, both ends are `None`.
+/// are ignored; with none left, both ends are `None`. The result does not depend on the items'
+/// order. Stripe's items are all current, so their periods share an instant and the derived
+/// period contains it; items whose periods share none (not something Stripe sends) would give
+/// a start after the end.
 pub fn derived_current_period(
     items: &[Arc<SubscriptionItem>],
 ) -> (Option<UnixTimestamp>, Option<UnixTimestamp>) {
@@ -848,5 +851,101 @@ mod tests {
         .unwrap();
         assert_eq!(price.product.as_deref(), Some("prod_1"));
         assert_eq!(price.unit_amount_decimal.as_deref(), Some("12.5"));
+    }
+}
+
+/// Properties of [`derived_current_period`] over generated item periods (256 cases each): the
+/// derived period is the intersection of the items' periods, whatever their order.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    fn item(start: Option<i64>, end: Option<i64>) -> Arc<SubscriptionItem> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "id": "si_1", "current_period_start": start, "current_period_end": end
+            }))
+            .unwrap(),
+        )
+    }
+
+    /// Up to 6 items, each with a start, an end, both or neither (older shapes lack them).
+    fn periods() -> impl Strategy<Value = Vec<(Option<i64>, Option<i64>)>> {
+        proptest::collection::vec(
+            (
+                proptest::option::weighted(0.9, 0i64..4_000_000_000),
+                proptest::option::weighted(0.9, 0i64..4_000_000_000),
+            ),
+            0..6,
+        )
+    }
+
+    /// Items that are all current at `now`, as Stripe's items are: each period contains it.
+    fn current_at() -> impl Strategy<Value = (i64, Vec<(i64, i64)>)> {
+        (1_000_000_000i64..3_000_000_000).prop_flat_map(|now| {
+            let period = (0i64..40_000_000, 1i64..40_000_000)
+                .prop_map(move |(before, after)| (now - before, now + after));
+            (Just(now), proptest::collection::vec(period, 1..6))
+        })
+    }
+
+    fn items(periods: &[(Option<i64>, Option<i64>)]) -> Vec<Arc<SubscriptionItem>> {
+        periods.iter().map(|&(s, e)| item(s, e)).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn each_end_is_the_tightest_item_bound_or_absent_without_one(periods in periods()) {
+            let (start, end) = derived_current_period(&items(&periods));
+            let starts: Vec<i64> = periods.iter().filter_map(|p| p.0).collect();
+            let ends: Vec<i64> = periods.iter().filter_map(|p| p.1).collect();
+            prop_assert_eq!(start.map(|t| t.0), starts.iter().copied().max());
+            prop_assert_eq!(end.map(|t| t.0), ends.iter().copied().min());
+            // So: no item starts after the derived start or ends before the derived end.
+            prop_assert!(starts.iter().all(|s| Some(*s) <= start.map(|t| t.0)));
+            prop_assert!(ends.iter().all(|e| end.map(|t| t.0) <= Some(*e)));
+        }
+
+        #[test]
+        fn the_order_of_the_items_does_not_matter(
+            (periods, shuffled) in periods().prop_flat_map(|p| (Just(p.clone()), Just(p).prop_shuffle())),
+        ) {
+            prop_assert_eq!(
+                derived_current_period(&items(&periods)),
+                derived_current_period(&items(&shuffled))
+            );
+        }
+
+        #[test]
+        fn items_current_at_an_instant_give_a_period_that_contains_it(
+            (now, periods) in current_at(),
+        ) {
+            let optional: Vec<_> = periods.iter().map(|&(s, e)| (Some(s), Some(e))).collect();
+            let (start, end) = derived_current_period(&items(&optional));
+            let (start, end) = (start.unwrap().0, end.unwrap().0);
+            prop_assert!(start <= now && now <= end, "{}..{} misses {}", start, end, now);
+            // And it is inside every item's period: the span every item is in.
+            for (s, e) in periods {
+                prop_assert!(s <= start && end <= e);
+            }
+        }
+
+        #[test]
+        fn one_shared_period_is_derived_as_itself(
+            start in 0i64..4_000_000_000,
+            length in 1i64..40_000_000,
+            count in 1usize..6,
+        ) {
+            let shared = vec![(Some(start), Some(start + length)); count];
+            prop_assert_eq!(
+                derived_current_period(&items(&shared)),
+                (Some(UnixTimestamp(start)), Some(UnixTimestamp(start + length)))
+            );
+        }
     }
 }

@@ -359,3 +359,131 @@ mod tests {
         assert!(!unfiltered.customer_is_missing(&not_found(Some("customer"))));
     }
 }
+
+/// Properties of the URLs built from ids and list parameters (256 cases each): whatever string
+/// a client sends, it either fails validation or lands in its own path segment (or query
+/// value) under the configured base, so no input reaches another Stripe endpoint or host.
+#[cfg(test)]
+mod properties {
+    use percent_encoding::percent_decode_str;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ids::properties::{id_like, kind};
+
+    /// Bases as `STRIPE_API_BASE` allows them: Stripe, a fake on a port, proxy prefixes with
+    /// and without a trailing slash.
+    fn base() -> impl Strategy<Value = Url> {
+        proptest::sample::select(vec![
+            "https://api.stripe.com",
+            "https://api.stripe.com/",
+            "http://127.0.0.1:12111",
+            "http://proxy.internal/stripe",
+            "http://proxy.internal/stripe/",
+            "https://gateway.example:8443/a/b/",
+        ])
+        .prop_map(|base| Url::parse(base).unwrap())
+    }
+
+    /// The base's own path segments (a proxy prefix), without the empty one a trailing slash
+    /// leaves.
+    fn base_segments(base: &Url) -> Vec<String> {
+        base.path_segments()
+            .unwrap()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn same_origin(url: &Url, base: &Url) -> Result<(), TestCaseError> {
+        prop_assert_eq!(url.scheme(), base.scheme());
+        prop_assert_eq!(url.host_str(), base.host_str());
+        prop_assert_eq!(url.port_or_known_default(), base.port_or_known_default());
+        prop_assert_eq!(url.username(), "");
+        prop_assert_eq!(url.password(), None);
+        prop_assert_eq!(url.fragment(), None);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn an_id_that_parses_is_exactly_one_segment_under_its_collection(
+            base in base(),
+            kind in kind(),
+            raw in id_like(),
+        ) {
+            let Ok(id) = StripeId::parse(kind, &raw) else {
+                return Ok(());
+            };
+            let url = object_url(&base, &id).unwrap();
+            same_origin(&url, &base)?;
+            prop_assert_eq!(url.query(), None);
+
+            let mut expected = base_segments(&base);
+            expected.extend(["v1".to_owned(), collection_of(kind).to_owned()]);
+            let segments: Vec<&str> = url.path_segments().unwrap().collect();
+            prop_assert_eq!(segments.len(), expected.len() + 1, "{}", url);
+            prop_assert_eq!(&segments[..expected.len()], &expected[..], "{}", url);
+            let last = segments[expected.len()];
+            prop_assert!(!last.contains('/') && last != ".." && last != ".", "{}", url);
+            prop_assert_eq!(percent_decode_str(last).decode_utf8().unwrap(), raw.as_str());
+
+            // What is sent is what was built: parsing the text again changes nothing (no dot
+            // segment or escape that a client or proxy would normalise into another path).
+            prop_assert_eq!(Url::parse(url.as_str()).unwrap(), url);
+        }
+
+        #[test]
+        fn list_parameters_stay_query_values_of_their_collection(
+            base in base(),
+            email in any::<String>(),
+            raw_customer in id_like(),
+            raw_price in id_like(),
+            raw_after in id_like(),
+            limit in 1u8..=100,
+        ) {
+            let customer = StripeId::parse(IdKind::Customer, &raw_customer).ok();
+            let price = StripeId::parse(IdKind::Price, &raw_price).ok();
+            let after = StripeId::parse(IdKind::Subscription, &raw_after).ok();
+            let page = Page { limit, after: after.clone() };
+            let subscriptions = ListRequest::subscriptions(
+                &SubscriptionFilter { customer: customer.clone(), status: Some("all"), price: price.clone() },
+                &page,
+            );
+            // The GraphQL layer refuses odd emails first; the URL must hold even so.
+            let customers = ListRequest::customers(Some(&email), &Page::first(limit));
+
+            for (request, collection) in [
+                (subscriptions.query(), "subscriptions"),
+                (customers.query(), "customers"),
+            ] {
+                let url = list_url(&base, request).unwrap();
+                same_origin(&url, &base)?;
+                let mut expected = base_segments(&base);
+                expected.extend(["v1".to_owned(), collection.to_owned()]);
+                let segments: Vec<String> =
+                    url.path_segments().unwrap().map(str::to_owned).collect();
+                prop_assert_eq!(segments, expected, "{}", url);
+                let sent: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+                let built: Vec<(String, String)> = request
+                    .params
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), v.clone()))
+                    .collect();
+                prop_assert_eq!(sent, built, "{}", url);
+                prop_assert_eq!(Url::parse(url.as_str()).unwrap(), url);
+            }
+            prop_assert_eq!(customers.query().param("email"), Some(email.as_str()));
+            prop_assert_eq!(
+                subscriptions.query().param("customer"),
+                customer.as_ref().map(StripeId::as_str)
+            );
+            prop_assert_eq!(
+                subscriptions.query().param("starting_after"),
+                after.as_ref().map(StripeId::as_str)
+            );
+        }
+    }
+}

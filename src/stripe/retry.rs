@@ -248,3 +248,142 @@ mod tests {
         assert_eq!(Failure::Timeout.reason(), "timeout");
     }
 }
+
+/// Properties of [`decide`] and [`backoff`] over every status, header, attempt, policy and
+/// jitter (256 cases each): the decision is the module's rule list, and delays stay in their
+/// bounds and never shrink as attempts go on.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn failure() -> impl Strategy<Value = Failure> {
+        prop_oneof![
+            6 => (100u16..600, proptest::option::of(any::<bool>()))
+                .prop_map(|(status, should_retry)| Failure::Status { status, should_retry }),
+            1 => Just(Failure::Connection),
+            1 => Just(Failure::Timeout),
+            1 => Just(Failure::BadBody),
+        ]
+    }
+
+    /// Policies as configured (0–10 retries) or shortened by tests; `base <= max`, as both
+    /// production and the tests set them.
+    fn policy() -> impl Strategy<Value = RetryPolicy> {
+        (0u32..=10, 1u64..=2_000, 0u64..=10_000).prop_map(|(max_retries, base, extra)| {
+            RetryPolicy {
+                max_retries,
+                base_delay: Duration::from_millis(base),
+                max_delay: Duration::from_millis(base + extra),
+            }
+        })
+    }
+
+    /// In range, out of range and not a number: the caller's random factor clamped or not.
+    fn jitter() -> impl Strategy<Value = f64> {
+        prop_oneof![4 => 0.5f64..=1.0, 1 => any::<f64>()]
+    }
+
+    /// The module's rule list, restated independently of the implementation.
+    fn should_retry_by_the_rules(policy: &RetryPolicy, failure: Failure, attempt: u32) -> bool {
+        if let Failure::Status {
+            should_retry: Some(told),
+            ..
+        } = failure
+        {
+            return told && attempt <= policy.max_retries;
+        }
+        attempt <= policy.max_retries
+            && match failure {
+                Failure::Connection | Failure::Timeout => true,
+                Failure::Status { status, .. } => status == 429 || status == 409 || status >= 500,
+                Failure::BadBody => false,
+            }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_decision_is_the_documented_rule_list(
+            policy in policy(),
+            failure in failure(),
+            attempt in 1u32..=12,
+            jitter in jitter(),
+        ) {
+            let retries = matches!(decide(&policy, failure, attempt, jitter), Decision::RetryAfter(_));
+            prop_assert_eq!(retries, should_retry_by_the_rules(&policy, failure, attempt));
+        }
+
+        #[test]
+        fn stripe_should_retry_false_never_retries(
+            policy in policy(),
+            status in 100u16..600,
+            attempt in any::<u32>(),
+            jitter in jitter(),
+        ) {
+            let failure = Failure::Status { status, should_retry: Some(false) };
+            prop_assert_eq!(decide(&policy, failure, attempt, jitter), Decision::GiveUp);
+        }
+
+        #[test]
+        fn no_attempt_past_max_retries_is_retried(
+            policy in policy(),
+            failure in failure(),
+            beyond in 1u32..1_000,
+            jitter in jitter(),
+        ) {
+            let attempt = policy.max_retries + beyond;
+            prop_assert_eq!(decide(&policy, failure, attempt, jitter), Decision::GiveUp);
+        }
+
+        #[test]
+        fn a_client_error_is_not_retried_unless_stripe_says_so(
+            policy in policy(),
+            status in (400u16..500).prop_filter("409 and 429 are transient", |s| *s != 409 && *s != 429),
+            attempt in 1u32..=12,
+            jitter in jitter(),
+        ) {
+            let failure = Failure::Status { status, should_retry: None };
+            prop_assert_eq!(decide(&policy, failure, attempt, jitter), Decision::GiveUp);
+        }
+
+        #[test]
+        fn every_delay_is_within_half_the_base_and_the_max(
+            policy in policy(),
+            failure in failure(),
+            attempt in 1u32..=12,
+            jitter in jitter(),
+        ) {
+            if let Decision::RetryAfter(delay) = decide(&policy, failure, attempt, jitter) {
+                prop_assert!(delay >= policy.base_delay / 2, "{:?} < base/2 of {:?}", delay, policy);
+                prop_assert!(delay <= policy.max_delay, "{:?} > max of {:?}", delay, policy);
+            }
+        }
+
+        #[test]
+        fn delays_never_shrink_as_attempts_go_on(
+            policy in policy(),
+            retry in 1u32..=40,
+            jitter in jitter(),
+        ) {
+            let now = backoff(&policy, retry, jitter);
+            let next = backoff(&policy, retry + 1, jitter);
+            prop_assert!(now <= next, "retry {}: {:?} then {:?}", retry, now, next);
+        }
+
+        #[test]
+        fn a_delay_is_the_capped_doubling_scaled_by_the_jitter(
+            policy in policy(),
+            retry in 1u32..=40,
+            jitter in 0.5f64..=1.0,
+        ) {
+            let doubled = policy.base_delay.saturating_mul(2u32.saturating_pow(retry - 1));
+            let capped = doubled.min(policy.max_delay);
+            prop_assert_eq!(backoff(&policy, retry, 1.0), capped);
+            let delay = backoff(&policy, retry, jitter);
+            prop_assert!(delay <= capped && delay >= capped / 2, "{:?} for {:?}", delay, capped);
+        }
+    }
+}
