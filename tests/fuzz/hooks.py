@@ -33,6 +33,11 @@ INPUT_ERROR_CODES = frozenset(
         "BAD_REQUEST",
         # An `after` cursor, or a list filter, naming an object that does not exist.
         "STRIPE_NOT_FOUND",
+        # A query over the per-request limits (docs/reliability.md, "Bounded cost per
+        # request"): refused before any Stripe call.
+        "QUERY_BUDGET_EXCEEDED",
+        "QUERY_TOO_DEEP",
+        "QUERY_TOO_COMPLEX",
     }
 )
 TOP_LEVEL_KEYS = frozenset({"data", "errors", "extensions"})
