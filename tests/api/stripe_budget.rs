@@ -1,11 +1,13 @@
 //! What each query costs in Stripe calls: one per distinct customer cold, none warm,
 //! whatever the concurrency.
 
+use std::time::Duration;
+
 use futures::future::join_all;
 use serde_json::{json, Value};
 use stripe_graphql::sandbox::demo::{self, AVA};
 
-use crate::helpers::{fixture, spawn_app, spawn_app_with_store, NOW};
+use crate::helpers::{fixture, spawn_app, spawn_app_with, spawn_app_with_store, NOW};
 
 /// The selection Hasura sends for the seed query's `stripe_data` (from the recorded join).
 pub(crate) fn seed_selection() -> String {
@@ -29,7 +31,8 @@ pub(crate) fn seed_join(ids: &[String]) -> String {
 
 #[tokio::test]
 async fn a_hundred_identical_concurrent_cold_seed_queries_cost_one_stripe_call() {
-    let app = spawn_app().await;
+    // The held call must not time out and be retried (a second call) on a loaded machine.
+    let app = spawn_app_with(|o| o.config.client.timeout = Duration::from_secs(60)).await;
     // Every request is in flight before the first answer comes back.
     app.sandbox.hold_answers();
     let query = seed_join(&[AVA.to_owned()]);
