@@ -201,3 +201,31 @@ pub fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
+
+/// The document Hasura sends to join `ids` onto `selection`: one `fN: customer(id: "…")`
+/// field per key, keys inlined, in one anonymous query (tests/fixtures/seed-join-request.json
+/// is one such document).
+pub fn hasura_join<S: AsRef<str>>(ids: &[S], selection: &str) -> String {
+    let fields: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!("f{i}: customer(id: \"{}\") {selection}", id.as_ref()))
+        .collect();
+    format!("query {{ {} }}", fields.join(" "))
+}
+
+/// The selection Hasura sends for the seed query's `stripe_data` (from the recorded join).
+pub fn seed_selection() -> String {
+    let request: Value = serde_json::from_str(&fixture("seed-join-request.json")).unwrap();
+    let query = request["query"].as_str().unwrap();
+    query
+        .strip_prefix("query { f0: customer(id: \"cus_REPLACE_ME\") ")
+        .and_then(|q| q.strip_suffix(" }"))
+        .expect("the recorded join's shape")
+        .to_owned()
+}
+
+/// The seed query's join for `ids`, as Hasura sends it.
+pub fn seed_join<S: AsRef<str>>(ids: &[S]) -> String {
+    hasura_join(ids, &seed_selection())
+}

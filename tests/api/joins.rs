@@ -8,17 +8,12 @@ use stripe_graphql::sandbox::{
     fixtures,
 };
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{hasura_join, spawn_app, spawn_app_with};
 
 const SELECTION: &str = "{ id email subscriptions { data { id status currentPeriodEnd items { data { price { id unitAmount } } } } } }";
 
 fn join_document(ids: &[&str]) -> String {
-    let fields: Vec<String> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| format!("f{i}: customer(id: \"{id}\") {SELECTION}"))
-        .collect();
-    format!("query {{ {} }}", fields.join(" "))
+    hasura_join(ids, SELECTION)
 }
 
 #[tokio::test]

@@ -10,10 +10,7 @@ use stripe_graphql::{
     sandbox::demo::{AVA, BEN, CHLOE, DIEGO, EMMA, GRACE},
 };
 
-use crate::{
-    helpers::{error_code, spawn_app_with, TestApp},
-    stripe_budget::seed_join,
-};
+use crate::helpers::{error_code, seed_join, spawn_app_with, TestApp};
 
 /// The demo customers that exist (repeated, they make joins of any length cheaply).
 const CUSTOMERS: [&str; 6] = [AVA, BEN, CHLOE, DIEGO, EMMA, GRACE];

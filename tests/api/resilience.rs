@@ -8,7 +8,7 @@ use stripe_graphql::sandbox::{
     Fault,
 };
 
-use crate::helpers::{error_code, spawn_app, spawn_app_with, TestApp, NOW};
+use crate::helpers::{error_code, hasura_join, spawn_app, spawn_app_with, TestApp, NOW};
 
 fn customer_query() -> String {
     format!("{{ customer(id: \"{AVA}\") {{ id email }} }}")
@@ -85,12 +85,7 @@ async fn paced_app(per_second: u32, customers: usize) -> (TestApp, Vec<String>) 
 }
 
 fn join(ids: &[String]) -> String {
-    let fields: Vec<String> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| format!("f{i}: customer(id: \"{id}\") {{ id }}"))
-        .collect();
-    format!("{{ {} }}", fields.join(" "))
+    hasura_join(ids, "{ id }")
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use stripe_graphql::{
     secret::SecretString,
 };
 
-use crate::helpers::{error_code, fixture, spawn_app_with, TestApp};
+use crate::helpers::{error_code, seed_join, spawn_app_with, TestApp};
 
 const TOKEN: &str = "hasura-remote-schema-token-7";
 
@@ -42,21 +42,6 @@ async fn post_as(app: &TestApp, headers: &[(&str, &str)], query: &str) -> Value 
 }
 
 /// A Hasura join as Hasura sends it for the seed query: `fN: customer(id:)` per key.
-fn seed_join(ids: &[&str]) -> String {
-    let request: Value = serde_json::from_str(&fixture("seed-join-request.json")).unwrap();
-    let query = request["query"].as_str().unwrap();
-    let selection = query
-        .strip_prefix("query { f0: customer(id: \"cus_REPLACE_ME\") ")
-        .and_then(|q| q.strip_suffix(" }"))
-        .expect("seed join shape");
-    let fields: Vec<String> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| format!("f{i}: customer(id: \"{id}\") {selection}"))
-        .collect();
-    format!("query {{ {} }}", fields.join(" "))
-}
-
 #[tokio::test]
 async fn a_user_join_for_their_own_profile_returns_their_stripe_data() {
     let app = behind_hasura().await;

@@ -4,30 +4,10 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use serde_json::{json, Value};
+use serde_json::json;
 use stripe_graphql::sandbox::demo::{self, AVA};
 
-use crate::helpers::{fixture, spawn_app, spawn_app_with, spawn_app_with_store, NOW};
-
-/// The selection Hasura sends for the seed query's `stripe_data` (from the recorded join).
-pub(crate) fn seed_selection() -> String {
-    let request: Value = serde_json::from_str(&fixture("seed-join-request.json")).unwrap();
-    let query = request["query"].as_str().unwrap();
-    let head = "f0: customer(id: \"cus_REPLACE_ME\") ";
-    let start = query.find(head).unwrap() + head.len();
-    query[start..query.len() - 2].trim().to_owned()
-}
-
-/// One Hasura join document for `ids`, aliased `f0`, `f1`, … as Hasura aliases them.
-pub(crate) fn seed_join(ids: &[String]) -> String {
-    let selection = seed_selection();
-    let fields: Vec<String> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| format!("f{i}: customer(id: \"{id}\") {selection}"))
-        .collect();
-    format!("query {{ {} }}", fields.join(" "))
-}
+use crate::helpers::{seed_join, spawn_app, spawn_app_with, spawn_app_with_store, NOW};
 
 #[tokio::test]
 async fn a_hundred_identical_concurrent_cold_seed_queries_cost_one_stripe_call() {
