@@ -1,16 +1,11 @@
 //! The binary: configuration errors, --help, `schema`, `healthcheck` and `--demo`.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Output, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 use stripe_graphql::graphql;
 
-use crate::helpers::query_data;
+use crate::{helpers::query_data, process::Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-graphql");
 
@@ -146,87 +141,20 @@ fn the_schema_subcommand_prints_the_sdl() {
     assert_eq!(String::from_utf8(output.stdout).unwrap(), graphql::sdl());
 }
 
-/// The binary running in the background, its log lines (JSON) arriving on a channel. Killed
-/// when dropped.
-struct Running {
-    child: Child,
-    log: Option<mpsc::Receiver<String>>,
-    secret: &'static str,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The key every spawned server is given: it must never appear in a log line.
 const NEVER_LOGGED: &str = "sk_test_never_logged_123";
 
-impl Running {
-    /// Starts the binary with `args` and `env` (plus `LISTEN_ADDR=127.0.0.1:0`,
-    /// `LOG_FORMAT=json` and a recognisable key).
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env_clear()
-            .envs([
-                ("LISTEN_ADDR", "127.0.0.1:0"),
-                ("LOG_FORMAT", "json"),
-                ("STRIPE_SECRET_KEY", NEVER_LOGGED),
-            ])
-            .envs(env.iter().copied())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("server starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break; // drops the reader: the server's stderr becomes a closed pipe
-                }
-            }
-        });
-        Running {
-            child,
-            log: Some(rx),
-            secret: NEVER_LOGGED,
-        }
-    }
-
-    /// Stops reading the log: at the server's next log line its stderr becomes a closed pipe.
-    fn close_log(&mut self) {
-        self.log = None;
-    }
-
-    /// Reads log events until one whose message starts with `prefix`; returns that event.
-    /// Fails on a line that holds the key or is not JSON, and after 30 s without a line.
-    fn wait_for(&self, prefix: &str) -> Value {
-        let mut seen = Vec::new();
-        let log = self.log.as_ref().expect("the log is still read");
-        while let Ok(line) = log.recv_timeout(Duration::from_secs(30)) {
-            assert!(
-                !line.contains(self.secret),
-                "the key is never logged: {line}"
-            );
-            let event: Value =
-                serde_json::from_str(&line).unwrap_or_else(|_| panic!("JSON log line: {line}"));
-            let message = event["message"].as_str().unwrap_or_default().to_owned();
-            if message.starts_with(prefix) {
-                return event;
-            }
-            seen.push(message);
-        }
-        panic!("no log line starting with {prefix:?}: {seen:?}");
-    }
+/// The binary with `args` and `env`, a recognisable key that no log line may hold, and JSON
+/// logs on a channel.
+fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut all = vec![("STRIPE_SECRET_KEY", NEVER_LOGGED)];
+    all.extend_from_slice(env);
+    Server::spawn(args, &all).never_logs(NEVER_LOGGED)
 }
 
 /// A `--demo` server and the URLs its banner advertises.
 struct Demo {
-    running: Running,
+    running: Server,
     /// `http://127.0.0.1:<port>`
     base: String,
     /// The whole banner message.
@@ -236,7 +164,7 @@ struct Demo {
 const BANNER: &str = "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: ";
 
 fn start_demo_with(env: &[(&str, &str)]) -> Demo {
-    let running = Running::start(&["--demo"], env);
+    let mut running = start(&["--demo"], env);
     let banner = running.wait_for(BANNER)["message"]
         .as_str()
         .unwrap()
@@ -377,7 +305,7 @@ async fn a_stripe_transport_failure_is_logged_with_its_cause() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let running = Running::start(&[], &[("STRIPE_API_BASE", &format!("http://{closed}"))]);
+    let mut running = start(&[], &[("STRIPE_API_BASE", &format!("http://{closed}"))]);
     let listening = running.wait_for("GraphQL endpoint: ");
     let url = listening["message"]
         .as_str()

@@ -1,12 +1,7 @@
 //! `GET /metrics`: the Prometheus text format, GraphQL request counters, `METRICS_AUTH`, and
 //! the `graphql` tracing span around each operation.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
 use serde_json::{json, Value};
 use stripe_graphql::{
@@ -16,7 +11,10 @@ use stripe_graphql::{
     webhook::WebhookSettings,
 };
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::{
+    helpers::{spawn_app, spawn_app_with, TestApp},
+    process::Server,
+};
 
 const TOKEN: &str = "metrics-scraper-token-9";
 const WEBHOOK_SECRET: &str = "whsec_metrics_test_secret";
@@ -255,64 +253,13 @@ fn metrics_auth_is_a_documented_setting_that_lists_its_values_when_wrong() {
     );
 }
 
-/// The binary, started with `--demo` and JSON logs, killed when dropped.
-struct Server {
-    child: Child,
-    log: mpsc::Receiver<Value>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start_demo(rust_log: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stripe-graphql"))
-            .arg("--demo")
-            .env_clear()
-            .envs([
-                ("LISTEN_ADDR", "127.0.0.1:0"),
-                ("LOG_FORMAT", "json"),
-                ("RUST_LOG", rust_log),
-            ])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("server starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, log) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let event = serde_json::from_str(&line)
-                    .unwrap_or_else(|_| panic!("a JSON log line: {line}"));
-                if tx.send(event).is_err() {
-                    break;
-                }
-            }
-        });
-        Server { child, log }
-    }
-
-    /// The first log event `matches` accepts; fails after 30 s without a log line.
-    fn wait_for(&self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        let mut seen = Vec::new();
-        while let Ok(event) = self.log.recv_timeout(Duration::from_secs(30)) {
-            if matches(&event) {
-                return event;
-            }
-            seen.push(event);
-        }
-        panic!("no log event {what}: {seen:?}");
-    }
-}
-
 #[tokio::test]
 async fn stripe_calls_are_logged_inside_a_graphql_span_with_the_request_id_and_operation() {
-    let server = Server::start_demo("info,stripe_graphql::stripe=debug");
-    let listening = server.wait_for("with the GraphQL endpoint", |e| {
+    let mut server = Server::spawn(
+        &["--demo"],
+        &[("RUST_LOG", "info,stripe_graphql::stripe=debug")],
+    );
+    let listening = server.wait_until("with the GraphQL endpoint", |e| {
         e["message"]
             .as_str()
             .is_some_and(|m| m.starts_with("GraphQL endpoint: "))
@@ -341,7 +288,7 @@ async fn stripe_calls_are_logged_inside_a_graphql_span_with_the_request_id_and_o
                 .cloned()
         })
     };
-    let call = server.wait_for("about a Stripe call inside a graphql span", |e| {
+    let call = server.wait_until("about a Stripe call inside a graphql span", |e| {
         e["message"] == json!("stripe call") && in_graphql_span(e).is_some()
     });
     let span = in_graphql_span(&call).unwrap();
@@ -366,7 +313,7 @@ async fn stripe_calls_are_logged_inside_a_graphql_span_with_the_request_id_and_o
             .is_some_and(|id| id.starts_with("req_sandbox")),
         "{call}"
     );
-    let request = server.wait_for("for the request", |e| e["message"] == json!("request"));
+    let request = server.wait_until("for the request", |e| e["message"] == json!("request"));
     assert_eq!(request["request_id"], json!("span-test-42"), "{request}");
     assert_eq!(request["path"], json!("/graphql"), "{request}");
 }

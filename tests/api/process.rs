@@ -13,13 +13,15 @@ use stripe_graphql::sandbox::Sandbox;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-graphql");
 
-/// The server binary against `sandbox`, its log lines (JSON) on a channel. Killed if dropped
-/// while still running.
+/// The server binary, its log lines (JSON) on a channel. Killed if dropped while still
+/// running.
 pub struct Server {
     child: Child,
-    log: mpsc::Receiver<String>,
+    log: Option<mpsc::Receiver<String>>,
     /// Every line read so far.
     seen: Vec<String>,
+    /// A value no log line may contain (checked on every line read).
+    never_logged: Option<String>,
 }
 
 impl Drop for Server {
@@ -30,17 +32,13 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// Starts the binary on `127.0.0.1:0` with JSON logs, Stripe at `sandbox` with `key`, and
-    /// `env` on top; returns it with its GraphQL URL (read from its start-up log).
-    pub fn start(sandbox: &Sandbox, key: &str, env: &[(&str, &str)]) -> (Server, String) {
+    /// Starts the binary with `args` and an environment of only `LISTEN_ADDR=127.0.0.1:0`,
+    /// `LOG_FORMAT=json` and `env`.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
+            .args(args)
             .env_clear()
-            .envs([
-                ("LISTEN_ADDR", "127.0.0.1:0"),
-                ("LOG_FORMAT", "json"),
-                ("STRIPE_SECRET_KEY", key),
-                ("STRIPE_API_BASE", sandbox.base_url().as_str()),
-            ])
+            .envs([("LISTEN_ADDR", "127.0.0.1:0"), ("LOG_FORMAT", "json")])
             .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -51,37 +49,78 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
-                    break;
+                    break; // drops the reader: the server's stderr becomes a closed pipe
                 }
             }
         });
-        let mut server = Server {
+        Server {
             child,
-            log,
+            log: Some(log),
             seen: Vec::new(),
-        };
-        let line = server.wait_for("GraphQL endpoint: ");
-        let url = line["message"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("GraphQL endpoint: ")
-            .to_owned();
+            never_logged: None,
+        }
+    }
+
+    /// Starts the binary against `sandbox` with `key` and `env` on top; returns it with its
+    /// GraphQL URL (read from its start-up log).
+    pub fn start(sandbox: &Sandbox, key: &str, env: &[(&str, &str)]) -> (Server, String) {
+        let base = sandbox.base_url();
+        let mut all = vec![
+            ("STRIPE_SECRET_KEY", key),
+            ("STRIPE_API_BASE", base.as_str()),
+        ];
+        all.extend_from_slice(env);
+        let mut server = Server::spawn(&[], &all);
+        let url = server.graphql_url();
         (server, url)
     }
 
-    /// Reads log lines until one whose message starts with `prefix` (30 s at most).
+    /// Fails the test on any log line holding `secret` from now on.
+    pub fn never_logs(mut self, secret: &str) -> Server {
+        self.never_logged = Some(secret.to_owned());
+        self
+    }
+
+    /// The GraphQL URL the start-up log advertises.
+    pub fn graphql_url(&mut self) -> String {
+        let line = self.wait_for("GraphQL endpoint: ");
+        line["message"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("GraphQL endpoint: ")
+            .to_owned()
+    }
+
+    /// Reads log lines until one whose message starts with `prefix`.
     pub fn wait_for(&mut self, prefix: &str) -> Value {
-        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(30)) {
-            self.seen.push(line.clone());
-            let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            if event["message"]
+        self.wait_until(prefix, |event| {
+            event["message"]
                 .as_str()
                 .is_some_and(|m| m.starts_with(prefix))
-            {
+        })
+    }
+
+    /// Reads log lines until one `matches` accepts; every line must be JSON. Fails after 30 s
+    /// without a line.
+    pub fn wait_until(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let log = self.log.as_ref().expect("the log is still read");
+        while let Ok(line) = log.recv_timeout(Duration::from_secs(30)) {
+            if let Some(secret) = &self.never_logged {
+                assert!(!line.contains(secret.as_str()), "logged a secret: {line}");
+            }
+            let event: Value =
+                serde_json::from_str(&line).unwrap_or_else(|_| panic!("JSON log line: {line}"));
+            self.seen.push(line);
+            if matches(&event) {
                 return event;
             }
         }
-        panic!("no log line starting with {prefix:?}");
+        panic!("no log line {what:?}; seen: {:?}", self.seen);
+    }
+
+    /// Stops reading the log: at the server's next log line its stderr becomes a closed pipe.
+    pub fn close_log(&mut self) {
+        self.log = None;
     }
 
     /// Sends SIGTERM.
@@ -107,8 +146,10 @@ impl Server {
 
     /// After the process exited: every line it wrote.
     pub fn all_lines(mut self) -> Vec<String> {
-        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(10)) {
-            self.seen.push(line);
+        if let Some(log) = self.log.take() {
+            while let Ok(line) = log.recv_timeout(Duration::from_secs(10)) {
+                self.seen.push(line);
+            }
         }
         std::mem::take(&mut self.seen)
     }
