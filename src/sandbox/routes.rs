@@ -124,19 +124,23 @@ impl ApiError {
 /// Query parameters of one request, decoded.
 pub type Params = BTreeMap<String, String>;
 
-/// Answers one request from `store`: the body of a 200, or a refusal. `path` is the path as
-/// received (still percent-encoded, no query); its segments are decoded before they are
-/// matched. `query` is the raw query string.
-pub fn answer(store: &Store, method: &str, path: &str, query: &str) -> Result<Value, ApiError> {
-    let segments: Vec<String> = path
-        .trim_start_matches('/')
+/// The `/`-separated segments of a raw path, each percent-decoded.
+fn decoded_segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
         .split('/')
         .map(|s| {
             percent_encoding::percent_decode_str(s)
                 .decode_utf8_lossy()
                 .into_owned()
         })
-        .collect();
+        .collect()
+}
+
+/// Answers one request from `store`: the body of a 200, or a refusal. `path` is the path as
+/// received (still percent-encoded, no query); its segments are decoded before they are
+/// matched. `query` is the raw query string.
+pub fn answer(store: &Store, method: &str, path: &str, query: &str) -> Result<Value, ApiError> {
+    let segments = decoded_segments(path);
     let (route, id) = ROUTES
         .iter()
         .find_map(|route| Some((route, route.matches(method, &segments)?)))
@@ -163,15 +167,7 @@ pub fn change(
     path: &str,
     body: &[u8],
 ) -> Option<Result<(Value, Vec<Change>), ApiError>> {
-    let segments: Vec<String> = path
-        .trim_start_matches('/')
-        .split('/')
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let segments = decoded_segments(path);
     match (method, segments.as_slice()) {
         ("POST", [v1, customers, id]) if v1 == "v1" && customers == "customers" => {
             let params = match parse_params(&String::from_utf8_lossy(body)) {

@@ -13,6 +13,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=../common.sh
+source "$here/../common.sh"
 chromium="${CHROMIUM:-/usr/bin/chromium}"
 
 if [[ ! -x "$chromium" ]]; then
@@ -22,21 +24,10 @@ fi
 # Debian's wrapper script may print shell noise on stderr; the version is on stdout.
 echo "browser: $("$chromium" --version 2>/dev/null)"
 
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-python3 -m venv "$tmp/venv"
-"$tmp/venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$here/requirements.txt"
-echo "driver: playwright $("$tmp/venv/bin/python" -c 'from importlib.metadata import version; print(version("playwright"))')"
-
-if [[ -z "${STRIPE_GRAPHQL_BIN:-}" ]]; then
-    (cd "$root" && cargo build --quiet --bin stripe-graphql)
-    target="${CARGO_TARGET_DIR:-target}"
-    [[ "$target" == /* ]] || target="$root/$target"
-    STRIPE_GRAPHQL_BIN="$target/debug/stripe-graphql"
-fi
-[[ -x "$STRIPE_GRAPHQL_BIN" ]] || { echo "run.sh: no server binary at $STRIPE_GRAPHQL_BIN" >&2; exit 2; }
-echo "server: $STRIPE_GRAPHQL_BIN"
-export STRIPE_GRAPHQL_BIN CHROMIUM="$chromium"
+make_venv "$here/requirements.txt"
+echo "driver: playwright $(venv_version playwright)"
+server_binary
+export CHROMIUM="$chromium"
 
 cd "$here"
 # No .pyc files in the work tree. Not `exec`: the EXIT trap must still delete the venv.

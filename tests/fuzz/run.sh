@@ -14,6 +14,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=../common.sh
+source "$here/../common.sh"
 seconds="${FUZZ_SECONDS:-90}"
 
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
@@ -21,21 +23,10 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     exit 2
 fi
 
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-python3 -m venv "$tmp/venv"
-"$tmp/venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$here/requirements.txt"
-echo "fuzzer: schemathesis $("$tmp/venv/bin/python" -c 'from importlib.metadata import version; print(version("schemathesis"))')"
-
-if [[ -z "${STRIPE_GRAPHQL_BIN:-}" ]]; then
-    (cd "$root" && cargo build --quiet --bin stripe-graphql)
-    target="${CARGO_TARGET_DIR:-target}"
-    [[ "$target" == /* ]] || target="$root/$target"
-    STRIPE_GRAPHQL_BIN="$target/debug/stripe-graphql"
-fi
-[[ -x "$STRIPE_GRAPHQL_BIN" ]] || { echo "run.sh: no server binary at $STRIPE_GRAPHQL_BIN" >&2; exit 2; }
-echo "server: $STRIPE_GRAPHQL_BIN"
-export STRIPE_GRAPHQL_BIN FUZZ_SECONDS="$seconds"
+make_venv "$here/requirements.txt"
+echo "fuzzer: schemathesis $(venv_version schemathesis)"
+server_binary
+export FUZZ_SECONDS="$seconds"
 
 # No .pyc files in the work tree. Not `exec`: the EXIT trap must still delete the venv.
 export PYTHONDONTWRITEBYTECODE=1
