@@ -26,6 +26,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use async_graphql::{parser::types::ExecutableDocument, ServerError};
 
+use super::budget::Counts;
+
 /// Most text kept, in bytes, over all documents.
 pub const MAX_CACHED_TEXT_BYTES: u64 = 1024 * 1024;
 
@@ -44,6 +46,9 @@ pub struct Parsed {
     /// Operation names (`None` for a request without `operationName`) that passed strict
     /// validation, at most [`MAX_VALIDATED_OPERATIONS`].
     validated: RwLock<Vec<Option<String>>>,
+    /// The budget counts of each operation run so far (they depend on the text and the
+    /// operation only), at most [`MAX_VALIDATED_OPERATIONS`].
+    counts: RwLock<Vec<(Option<String>, Counts)>>,
 }
 
 /// Most operation names remembered as validated per document.
@@ -60,6 +65,26 @@ impl Parsed {
                 .unwrap_or_else(PoisonError::into_inner)
                 .iter()
                 .any(|name| name.as_deref() == operation)
+    }
+
+    /// The budget counts of `operation`: remembered, or `count()` now (and remembered).
+    pub fn counts(&self, operation: Option<&str>, count: impl FnOnce() -> Counts) -> Counts {
+        let known = self
+            .counts
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(name, _)| name.as_deref() == operation)
+            .map(|(_, counts)| *counts);
+        if let Some(counts) = known {
+            return counts;
+        }
+        let counts = count();
+        let mut all = self.counts.write().unwrap_or_else(PoisonError::into_inner);
+        if all.len() < MAX_VALIDATED_OPERATIONS {
+            all.push((operation.map(str::to_owned), counts));
+        }
+        counts
     }
 
     /// Records that `operation`, run with no variables, passed strict validation.
@@ -118,6 +143,7 @@ impl ParsedDocuments {
             document: document.clone(),
             declares_variables,
             validated: RwLock::new(Vec::new()),
+            counts: RwLock::new(Vec::new()),
         });
         self.documents.insert(Arc::from(query), parsed.clone());
         Ok((document, Some(parsed)))
@@ -165,6 +191,22 @@ mod tests {
         assert!(long.len() > MAX_DOCUMENT_BYTES);
         documents.parse(&long).unwrap();
         assert!(documents.is_empty());
+    }
+
+    #[test]
+    fn an_operations_budget_counts_are_counted_once() {
+        let documents = ParsedDocuments::default();
+        let (_, parsed) = documents
+            .parse("query A { __typename } query B { __typename }")
+            .unwrap();
+        let parsed = parsed.unwrap();
+        let a = Counts {
+            stripe_fields: 3,
+            fields: 28,
+        };
+        assert_eq!(parsed.counts(Some("A"), || a), a);
+        assert_eq!(parsed.counts(Some("A"), || unreachable!("remembered")), a);
+        assert_eq!(parsed.counts(Some("B"), Counts::default), Counts::default());
     }
 
     #[test]

@@ -45,7 +45,7 @@ use async_graphql::{
 };
 use std::sync::Arc;
 
-use budget::StripeFieldCounter;
+use budget::{Counts, StripeFieldCounter};
 use documents::ParsedDocuments;
 
 use crate::{cache::StripeCache, limits::Limits};
@@ -146,15 +146,21 @@ impl Executor {
     /// How many fields that can call Stripe the prepared request's operation selects
     /// ([`budget`]; 0 when the operation cannot be chosen).
     pub fn stripe_fields(&self, prepared: &mut Prepared) -> usize {
-        let operation = prepared.request.operation_name.clone();
-        match prepared.request.parsed_query() {
-            Ok(document) => {
-                self.stripe_fields
-                    .count(document, operation.as_deref())
-                    .stripe_fields
-            }
-            Err(_) => 0,
-        }
+        let Prepared { request, parsed } = prepared;
+        self.counts(request, parsed.as_deref())
+            .map_or(0, |counts| counts.stripe_fields)
+    }
+
+    /// The budget counts of the request's operation: remembered with a cached document (they
+    /// depend only on its text and the operation), else counted now.
+    fn counts(&self, request: &mut Request, parsed: Option<&documents::Parsed>) -> Option<Counts> {
+        let operation = request.operation_name.clone();
+        let document = request.parsed_query().ok()?;
+        let count = || self.stripe_fields.count(document, operation.as_deref());
+        Some(match parsed {
+            Some(parsed) => parsed.counts(operation.as_deref(), count),
+            None => count(),
+        })
     }
 
     /// Parses the request's document (or takes it from the cache). A document that does not
@@ -189,8 +195,7 @@ impl Executor {
             parsed,
         } = prepared;
         let operation = request.operation_name.clone();
-        if let Ok(document) = request.parsed_query() {
-            let counts = self.stripe_fields.count(document, operation.as_deref());
+        if let Some(counts) = self.counts(&mut request, parsed.as_deref()) {
             let limits = &self.limits;
             if counts.stripe_fields > limits.max_stripe_fields {
                 let error = error::budget_exceeded(counts.stripe_fields, limits.max_stripe_fields);
