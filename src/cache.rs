@@ -633,6 +633,32 @@ impl StripeCache {
         Ok(items)
     }
 
+    /// The client this cache reads through, for writes (which are never cached as such:
+    /// their answers go through [`StripeCache::write_through`]).
+    pub fn client(&self) -> &StripeClient {
+        &self.inner.client
+    }
+
+    /// Write-through after a write Stripe confirmed: makes stale everything `tags` name
+    /// (as [`StripeCache::invalidate`], so no read that was in flight during the write can
+    /// store what it fetched before it), then stores `object`, Stripe's answer to the write,
+    /// under `id`, or "does not exist" for `None` (a deleted customer). The next lookup of
+    /// the object costs no call and sees the write; lists and embedding objects named by
+    /// `tags` are fetched again on their next lookup. A webhook for the same change later
+    /// only invalidates again (one more read, never an older value).
+    pub fn write_through<T: CachedObject>(
+        &self,
+        id: &StripeId,
+        object: Option<Arc<T>>,
+        tags: &[Tag],
+    ) {
+        self.invalidate(tags);
+        let inner = &self.inner;
+        let generation = inner.generation.load(Ordering::SeqCst);
+        let entry = object.map_or(Entry::Missing, T::wrap);
+        inner.store(Key::Object(id.clone()), Filled::one(entry), generation);
+    }
+
     /// Drops every entry, and keeps any call in flight from storing its answer.
     pub fn invalidate_all(&self) {
         let inner = &self.inner;
@@ -771,6 +797,30 @@ pub enum Tag {
     /// Every page of a collection not filtered by one customer (`customers`, `subscriptions`,
     /// `prices`), which a new object can join.
     Collection(&'static str),
+}
+
+impl Tag {
+    /// What a change to customer `id` makes stale: the customer and every customer list;
+    /// when it was deleted, also its subscriptions (Stripe cancels them) and their lists.
+    pub fn of_customer_change(id: &str, deleted: bool) -> Vec<Tag> {
+        let mut tags = vec![Tag::Object(id.to_owned()), Tag::Collection("customers")];
+        if deleted {
+            tags.push(Tag::SubscriptionsOf(id.to_owned()));
+            tags.push(Tag::Collection("subscriptions"));
+        }
+        tags
+    }
+
+    /// What a change to `subscription` of `customer` makes stale: the subscription (and its
+    /// items), the customer's subscription pages (a customer fetched with its first page
+    /// keeps that page under this tag too) and every subscription list.
+    pub fn of_subscription_change(subscription: &str, customer: &str) -> Vec<Tag> {
+        vec![
+            Tag::Object(subscription.to_owned()),
+            Tag::SubscriptionsOf(customer.to_owned()),
+            Tag::Collection("subscriptions"),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -16,8 +16,11 @@ use clap::{
 
 use crate::{
     cache::CacheSettings,
-    graphql::scope::{
-        ScopingSettings, DEFAULT_METADATA_KEY, DEFAULT_TRUSTED_ROLE, MAX_METADATA_KEY_LEN,
+    graphql::{
+        scope::{
+            ScopingSettings, DEFAULT_METADATA_KEY, DEFAULT_TRUSTED_ROLE, MAX_METADATA_KEY_LEN,
+        },
+        write::{WriteSettings, DEFAULT_WRITER_ROLE},
     },
     http::{HttpSettings, MetricsAuth},
     limits::{self, Limits},
@@ -219,6 +222,11 @@ pub struct Cli {
     /// bearer token. Empty counts as unset.
     #[arg(long, env = "HASURA_TRUSTED_ROLES", default_value = DEFAULT_TRUSTED_ROLE, value_name = "ROLES")]
     pub hasura_trusted_roles: String,
+
+    /// Comma-separated Hasura roles that may run mutations (a request with the bearer token
+    /// and no x-hasura-role may too). Empty counts as unset.
+    #[arg(long, env = "HASURA_WRITER_ROLES", default_value = DEFAULT_WRITER_ROLE, value_name = "ROLES")]
+    pub hasura_writer_roles: String,
 
     /// The Stripe customer metadata key whose value must equal x-hasura-user-id.
     #[arg(long, env = "HASURA_SCOPING_METADATA_KEY", default_value = DEFAULT_METADATA_KEY, value_name = "KEY")]
@@ -422,6 +430,14 @@ impl Cli {
             &self.hasura_trusted_roles,
             &self.hasura_scoping_metadata_key,
         )?;
+        let writes = WriteSettings {
+            writer_roles: role_list(
+                "HASURA_WRITER_ROLES",
+                &self.hasura_writer_roles,
+                DEFAULT_WRITER_ROLE,
+            )?,
+            without_token: matches!(upstream, Upstream::DemoSandbox),
+        };
         Ok(Action::Serve(Box::new(Config {
             upstream,
             client: ClientSettings {
@@ -446,6 +462,7 @@ impl Cli {
                 max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
                 metrics_auth: self.metrics_auth,
                 scoping,
+                writes,
             },
             listen_addr: self.listen_addr,
             log_format: self.log_format,
@@ -470,21 +487,7 @@ fn scoping_settings(
     metadata_key: &str,
 ) -> Result<ScopingSettings, ConfigError> {
     let bad = |c: char| c.is_whitespace() || c.is_control();
-    let mut roles: Vec<String> = Vec::new();
-    for role in trusted_roles.split(',').map(str::trim) {
-        if role.is_empty() {
-            continue;
-        }
-        if role.chars().any(bad) {
-            return Err(ConfigError(format!(
-                "HASURA_TRUSTED_ROLES: `{role}` is not a role name (no spaces or control characters; separate roles with commas)"
-            )));
-        }
-        roles.push(role.to_owned());
-    }
-    if roles.is_empty() {
-        roles.push(DEFAULT_TRUSTED_ROLE.to_owned());
-    }
+    let roles = role_list("HASURA_TRUSTED_ROLES", trusted_roles, DEFAULT_TRUSTED_ROLE)?;
     let key = metadata_key.trim();
     if key.is_empty()
         || key.chars().count() > MAX_METADATA_KEY_LEN
@@ -499,6 +502,28 @@ fn scoping_settings(
         trusted_roles: roles,
         metadata_key: key.to_owned(),
     })
+}
+
+/// A comma-separated list of Hasura role names from the variable `name`: each non-empty and
+/// without whitespace or control characters; an empty list means `default`, as an empty
+/// variable means unset.
+fn role_list(name: &str, raw: &str, default: &str) -> Result<Vec<String>, ConfigError> {
+    let mut roles: Vec<String> = Vec::new();
+    for role in raw.split(',').map(str::trim) {
+        if role.is_empty() {
+            continue;
+        }
+        if role.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ConfigError(format!(
+                "{name}: `{role}` is not a role name (no spaces or control characters; separate roles with commas)"
+            )));
+        }
+        roles.push(role.to_owned());
+    }
+    if roles.is_empty() {
+        roles.push(default.to_owned());
+    }
+    Ok(roles)
 }
 
 /// A bounded setting as a `usize` (saturating on a 32-bit target).

@@ -57,6 +57,7 @@ use crate::{
         self,
         error::{self, code_of},
         scope::{Authentication, Caller, ScopingSettings},
+        write::{WriteAccess, WriteSettings},
         Executor,
     },
     limits::Limits,
@@ -128,6 +129,8 @@ pub struct HttpSettings {
     /// Data scoping for Hasura roles (`HASURA_SCOPING`, `HASURA_TRUSTED_ROLES`,
     /// `HASURA_SCOPING_METADATA_KEY`).
     pub scoping: ScopingSettings,
+    /// Who may run mutations (`HASURA_WRITER_ROLES`; without a token only under `--demo`).
+    pub writes: WriteSettings,
 }
 
 /// Shared state of the HTTP layer.
@@ -148,6 +151,8 @@ pub struct AppState {
     pub metrics_auth: MetricsAuth,
     /// How a request's `x-hasura-*` headers become its [`Caller`].
     pub scoping: ScopingSettings,
+    /// Who may run mutations ([`WriteAccess`]).
+    pub writes: WriteSettings,
     readiness: Readiness,
     /// One permit per GraphQL request being answered (`MAX_REQUESTS_IN_FLIGHT`).
     in_flight: Semaphore,
@@ -179,6 +184,7 @@ impl AppState {
             webhook: None,
             metrics_auth: settings.metrics_auth,
             scoping: settings.scoping.clone(),
+            writes: settings.writes.clone(),
             readiness: Readiness {
                 stripe,
                 last: Mutex::new(None),
@@ -318,6 +324,22 @@ fn caller(state: &AppState, req: &HttpRequest) -> Caller {
     )
 }
 
+/// Whether a GraphQL request may run mutations ([`crate::graphql::write`]), from how it
+/// came (`POST` or not), whether a token is configured (a request that reached here then
+/// presented it) and its `x-hasura-role`.
+fn write_access(state: &AppState, req: &HttpRequest) -> WriteAccess {
+    let role = req
+        .headers()
+        .get("x-hasura-role")
+        .map(|v| v.to_str().unwrap_or_default());
+    WriteAccess::of(
+        &state.writes,
+        state.auth.is_some(),
+        role,
+        req.method() == actix_web::http::Method::POST,
+    )
+}
+
 async fn graphql_post(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -388,6 +410,7 @@ async fn post(
     }
     let request_id = req.extensions().get::<RequestId>().cloned();
     let caller = caller(state, req);
+    let access = write_access(state, req);
     let run = Run {
         graphql: &state.graphql,
         request_id: request_id.as_ref(),
@@ -396,13 +419,17 @@ async fn post(
     };
     let response = match request {
         async_graphql::BatchRequest::Single(r) => {
-            async_graphql::BatchResponse::Single(run.execute(r.data(caller)).await)
+            async_graphql::BatchResponse::Single(run.execute(r.data(caller).data(access)).await)
         }
         async_graphql::BatchRequest::Batch(rs) => {
             // The budget is the request's: a batch's operations count together.
             let mut prepared: Vec<_> = rs
                 .into_iter()
-                .map(|r| state.graphql.prepare(r.data(caller.clone())))
+                .map(|r| {
+                    state
+                        .graphql
+                        .prepare(r.data(caller.clone()).data(access.clone()))
+                })
                 .collect();
             let total = prepared
                 .iter_mut()
@@ -483,7 +510,13 @@ async fn get(state: &AppState, req: &HttpRequest, page: bool) -> (HttpResponse, 
         deadline,
         deadline_seconds: state.deadline.as_secs(),
     };
-    let response = run.execute(request.data(caller(state, req))).await;
+    let response = run
+        .execute(
+            request
+                .data(caller(state, req))
+                .data(write_access(state, req)),
+        )
+        .await;
     let outcome = if response.is_ok() {
         GraphqlOutcome::Ok
     } else {

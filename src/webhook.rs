@@ -289,19 +289,9 @@ pub fn stale_tags(event_type: &str, object: &Value) -> Result<Option<Vec<Tag>>, 
                 let subscription = own_id()?;
                 let customer =
                     id_of(&object["customer"]).ok_or_else(|| missing("`customer` id"))?;
-                vec![
-                    Tag::Object(subscription),
-                    Tag::SubscriptionsOf(customer),
-                    Tag::Collection("subscriptions"),
-                ]
+                Tag::of_subscription_change(&subscription, &customer)
             } else if matches!(rest, "created" | "updated" | "deleted") {
-                let customer = own_id()?;
-                let mut tags = vec![Tag::Object(customer.clone()), Tag::Collection("customers")];
-                if rest == "deleted" {
-                    tags.push(Tag::SubscriptionsOf(customer));
-                    tags.push(Tag::Collection("subscriptions"));
-                }
-                tags
+                Tag::of_customer_change(&own_id()?, rest == "deleted")
             } else {
                 // customer.discount.*, customer.tax_id.*, customer.source.*, …: the object is
                 // not the customer; its `customer` field names it.

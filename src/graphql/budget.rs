@@ -30,13 +30,15 @@ use std::collections::HashMap;
 use async_graphql::parser::{
     parse_schema,
     types::{
-        BaseType, DocumentOperations, ExecutableDocument, Selection, SelectionSet, TypeKind,
-        TypeSystemDefinition,
+        BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+        TypeKind, TypeSystemDefinition,
     },
 };
 
 /// The query root's type name in the SDL.
 const QUERY_ROOT: &str = "QueryRoot";
+/// The mutation root's type name in the SDL.
+const MUTATION_ROOT: &str = "MutationRoot";
 
 /// The fields that can cause a Stripe call, as `(parent type, field)`.
 pub const STRIPE_FIELDS: &[(&str, &str)] = &[
@@ -48,6 +50,16 @@ pub const STRIPE_FIELDS: &[(&str, &str)] = &[
     (QUERY_ROOT, "prices"),
     (QUERY_ROOT, "plan"),
     (QUERY_ROOT, "product"),
+    // Every mutation is one Stripe write (resumeSubscription may read first).
+    (MUTATION_ROOT, "createCustomer"),
+    (MUTATION_ROOT, "updateCustomer"),
+    (MUTATION_ROOT, "deleteCustomer"),
+    (MUTATION_ROOT, "createSubscription"),
+    (MUTATION_ROOT, "updateSubscription"),
+    (MUTATION_ROOT, "cancelSubscription"),
+    (MUTATION_ROOT, "undoScheduledCancellation"),
+    (MUTATION_ROOT, "pauseCollection"),
+    (MUTATION_ROOT, "resumeSubscription"),
     ("StripeCustomer", "subscriptions"),
     ("StripeSubscription", "customer"),
     // Embedded in the subscription, but it pages past Stripe's first 10 items.
@@ -139,7 +151,11 @@ impl StripeFieldCounter {
             document,
             fragments: HashMap::new(),
         };
-        walk.selection_set(&operation.node.selection_set.node, Some(QUERY_ROOT))
+        let root = match operation.node.ty {
+            OperationType::Mutation => MUTATION_ROOT,
+            OperationType::Query | OperationType::Subscription => QUERY_ROOT,
+        };
+        walk.selection_set(&operation.node.selection_set.node, Some(root))
     }
 }
 

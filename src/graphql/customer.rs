@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, Object, Value as ConstValue};
+use async_graphql::{ComplexObject, Context, Json, Object, SimpleObject, Value as ConstValue};
+use serde_json::Value;
 
 use super::{
     cache,
@@ -11,12 +12,16 @@ use super::{
     list::{page, StripeList},
     scope,
     subscription::{list_subscriptions, StripeSubscriptionStatusFilter},
+    write::{self, AddressInput},
 };
 use crate::{
+    cache::Tag,
     ids::{IdKind, StripeId},
     stripe::{
         models::{Customer, Subscription},
         request::{ListRequest, SubscriptionFilter, DEFAULT_LIMIT},
+        write::{Form, Write},
+        StripeError,
     },
 };
 
@@ -74,6 +79,191 @@ impl CustomerQuery {
         let list = cache(ctx)?.list(&request).await.gql()?;
         Ok(Some(StripeList::of(&list)))
     }
+}
+
+/// Mutations on customers. Each is one Stripe write with an `Idempotency-Key` (the
+/// caller's `idempotencyKey`, or one made for the mutation), refused (`FORBIDDEN`) unless the
+/// request may write ([`write::WriteAccess`]), and its answer goes through the cache
+/// ([`crate::cache::StripeCache::write_through`]): the next read of the customer costs no
+/// call and sees the change, and customer lists are read again.
+#[derive(Default)]
+pub struct CustomerMutation;
+
+#[Object]
+impl CustomerMutation {
+    /// Creates a customer (`POST /v1/customers`). `metadata` is an object of string values;
+    /// the product keeps the SSO uuid under `metadata.sso`. Two calls with the same
+    /// `idempotencyKey` and arguments create one customer and answer it both times; the same
+    /// key with other arguments is `STRIPE_IDEMPOTENCY_ERROR`. Without a key, each call
+    /// creates a customer.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_customer(
+        &self,
+        ctx: &Context<'_>,
+        email: Option<String>,
+        name: Option<String>,
+        phone: Option<String>,
+        description: Option<String>,
+        address: Option<AddressInput>,
+        metadata: Option<Json<Value>>,
+        idempotency_key: Option<String>,
+    ) -> async_graphql::Result<Option<Arc<Customer>>> {
+        write::require_writer(ctx)?;
+        let fields = CustomerFields {
+            email,
+            name,
+            phone,
+            description,
+            address,
+            metadata,
+        };
+        let form = fields.form()?;
+        let key = write::idempotency_key(idempotency_key.as_deref())?;
+        let write = Write::create(IdKind::Customer, form, key);
+        let customer = cache(ctx)?.client().write::<Customer>(&write).await.gql()?;
+        Ok(Some(remember(ctx, customer)?))
+    }
+
+    /// Changes a customer (`POST /v1/customers/{id}`): only the arguments given. An empty
+    /// string clears a field (`email: ""`); in `metadata`, a key set to null is deleted and
+    /// keys not named are kept (Stripe merges metadata key by key). Idempotency as
+    /// `createCustomer`.
+    #[allow(clippy::too_many_arguments)]
+    async fn update_customer(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        email: Option<String>,
+        name: Option<String>,
+        phone: Option<String>,
+        description: Option<String>,
+        address: Option<AddressInput>,
+        metadata: Option<Json<Value>>,
+        idempotency_key: Option<String>,
+    ) -> async_graphql::Result<Option<Arc<Customer>>> {
+        write::require_writer(ctx)?;
+        let id = write::id_arg("id", IdKind::Customer, &id)?;
+        let fields = CustomerFields {
+            email,
+            name,
+            phone,
+            description,
+            address,
+            metadata,
+        };
+        let form = fields.form()?;
+        if form.is_empty() {
+            return Err(write::invalid(
+                "id",
+                "nothing to change: give at least one of email, name, phone, description, address, metadata",
+            ));
+        }
+        let key = write::idempotency_key(idempotency_key.as_deref())?;
+        let write = Write::update(id, form, key);
+        let customer = cache(ctx)?.client().write::<Customer>(&write).await.gql()?;
+        Ok(Some(remember(ctx, customer)?))
+    }
+
+    /// Deletes a customer (`DELETE /v1/customers/{id}`); Stripe cancels its subscriptions at
+    /// once. Deleting a customer that is already deleted answers `deleted: true` again (so a
+    /// retry after a lost answer succeeds); one that never existed is `STRIPE_NOT_FOUND`.
+    /// Afterwards `customer(id)` is null without a Stripe call.
+    async fn delete_customer(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+    ) -> async_graphql::Result<Option<DeletedCustomer>> {
+        write::require_writer(ctx)?;
+        let id = write::id_arg("id", IdKind::Customer, &id)?;
+        let cache = cache(ctx)?;
+        let client = cache.client();
+        match client
+            .delete(&Write::delete(id.clone(), Form::new()), "customer")
+            .await
+        {
+            Ok(()) => {}
+            Err(error @ StripeError::NotFound { .. }) => {
+                // Stripe answers a second delete with 404, but still knows the customer as
+                // deleted: that is the state asked for.
+                match client.retrieve::<Customer>(&id).await {
+                    Err(StripeError::Deleted) => {}
+                    _ => return Err(error).gql(),
+                }
+            }
+            Err(error) => return Err(error).gql(),
+        }
+        cache.write_through::<Customer>(&id, None, &Tag::of_customer_change(id.as_str(), true));
+        Ok(Some(DeletedCustomer {
+            id: id.as_str().to_owned(),
+            deleted: true,
+        }))
+    }
+}
+
+/// A deleted customer, as Stripe answers a delete.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "StripeDeletedCustomer")]
+pub struct DeletedCustomer {
+    /// The customer's id (`cus_…`).
+    pub id: String,
+    /// Always true.
+    pub deleted: bool,
+}
+
+/// The fields `createCustomer` and `updateCustomer` set.
+struct CustomerFields {
+    email: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    description: Option<String>,
+    address: Option<AddressInput>,
+    metadata: Option<Json<Value>>,
+}
+
+impl CustomerFields {
+    /// The form parameters, each checked against Stripe's limits.
+    fn form(&self) -> async_graphql::Result<Form> {
+        let mut form = Form::new();
+        if let Some(email) = &self.email {
+            write::email(email)?;
+            form.set("email", email.as_str());
+        }
+        write::set_text(
+            &mut form,
+            "name",
+            "name",
+            self.name.as_deref(),
+            write::MAX_NAME_LEN,
+        )?;
+        write::set_text(
+            &mut form,
+            "phone",
+            "phone",
+            self.phone.as_deref(),
+            write::MAX_PHONE_LEN,
+        )?;
+        if let Some(description) = &self.description {
+            write::text("description", description, write::MAX_TEXT_LEN, true)?;
+            form.set("description", description.as_str());
+        }
+        if let Some(address) = &self.address {
+            address.apply(&mut form)?;
+        }
+        write::metadata(&mut form, "metadata", "metadata", self.metadata.as_ref())?;
+        Ok(form)
+    }
+}
+
+/// Writes a customer Stripe answered through the cache and returns it.
+fn remember(ctx: &Context<'_>, customer: Customer) -> async_graphql::Result<Arc<Customer>> {
+    let customer = Arc::new(customer);
+    let tags = Tag::of_customer_change(&customer.id, false);
+    let cache = cache(ctx)?;
+    match StripeId::parse(IdKind::Customer, &customer.id) {
+        Ok(id) => cache.write_through(&id, Some(customer.clone()), &tags),
+        Err(_) => cache.invalidate(&tags),
+    }
+    Ok(customer)
 }
 
 /// Whether the selection under the current field holds `subscriptions` with default

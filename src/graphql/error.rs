@@ -14,6 +14,9 @@
 //! | Stripe 404 where absence is not an answer (a vanished cursor) | `STRIPE_NOT_FOUND` (+ `param`) |
 //! | Stripe 404 for a URL it does not know (wrong `STRIPE_API_BASE`) | `STRIPE_UNKNOWN_ENDPOINT` |
 //! | Stripe 400/402/409 | `STRIPE_INVALID_REQUEST` (+ `stripeCode`, `param`) |
+//! | Stripe `card_error` (402) | `STRIPE_CARD_ERROR` (+ `stripeCode`, `declineCode`, `param`) |
+//! | Stripe `idempotency_error` (a key reused with other parameters) | `STRIPE_IDEMPOTENCY_ERROR` |
+//! | a mutation from a caller that may not write ([`super::write`]) | `FORBIDDEN` |
 //! | Stripe 401 | `STRIPE_AUTHENTICATION_FAILED` |
 //! | Stripe 403 | `STRIPE_PERMISSION_DENIED` |
 //! | Stripe 429 | `STRIPE_RATE_LIMITED` |
@@ -39,6 +42,8 @@ pub fn code_of(e: &StripeError) -> &'static str {
         StripeError::NotFound { .. } | StripeError::Deleted => "STRIPE_NOT_FOUND",
         StripeError::UnknownEndpoint { .. } => "STRIPE_UNKNOWN_ENDPOINT",
         StripeError::InvalidRequest { .. } => "STRIPE_INVALID_REQUEST",
+        StripeError::CardDeclined { .. } => "STRIPE_CARD_ERROR",
+        StripeError::IdempotencyConflict { .. } => "STRIPE_IDEMPOTENCY_ERROR",
         StripeError::Authentication { .. } => "STRIPE_AUTHENTICATION_FAILED",
         StripeError::PermissionDenied { .. } => "STRIPE_PERMISSION_DENIED",
         StripeError::RateLimited { .. } => "STRIPE_RATE_LIMITED",
@@ -62,6 +67,17 @@ impl ErrorExtensions for StripeError {
             } = self
             {
                 ext.set("stripeCode", code.as_str());
+            }
+            if let StripeError::CardDeclined {
+                code, decline_code, ..
+            } = self
+            {
+                if let Some(code) = code {
+                    ext.set("stripeCode", code.as_str());
+                }
+                if let Some(decline_code) = decline_code {
+                    ext.set("declineCode", decline_code.as_str());
+                }
             }
             if let Some(param) = self.param() {
                 ext.set("param", param);

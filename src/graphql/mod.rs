@@ -11,6 +11,9 @@
 //! | [`subscription`] | `subscription`, `subscriptions` | `StripeSubscription.customer`, `.items` |
 //! | [`price`] | `price`, `prices`, `plan` | `StripePrice.product`, `StripePlan.product` |
 //! | [`product`] | `product` | `StripeProduct.defaultPrice` |
+//! | [`customer`] (mutations) | `createCustomer`, `updateCustomer`, `deleteCustomer` | |
+//! | [`lifecycle`] (mutations) | `createSubscription`, `updateSubscription`, `cancelSubscription`, `undoScheduledCancellation`, `pauseCollection`, `resumeSubscription` | |
+//! | [`write`] | | who may write, argument checks, form parameters |
 //! | [`list`] | | `Stripe…List` pages |
 //! | [`scope`] | | who a request is for ([`scope::Caller`]) and what it may read |
 //! | [`error`] | | `extensions.code` mapping |
@@ -33,15 +36,17 @@ pub mod budget;
 pub mod customer;
 pub mod documents;
 pub mod error;
+pub mod lifecycle;
 pub mod list;
 pub mod price;
 pub mod product;
 pub mod scope;
 pub mod subscription;
+pub mod write;
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, MergedObject, Request, Response, SDLExportOptions,
-    Schema, SchemaBuilder, ServerError, ValidationMode,
+    Context, EmptySubscription, MergedObject, Request, Response, SDLExportOptions, Schema,
+    SchemaBuilder, ServerError, ValidationMode,
 };
 use std::sync::Arc;
 
@@ -59,20 +64,28 @@ pub struct QueryRoot(
     product::ProductQuery,
 );
 
+/// The mutation root: every write, merged from the domain modules.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(customer::CustomerMutation, lifecycle::LifecycleMutation);
+
 /// The executable schema type.
-pub type StripeSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type StripeSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema with the default [`Limits`] (depth and complexity), before runtime data is
 /// attached.
-pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     limited_builder(&Limits::default())
 }
 
 /// The schema with `limits`' depth and complexity limits, before runtime data is attached.
-fn limited_builder(limits: &Limits) -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
-        .limit_depth(limits.max_query_depth)
-        .limit_complexity(limits.max_query_complexity)
+fn limited_builder(limits: &Limits) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(limits.max_query_depth)
+    .limit_complexity(limits.max_query_complexity)
 }
 
 /// The executable schema reading Stripe through `cache`, with the default limits.

@@ -54,6 +54,26 @@ pub enum StripeError {
         /// Stripe's `Request-Id`
         request_id: Option<String>,
     },
+    /// A card refused (`type: card_error`, usually HTTP 402): the request was valid but the
+    /// payment method was declined, e.g. on a subscription's first invoice.
+    #[error("Stripe declined the card{}", decline_code.as_deref().or(code.as_deref()).map(|c| format!(" ({c})")).unwrap_or_default())]
+    CardDeclined {
+        /// Stripe's `error.code`, e.g. `card_declined`
+        code: Option<String>,
+        /// Stripe's `error.decline_code`, e.g. `insufficient_funds`
+        decline_code: Option<String>,
+        /// Stripe's `error.param`
+        param: Option<String>,
+        /// Stripe's `Request-Id`
+        request_id: Option<String>,
+    },
+    /// `type: idempotency_error`: the `Idempotency-Key` was already used with other
+    /// parameters (or another endpoint). Nothing was done.
+    #[error("the idempotency key was already used for a different request; use a new key for a new request")]
+    IdempotencyConflict {
+        /// Stripe's `Request-Id`
+        request_id: Option<String>,
+    },
     /// 401: the API key was missing, malformed, revoked or expired.
     #[error("Stripe did not accept the configured API key")]
     Authentication {
@@ -112,6 +132,18 @@ impl StripeError {
         let stripe_shaped = envelope.is_some();
         let detail = envelope.map(|e| e.error).unwrap_or_default();
         let code = detail.code.as_deref();
+        match detail.kind.as_deref() {
+            Some("card_error") => {
+                return StripeError::CardDeclined {
+                    code: detail.code,
+                    decline_code: detail.decline_code,
+                    param: detail.param,
+                    request_id,
+                }
+            }
+            Some("idempotency_error") => return StripeError::IdempotencyConflict { request_id },
+            _ => {}
+        }
         match status {
             401 => StripeError::Authentication { request_id },
             403 => StripeError::PermissionDenied { request_id },
@@ -147,6 +179,8 @@ impl StripeError {
             StripeError::NotFound { request_id, .. }
             | StripeError::UnknownEndpoint { request_id }
             | StripeError::InvalidRequest { request_id, .. }
+            | StripeError::CardDeclined { request_id, .. }
+            | StripeError::IdempotencyConflict { request_id }
             | StripeError::Authentication { request_id }
             | StripeError::PermissionDenied { request_id }
             | StripeError::RateLimited { request_id }
@@ -160,9 +194,9 @@ impl StripeError {
     /// The parameter Stripe named, for the errors that carry one.
     pub fn param(&self) -> Option<&str> {
         match self {
-            StripeError::NotFound { param, .. } | StripeError::InvalidRequest { param, .. } => {
-                param.as_deref()
-            }
+            StripeError::NotFound { param, .. }
+            | StripeError::InvalidRequest { param, .. }
+            | StripeError::CardDeclined { param, .. } => param.as_deref(),
             _ => None,
         }
     }
@@ -175,7 +209,10 @@ struct ErrorEnvelope {
 
 #[derive(serde::Deserialize, Default)]
 struct ErrorDetail {
+    #[serde(rename = "type")]
+    kind: Option<String>,
     code: Option<String>,
+    decline_code: Option<String>,
     param: Option<String>,
     message: Option<String>,
 }
@@ -303,6 +340,35 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Stripe answered a `search_result` where price was expected"
+        );
+    }
+
+    #[test]
+    fn a_card_error_keeps_its_decline_code_and_param() {
+        let body = br#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","param":"payment_method","message":"Your card has insufficient funds."}}"#;
+        let err = StripeError::from_response(402, rid(), body);
+        assert_eq!(
+            err,
+            StripeError::CardDeclined {
+                code: Some("card_declined".into()),
+                decline_code: Some("insufficient_funds".into()),
+                param: Some("payment_method".into()),
+                request_id: rid()
+            }
+        );
+        assert_eq!(err.param(), Some("payment_method"));
+        assert_eq!(
+            err.to_string(),
+            "Stripe declined the card (insufficient_funds)"
+        );
+    }
+
+    #[test]
+    fn an_idempotency_error_is_its_own_variant() {
+        let body = br#"{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters they were first used with."}}"#;
+        assert_eq!(
+            StripeError::from_response(400, rid(), body),
+            StripeError::IdempotencyConflict { request_id: rid() }
         );
     }
 }

@@ -29,11 +29,12 @@ pub mod models;
 pub mod request;
 pub mod retry;
 pub mod scalars;
+pub mod write;
 
 use std::{fmt::Write as _, num::NonZeroU32, sync::Arc, time::Duration};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use tokio::{sync::Semaphore, time::Instant};
 use tracing::Instrument;
 use url::Url;
@@ -42,6 +43,7 @@ pub use error::StripeError;
 use models::{Customer, List, StripeObject, Subscription};
 use request::{list_url, object_endpoint, object_url, ListRequest, Page};
 use retry::{Decision, Failure, RetryPolicy};
+use write::Write;
 
 use crate::{ids::StripeId, metrics::Metrics, secret::SecretString};
 
@@ -164,6 +166,18 @@ pub struct StripeClient {
 /// A failed attempt: the error to report, and how it failed when it may be retried.
 type AttemptError = (StripeError, Option<Failure>);
 
+/// One HTTP request to Stripe, as every attempt of a call sends it.
+struct Outgoing {
+    method: reqwest::Method,
+    /// Route template, for metrics and logs.
+    endpoint: &'static str,
+    url: Url,
+    /// Form-encoded body (`POST` only).
+    body: Option<String>,
+    /// Sent on every attempt (`POST` only).
+    idempotency_key: Option<String>,
+}
+
 impl StripeClient {
     /// Builds a client for `endpoint`, recording its calls in `metrics`.
     pub fn new(
@@ -269,16 +283,83 @@ impl StripeClient {
             .map(|_| ())
     }
 
-    /// One call as a whole, run on the Stripe I/O runtime ([`io_runtime`]) in the caller's
-    /// span: attempts, each after the rate limiter and a concurrency slot, and backoffs
-    /// between them, all within the deadline.
+    /// One read as a whole ([`StripeClient::run`]).
     async fn get_json(
         &self,
         endpoint: &'static str,
         url: Url,
     ) -> Result<(serde_json::Value, Option<String>), StripeError> {
+        self.run(Outgoing {
+            method: reqwest::Method::GET,
+            endpoint,
+            url,
+            body: None,
+            idempotency_key: None,
+        })
+        .await
+    }
+
+    /// Sends one write ([`write::Write`]) and decodes the object Stripe answers with: the
+    /// created, changed or canceled object. Retried by the same rules as a read
+    /// ([`retry::decide_write`]): every `POST` carries its `Idempotency-Key` on every attempt,
+    /// so a retry after a lost answer gets Stripe's stored first answer, never a second
+    /// object. An answer that is a deleted stub is [`StripeError::Deleted`] (see
+    /// [`StripeClient::delete`] for deletes).
+    pub async fn write<T: StripeObject>(&self, write: &Write) -> Result<T, StripeError> {
+        let (value, request_id) = self.send_write(write).await?;
+        decode_object(value, request_id)
+    }
+
+    /// Sends a `DELETE` that answers a deleted stub (`{"id", "deleted": true}`), as deleting
+    /// a customer does, and checks that it is one for the expected kind of object.
+    pub async fn delete(&self, write: &Write, object: &'static str) -> Result<(), StripeError> {
+        let (value, request_id) = self.send_write(write).await?;
+        expect_object(&value, object, &request_id)?;
+        if value.get("deleted").and_then(|d| d.as_bool()) == Some(true) {
+            Ok(())
+        } else {
+            tracing::warn!(object, "stripe answered a delete without `deleted: true`");
+            Err(StripeError::BadResponse { request_id })
+        }
+    }
+
+    async fn send_write(
+        &self,
+        write: &Write,
+    ) -> Result<(serde_json::Value, Option<String>), StripeError> {
+        let url = write
+            .url(&self.api_base)
+            .ok_or(StripeError::BadResponse { request_id: None })?;
+        let method = match write.method() {
+            write::Method::Post => reqwest::Method::POST,
+            write::Method::Delete => reqwest::Method::DELETE,
+        };
+        let idempotency_key = write.idempotency_key().map(|k| k.as_str().to_owned());
+        tracing::info!(
+            endpoint = write.endpoint(),
+            idempotency_key = idempotency_key.as_deref().unwrap_or("-"),
+            "stripe write"
+        );
+        self.run(Outgoing {
+            method,
+            endpoint: write.endpoint(),
+            url,
+            body: write.body(),
+            idempotency_key,
+        })
+        .await
+    }
+
+    /// One call as a whole, run on the Stripe I/O runtime ([`io_runtime`]) in the caller's
+    /// span: attempts, each after the rate limiter and a concurrency slot, and backoffs
+    /// between them, all within the deadline. The call completes even if the caller stops
+    /// waiting (a write is never cut off half-way by a client that went away).
+    async fn run(
+        &self,
+        outgoing: Outgoing,
+    ) -> Result<(serde_json::Value, Option<String>), StripeError> {
         let client = self.clone();
-        let call = async move { client.call(endpoint, url).await }.in_current_span();
+        let call = async move { client.call(&outgoing).await }.in_current_span();
         self.io
             .spawn(call)
             .await
@@ -290,13 +371,15 @@ impl StripeClient {
 
     async fn call(
         &self,
-        endpoint: &'static str,
-        url: Url,
+        outgoing: &Outgoing,
     ) -> Result<(serde_json::Value, Option<String>), StripeError> {
         let deadline = Instant::now() + self.deadline;
+        let endpoint = outgoing.endpoint;
+        let replay_safe =
+            outgoing.method != reqwest::Method::POST || outgoing.idempotency_key.is_some();
         let mut attempt = 1;
         loop {
-            let (error, failure) = match self.attempt(endpoint, &url, attempt, deadline).await {
+            let (error, failure) = match self.attempt(outgoing, attempt, deadline).await {
                 Ok(answer) => return Ok(answer),
                 Err(failed) => failed,
             };
@@ -304,7 +387,7 @@ impl StripeClient {
                 return Err(error);
             };
             let jitter = 0.5 + fastrand::f64() * 0.5;
-            match retry::decide(&self.retry, failure, attempt, jitter) {
+            match retry::decide_write(&self.retry, failure, attempt, jitter, replay_safe) {
                 Decision::RetryAfter(delay) if Instant::now() + delay < deadline => {
                     tracing::info!(
                         endpoint,
@@ -326,8 +409,7 @@ impl StripeClient {
     /// classifies the answer.
     async fn attempt(
         &self,
-        endpoint: &'static str,
-        url: &Url,
+        outgoing: &Outgoing,
         attempt: u32,
         deadline: Instant,
     ) -> Result<(serde_json::Value, Option<String>), AttemptError> {
@@ -350,6 +432,7 @@ impl StripeClient {
                 };
                 (closed, None)
             })?;
+        let endpoint = outgoing.endpoint;
         let span = tracing::info_span!(
             "stripe_call",
             endpoint,
@@ -357,22 +440,30 @@ impl StripeClient {
             status = tracing::field::Empty,
             request_id = tracing::field::Empty,
         );
-        self.send(endpoint, url.clone(), deadline)
-            .instrument(span)
-            .await
+        self.send(outgoing, deadline).instrument(span).await
     }
 
     async fn send(
         &self,
-        endpoint: &'static str,
-        url: Url,
+        outgoing: &Outgoing,
         deadline: Instant,
     ) -> Result<(serde_json::Value, Option<String>), AttemptError> {
         let started = Instant::now();
-        let url_path = url.path().to_owned();
-        let url_path = url_path.as_str();
+        let endpoint = outgoing.endpoint;
+        let url_path = outgoing.url.path();
+        let mut request = self
+            .http
+            .request(outgoing.method.clone(), outgoing.url.clone());
+        if let Some(body) = &outgoing.body {
+            request = request
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body.clone());
+        }
+        if let Some(key) = &outgoing.idempotency_key {
+            request = request.header("Idempotency-Key", key.as_str());
+        }
         let sent = tokio::time::timeout_at(deadline, async {
-            let response = self.http.get(url).send().await?;
+            let response = request.send().await?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = response.bytes().await?;

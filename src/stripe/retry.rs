@@ -13,6 +13,14 @@
 //! 6. Anything else (400, 401, 402, 403, 404, a 2xx body that is not the expected object) →
 //!    give up: trying again gets the same answer.
 //!
+//! **Writes** ([`decide_write`]) follow the same rules when a repeat is safe: every `POST`
+//! this server sends carries an `Idempotency-Key`, so Stripe answers a repeat with the stored
+//! first answer (including a stored 500) and never applies it twice, and a `DELETE` is
+//! idempotent by definition. A `POST` without a key (none is sent today; the rule is a guard)
+//! is retried only where Stripe cannot have acted on it: 429 and 409 (refused before
+//! executing) and `Stripe-Should-Retry: true`; never after a connection failure, a timeout or
+//! a 5xx, whose outcome is unknown.
+//!
 //! The delay before retry `n` (1-based) is `min(base × 2^(n-1), max)` scaled by a jitter
 //! factor in `[0.5, 1.0]`, and never below `base / 2` (Stripe's SDKs use base 0.5 s, max
 //! 5 s). The caller also stops retrying when the wait would pass its overall deadline.
@@ -110,6 +118,30 @@ pub fn decide(policy: &RetryPolicy, failure: Failure, attempt: u32, jitter: f64)
         return Decision::GiveUp;
     }
     Decision::RetryAfter(backoff(policy, attempt, jitter))
+}
+
+/// [`decide`] for a request that changes something. `replay_safe`: whether repeating it
+/// cannot apply it twice (a `POST` with an `Idempotency-Key`, or a `DELETE`). Without that,
+/// a failure whose outcome is unknown (connection, timeout, 5xx) is never retried.
+pub fn decide_write(
+    policy: &RetryPolicy,
+    failure: Failure,
+    attempt: u32,
+    jitter: f64,
+    replay_safe: bool,
+) -> Decision {
+    let outcome_unknown = match failure {
+        Failure::Connection | Failure::Timeout => true,
+        Failure::Status {
+            status,
+            should_retry,
+        } => status >= 500 && should_retry != Some(true),
+        Failure::BadBody => false,
+    };
+    if !replay_safe && outcome_unknown {
+        return Decision::GiveUp;
+    }
+    decide(policy, failure, attempt, jitter)
 }
 
 /// The delay before retry number `retry` (1-based).
@@ -246,6 +278,60 @@ mod tests {
         assert_eq!(status(502).reason(), "5xx");
         assert_eq!(Failure::Connection.reason(), "connection");
         assert_eq!(Failure::Timeout.reason(), "timeout");
+    }
+    #[test]
+    fn a_write_with_a_key_is_retried_like_a_read() {
+        for failure in [
+            Failure::Connection,
+            Failure::Timeout,
+            status(500),
+            status(503),
+            status(409),
+            status(429),
+        ] {
+            assert_eq!(
+                decide_write(&POLICY, failure, 1, 1.0, true),
+                decide(&POLICY, failure, 1, 1.0),
+                "{failure:?}"
+            );
+            assert!(matches!(
+                decide_write(&POLICY, failure, 1, 1.0, true),
+                Decision::RetryAfter(_)
+            ));
+        }
+        assert_eq!(
+            decide_write(&POLICY, status(400), 1, 1.0, true),
+            Decision::GiveUp
+        );
+    }
+
+    #[test]
+    fn a_write_without_a_key_is_retried_only_when_stripe_cannot_have_acted() {
+        for unknown in [
+            Failure::Connection,
+            Failure::Timeout,
+            status(500),
+            status(502),
+        ] {
+            assert_eq!(
+                decide_write(&POLICY, unknown, 1, 1.0, false),
+                Decision::GiveUp,
+                "{unknown:?}"
+            );
+        }
+        let told_to_retry = Failure::Status {
+            status: 503,
+            should_retry: Some(true),
+        };
+        for refused in [status(429), status(409), told_to_retry] {
+            assert!(
+                matches!(
+                    decide_write(&POLICY, refused, 1, 1.0, false),
+                    Decision::RetryAfter(_)
+                ),
+                "{refused:?}"
+            );
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use stripe_graphql::{
     cache::CacheSettings,
     config::{Config, Upstream},
-    graphql::scope::ScopingSettings,
+    graphql::{scope::ScopingSettings, write::WriteSettings},
     http::{HttpSettings, MetricsAuth},
     limits::Limits,
     sandbox::{demo, Fault, Sandbox, Store},
@@ -109,6 +109,7 @@ pub fn test_config(api_base: &str, key: &str) -> Config {
             max_body_bytes: 1024 * 1024,
             metrics_auth: MetricsAuth::Token,
             scoping: ScopingSettings::default(),
+            writes: WriteSettings::default(),
         },
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         log_format: LogFormat::Text,
