@@ -11,6 +11,7 @@ mod joins;
 mod limits;
 mod lists;
 mod metrics;
+mod mutations;
 mod process;
 mod resilience;
 mod schema;
