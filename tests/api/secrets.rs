@@ -71,6 +71,10 @@ async fn no_secret_appears_in_any_response_or_log_line_at_debug_level() {
         "{ customer(id: ".to_owned(),
         "{ nope }".to_owned(),
         "{ customers(first: 1000) { data { id } } }".to_owned(),
+        // Writes: a refused argument, a write Stripe answers, one it refuses.
+        "mutation { createCustomer(email: \"nope\") { id } }".to_owned(),
+        format!("mutation {{ updateCustomer(id: \"{AVA}\", name: \"Ava M\", idempotencyKey: \"secret-suite\") {{ id name }} }}"),
+        "mutation { deleteCustomer(id: \"cus_NeverExisted\") { id } }".to_owned(),
     ] {
         answers.push(observed(graphql(&query, Some(TOKEN)).await.unwrap()).await);
     }
@@ -93,12 +97,18 @@ async fn no_secret_appears_in_any_response_or_log_line_at_debug_level() {
             1,
         ),
     ] {
-        sandbox.inject(None, fault, times);
+        sandbox.inject(None, fault.clone(), times);
         let query = format!(
             "{{ customer(id: \"cus_Secret{times}x{}\") {{ id }} }}",
             answers.len()
         );
         answers.push(observed(graphql(&query, Some(TOKEN)).await.unwrap()).await);
+        sandbox.inject(None, fault, times);
+        let write = format!(
+            "mutation {{ updateCustomer(id: \"{AVA}\", name: \"x{}\") {{ id }} }}",
+            answers.len()
+        );
+        answers.push(observed(graphql(&write, Some(TOKEN)).await.unwrap()).await);
     }
 
     // Webhooks: signed, forged, unsigned, another secret.
