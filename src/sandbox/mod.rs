@@ -1,5 +1,5 @@
 //! The embedded sandbox: an in-memory, stateful stand-in for the Stripe endpoints this
-//! server reads, served over real HTTP on a loopback port inside the process.
+//! server reads and writes, served over real HTTP on a loopback port inside the process.
 //!
 //! `--demo` serves it with [`demo::store`] data so the demo exercises the real client, and
 //! the test suite uses it as its fake Stripe. It is split by concern:
@@ -7,7 +7,10 @@
 //! | module | holds |
 //! |---|---|
 //! | this one | the HTTP server ([`Sandbox`]), its knobs, fault injection and the call log |
-//! | [`routes`] | the endpoints (method and path to one function each), parameter checks, paging, Stripe's error shapes |
+//! | [`routes`] | the read endpoints (method and path to one function each), parameter checks, paging, Stripe's error shapes |
+//! | [`writes`] | the write endpoints (customers and subscriptions: create, update, delete, cancel, resume) and their rules |
+//! | [`form`] | Stripe's form encoding with nested keys (`items[0][metadata][k]`), decoded |
+//! | [`idempotency`] | the answers stored under `Idempotency-Key`s |
 //! | [`store`] | the stored objects and the operations that change them |
 //! | [`fixtures`] | builders of objects in dahlia shapes |
 //! | [`demo`] | the demo data |
@@ -19,22 +22,36 @@
 //! - **injected faults** for the next N matching requests ([`Sandbox::inject`], [`Fault`]): a
 //!   status in Stripe's error shape (429, 500, 503…), a given status with a given JSON body,
 //!   a hang that never answers (the client's timeout must end it), a 2xx body that is not
-//!   JSON, a latency spike, a body cut short, or a connection dropped after the headers;
-//! - a **call log** with each call's method, raw path, query, `Stripe-Version` and whether
-//!   the key was accepted ([`Sandbox::calls`]). It holds the newest
+//!   JSON, a latency spike, a body cut short, or a connection dropped after the headers. These
+//!   answer *instead of* the endpoint, so a faulted write is not applied and not stored under
+//!   its idempotency key. [`Fault::DroppedAfterApplying`] is the other case, "the write landed
+//!   but the answer was lost": the endpoint runs (the write is applied, its answer stored
+//!   under its key, its events delivered), then the connection is dropped;
+//! - a **call log** with each call's method, raw path, query, `Stripe-Version`, whether the
+//!   key was accepted, its `Idempotency-Key` and a POST's decoded form parameters
+//!   ([`Sandbox::calls`], [`Call::param`]). It holds the newest
 //!   [`DEFAULT_CALL_LOG_CAPACITY`] calls (or [`Settings::call_log_capacity`]), so a
 //!   long-running `--demo` stays bounded, and counts every call exactly
 //!   ([`Sandbox::total_calls`]);
 //! - the **peak number of requests in flight** at once ([`Sandbox::peak_in_flight`]);
 //! - **webhooks**: with [`Sandbox::send_webhooks_to`], changes made through
-//!   [`Sandbox::update`], [`Sandbox::create`], [`Sandbox::delete_customer`] or
-//!   `POST /v1/customers/{id}` deliver Stripe-signed events there, and return once they were
-//!   answered (see [`webhooks`]).
+//!   [`Sandbox::update`], [`Sandbox::create`], [`Sandbox::delete_customer`] or the write
+//!   endpoints deliver Stripe-signed events there, and return once they were answered (see
+//!   [`webhooks`]);
+//! - **status changes Stripe makes on its own** (a trial that ends without a payment method
+//!   makes a subscription `paused`, a failed renewal `past_due`): a test makes them with
+//!   `sandbox.with_store(|s| s.set_subscription_status(id, "paused"))`
+//!   ([`Store::set_subscription_status`]), or, to deliver the `customer.subscription.updated`
+//!   event as well, `sandbox.update("subscription", id, |s| s["status"] = json!("paused"))`.
 //!
 //! Like Stripe it requires `Authorization: Bearer <key>` (401 otherwise), sends a
 //! `Request-Id` header, and answers errors as `{"error": {"type", "code", "message", …}}`.
 //! Each request is logged, then waits out the latency, then gets an injected fault if one
-//! matches, else 401 without the key, else the route's answer.
+//! matches, else 401 without the key, else the endpoint's answer. A write (POST, or DELETE
+//! with its parameters in the query string) runs under the store's lock together with its
+//! idempotency check and stored answer ([`idempotency`]: same key and parameters replay the
+//! stored answer with `Idempotent-Replayed: true`; other parameters are 400
+//! `idempotency_error`; refusals are not stored), then delivers its events, then answers.
 
 pub mod demo;
 pub mod fixtures;
@@ -878,6 +895,39 @@ mod tests {
         )
         .await;
         assert_eq!(no_key.0, 200);
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_with_one_key_write_once() {
+        let sandbox = writable().await;
+        sandbox.hold_answers();
+        let requests = futures::future::join_all(
+            (0..4).map(|_| post(&sandbox, "/v1/subscriptions", Some("same"), SUBSCRIBE)),
+        );
+        let release = async {
+            // Every request is logged on arrival, before it waits for the gate.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while sandbox.total_calls() < 4 {
+                assert!(std::time::Instant::now() < deadline, "the requests arrive");
+                tokio::task::yield_now().await;
+            }
+            sandbox.release_answers();
+        };
+        let (answers, ()) = tokio::join!(requests, release);
+        let mut bodies = Vec::new();
+        for answer in answers {
+            bodies.push(answered(answer.unwrap()).await);
+        }
+
+        assert_eq!(subscriptions(&sandbox), 1);
+        assert!(bodies
+            .iter()
+            .all(|(status, _, body)| *status == 200 && *body == bodies[0].2));
+        let replays = bodies
+            .iter()
+            .filter(|(_, replayed, _)| replayed.is_some())
+            .count();
+        assert_eq!(replays, 3);
     }
 
     #[tokio::test]

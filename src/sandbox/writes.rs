@@ -10,10 +10,10 @@
 //! | endpoint | parameters | answer, events |
 //! |---|---|---|
 //! | `POST /v1/customers` | `email`, `name`, `phone`, `description`, `address[line1\|line2\|city\|state\|postal_code\|country]`, `invoice_settings[default_payment_method]`, `metadata[k]` | the new customer (`cus_Sbx…`); `customer.created` |
-//! | `POST /v1/customers/{id}` | the same, only those given; `""` clears a field (`address=` the whole address, `address[line2]=` one line); `metadata[k]=` deletes a key, `metadata=` them all | the customer; `customer.updated` |
+//! | `POST /v1/customers/{id}` | the same, only those given; `""` clears a field (`address=` the whole address, `address[line2]=` one line); `metadata[k]=` deletes a key, `metadata=` them all | the customer; `customer.updated` (none when nothing changed) |
 //! | `DELETE /v1/customers/{id}` | none | `{id, object: "customer", deleted: true}`; `customer.subscription.deleted` per subscription it canceled, then `customer.deleted` |
 //! | `POST /v1/subscriptions` | `customer` (required), `items[i][price]` or `items[i][plan]` (1–20 items), `items[i][quantity]`, `items[i][metadata][k]`, `trial_period_days`, `payment_behavior`, `default_payment_method`, `metadata[k]` | the subscription (`sub_Sbx…`, items `si_Sbx…`); `customer.subscription.created` |
-//! | `POST /v1/subscriptions/{id}` | `items[i][id]` with `[price]`/`[plan]`, `[quantity]`, `[metadata][k]` or `[deleted]=true`; items without `id` are added; `proration_behavior`; `payment_behavior`; `default_payment_method`; `metadata[k]`; `cancel_at_period_end=true\|false`; `pause_collection[behavior]`, `pause_collection[resumes_at]`, `pause_collection=` | the subscription; `customer.subscription.updated` |
+//! | `POST /v1/subscriptions/{id}` | `items[i][id]` with `[price]`/`[plan]`, `[quantity]`, `[metadata][k]` or `[deleted]=true`; items without `id` are added; `proration_behavior`; `payment_behavior`; `default_payment_method`; `metadata[k]`; `cancel_at_period_end=true\|false`; `pause_collection[behavior]`, `pause_collection[resumes_at]`, `pause_collection=` | the subscription; `customer.subscription.updated` (none when nothing changed) |
 //! | `DELETE /v1/subscriptions/{id}` | query: `invoice_now`, `prorate` | the subscription, `status: canceled`; `customer.subscription.deleted` |
 //! | `POST /v1/subscriptions/{id}/resume` | `billing_cycle_anchor=now\|unchanged`, `proration_behavior` | the subscription, `status: active`; `customer.subscription.updated`, then `customer.subscription.resumed` |
 //!
@@ -421,12 +421,20 @@ fn update_customer(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError
     let mut after = before.clone();
     apply_customer(&mut after, &form)?;
     store.put(after.clone());
-    let change = Change {
-        event_type: event_type("customer", "updated"),
-        previous_attributes: Some(previous_attributes(&before, &after)),
+    Ok((after.clone(), updated("customer", &before, &after)))
+}
+
+/// The `*.updated` change from `before` to `after` (as answered), or none when nothing
+/// changed: Stripe sends no event for an update that changes nothing.
+fn updated(object: &str, before: &Value, after: &Value) -> Vec<Change> {
+    if before == after {
+        return Vec::new();
+    }
+    vec![Change {
+        event_type: event_type(object, "updated"),
+        previous_attributes: Some(previous_attributes(before, after)),
         object: after.clone(),
-    };
-    Ok((after, vec![change]))
+    }]
 }
 
 /// `DELETE /v1/customers/{id}`.
@@ -871,12 +879,7 @@ fn update_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiE
     }
     store.put(after.clone());
     let (before, after) = (render_subscription(&before), render_subscription(&after));
-    let change = Change {
-        event_type: event_type("subscription", "updated"),
-        previous_attributes: Some(previous_attributes(&before, &after)),
-        object: after.clone(),
-    };
-    Ok((after, vec![change]))
+    Ok((after.clone(), updated("subscription", &before, &after)))
 }
 
 /// `DELETE /v1/subscriptions/{id}`.
@@ -1088,6 +1091,12 @@ mod tests {
         );
         let (cleared, _) = post(&mut store, "/v1/customers/cus_pm", "metadata=").unwrap();
         assert_eq!(cleared["metadata"], json!({}));
+        let (same, changes) = post(&mut store, "/v1/customers/cus_pm", "name=New+Name").unwrap();
+        assert_eq!(same, cleared);
+        assert!(
+            changes.is_empty(),
+            "an update that changes nothing sends no event"
+        );
     }
 
     #[test]
