@@ -504,7 +504,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
 }
 
 /// What a write request came to.
-enum Written {
+enum WriteOutcome {
     /// Applied now: the answer, and the changes to send events for.
     Applied(Value, Vec<webhooks::Change>),
     /// Answered before, under the same idempotency key: the stored status and body.
@@ -537,11 +537,11 @@ async fn route(
         form::pairs(query.as_bytes())
     };
     match write(state, &matched, method, path, &params, key) {
-        Written::Applied(answer, changes) => {
+        WriteOutcome::Applied(answer, changes) => {
             state.deliver_changes(changes, &request_id, key).await;
             respond(200, answer, request_id)
         }
-        Written::Replayed(status, body) => {
+        WriteOutcome::Replayed(status, body) => {
             let mut response = respond(status, body, request_id);
             response.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("idempotent-replayed"),
@@ -549,7 +549,7 @@ async fn route(
             );
             response
         }
-        Written::Refused(ApiError { status, body }) => respond(status, body, request_id),
+        WriteOutcome::Refused(ApiError { status, body }) => respond(status, body, request_id),
     }
 }
 
@@ -562,17 +562,17 @@ fn write(
     path: &str,
     params: &[(String, String)],
     key: Option<&str>,
-) -> Written {
+) -> WriteOutcome {
     if let Some(Err(e)) = key.map(idempotency::check_key) {
-        return Written::Refused(e);
+        return WriteOutcome::Refused(e);
     }
     let mut store = lock(&state.store);
     let mut keys = lock(&state.idempotency);
     if let Some(key) = key {
         match keys.check(key, method, path, params) {
             idempotency::Seen::New => {}
-            idempotency::Seen::Replay(status, body) => return Written::Replayed(status, body),
-            idempotency::Seen::Conflict(e) => return Written::Refused(e),
+            idempotency::Seen::Replay(status, body) => return WriteOutcome::Replayed(status, body),
+            idempotency::Seen::Conflict(e) => return WriteOutcome::Refused(e),
         }
     }
     match matched.apply(&mut store, params, unix_now()) {
@@ -580,9 +580,9 @@ fn write(
             if let Some(key) = key {
                 keys.remember(key, method, path, params, 200, answer.clone());
             }
-            Written::Applied(answer, changes)
+            WriteOutcome::Applied(answer, changes)
         }
-        Err(e) => Written::Refused(e),
+        Err(e) => WriteOutcome::Refused(e),
     }
 }
 
