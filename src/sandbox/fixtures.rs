@@ -101,6 +101,25 @@ pub struct ItemSpec<'a> {
     pub quantity: Option<i64>,
 }
 
+/// A subscription item in dahlia shape: its current period, the price embedded with its
+/// plan view, no metadata. `quantity` is `None` for a metered price.
+pub fn subscription_item(
+    id: &str,
+    subscription: &str,
+    price: &Value,
+    quantity: Option<i64>,
+    (period_start, period_end): (i64, i64),
+    created: i64,
+) -> Value {
+    json!({
+        "id": id, "object": "subscription_item", "billing_thresholds": null,
+        "created": created, "current_period_start": period_start,
+        "current_period_end": period_end, "discounts": [], "metadata": {},
+        "plan": plan_view(price), "price": price, "quantity": quantity,
+        "subscription": subscription, "tax_rates": [],
+    })
+}
+
 /// A subscription in dahlia shape: current periods on the items only, no `plan` or
 /// `quantity` at the top level.
 pub fn subscription(
@@ -114,13 +133,14 @@ pub fn subscription(
     let data: Vec<Value> = items
         .iter()
         .map(|item| {
-            json!({
-                "id": item.id, "object": "subscription_item", "billing_thresholds": null,
-                "created": created, "current_period_start": period_start,
-                "current_period_end": period_end, "discounts": [], "metadata": {},
-                "plan": plan_view(item.price), "price": item.price, "quantity": item.quantity,
-                "subscription": id, "tax_rates": [],
-            })
+            subscription_item(
+                item.id,
+                id,
+                item.price,
+                item.quantity,
+                (period_start, period_end),
+                created,
+            )
         })
         .collect();
     let mut sub = Map::new();

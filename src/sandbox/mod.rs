@@ -1,5 +1,5 @@
 //! The embedded sandbox: an in-memory, stateful stand-in for the Stripe endpoints this
-//! server reads, served over real HTTP on a loopback port inside the process.
+//! server reads and writes, served over real HTTP on a loopback port inside the process.
 //!
 //! `--demo` serves it with [`demo::store`] data so the demo exercises the real client, and
 //! the test suite uses it as its fake Stripe. It is split by concern:
@@ -7,7 +7,10 @@
 //! | module | holds |
 //! |---|---|
 //! | this one | the HTTP server ([`Sandbox`]), its knobs, fault injection and the call log |
-//! | [`routes`] | the endpoints (method and path to one function each), parameter checks, paging, Stripe's error shapes |
+//! | [`routes`] | the read endpoints (method and path to one function each), parameter checks, paging, Stripe's error shapes |
+//! | [`writes`] | the write endpoints (customers and subscriptions: create, update, delete, cancel, resume) and their rules |
+//! | [`form`] | Stripe's form encoding with nested keys (`items[0][metadata][k]`), decoded |
+//! | [`idempotency`] | the answers stored under `Idempotency-Key`s |
 //! | [`store`] | the stored objects and the operations that change them |
 //! | [`fixtures`] | builders of objects in dahlia shapes |
 //! | [`demo`] | the demo data |
@@ -19,28 +22,45 @@
 //! - **injected faults** for the next N matching requests ([`Sandbox::inject`], [`Fault`]): a
 //!   status in Stripe's error shape (429, 500, 503…), a given status with a given JSON body,
 //!   a hang that never answers (the client's timeout must end it), a 2xx body that is not
-//!   JSON, a latency spike, a body cut short, or a connection dropped after the headers;
-//! - a **call log** with each call's method, raw path, query, `Stripe-Version` and whether
-//!   the key was accepted ([`Sandbox::calls`]). It holds the newest
+//!   JSON, a latency spike, a body cut short, or a connection dropped after the headers. These
+//!   answer *instead of* the endpoint, so a faulted write is not applied and not stored under
+//!   its idempotency key. [`Fault::DroppedAfterApplying`] is the other case, "the write landed
+//!   but the answer was lost": the endpoint runs (the write is applied, its answer stored
+//!   under its key, its events delivered), then the connection is dropped;
+//! - a **call log** with each call's method, raw path, query, `Stripe-Version`, whether the
+//!   key was accepted, its `Idempotency-Key` and a POST's decoded form parameters
+//!   ([`Sandbox::calls`], [`Call::param`]). It holds the newest
 //!   [`DEFAULT_CALL_LOG_CAPACITY`] calls (or [`Settings::call_log_capacity`]), so a
 //!   long-running `--demo` stays bounded, and counts every call exactly
 //!   ([`Sandbox::total_calls`]);
 //! - the **peak number of requests in flight** at once ([`Sandbox::peak_in_flight`]);
 //! - **webhooks**: with [`Sandbox::send_webhooks_to`], changes made through
-//!   [`Sandbox::update`], [`Sandbox::create`], [`Sandbox::delete_customer`] or
-//!   `POST /v1/customers/{id}` deliver Stripe-signed events there, and return once they were
-//!   answered (see [`webhooks`]).
+//!   [`Sandbox::update`], [`Sandbox::create`], [`Sandbox::delete_customer`] or the write
+//!   endpoints deliver Stripe-signed events there, and return once they were answered (see
+//!   [`webhooks`]);
+//! - **status changes Stripe makes on its own** (a trial that ends without a payment method
+//!   makes a subscription `paused`, a failed renewal `past_due`): a test makes them with
+//!   `sandbox.with_store(|s| s.set_subscription_status(id, "paused"))`
+//!   ([`Store::set_subscription_status`]), or, to deliver the `customer.subscription.updated`
+//!   event as well, `sandbox.update("subscription", id, |s| s["status"] = json!("paused"))`.
 //!
 //! Like Stripe it requires `Authorization: Bearer <key>` (401 otherwise), sends a
 //! `Request-Id` header, and answers errors as `{"error": {"type", "code", "message", …}}`.
 //! Each request is logged, then waits out the latency, then gets an injected fault if one
-//! matches, else 401 without the key, else the route's answer.
+//! matches, else 401 without the key, else the endpoint's answer. A write (POST, or DELETE
+//! with its parameters in the query string) runs under the store's lock together with its
+//! idempotency check and stored answer ([`idempotency`]: same key and parameters replay the
+//! stored answer with `Idempotent-Replayed: true`; other parameters are 400
+//! `idempotency_error`; refusals are not stored), then delivers its events, then answers.
 
 pub mod demo;
 pub mod fixtures;
+pub mod form;
+pub mod idempotency;
 pub mod routes;
 pub mod store;
 pub mod webhooks;
+pub mod writes;
 
 use std::{
     collections::VecDeque,
@@ -104,8 +124,15 @@ pub enum Fault {
     /// Send the headers of a 200 and the first bytes of a JSON body, then drop the
     /// connection (a truncated answer).
     Truncated,
-    /// Send the headers of a 200 and drop the connection before any byte of the body.
+    /// Send the headers of a 200 and drop the connection before any byte of the body. Like
+    /// every fault above, it answers instead of the endpoint: a write is **not** applied.
     Dropped,
+    /// The write landed but its answer was lost: run the request as usual (a write is
+    /// applied, its idempotent answer stored under its `Idempotency-Key`, its events
+    /// delivered), then send the headers of a 200 and drop the connection before any byte of
+    /// the body, as [`Fault::Dropped`]. A retry with the same key gets the stored answer, and
+    /// the write happens once. On a read it is [`Fault::Dropped`] after the work.
+    DroppedAfterApplying,
 }
 
 /// One request the sandbox received.
@@ -121,8 +148,25 @@ pub struct Call {
     pub stripe_version: Option<String>,
     /// Whether the `Authorization` header carried the sandbox's key.
     pub authorized: bool,
+    /// The `Idempotency-Key` header, if sent (as text; `None` if it is not valid UTF-8).
+    pub idempotency_key: Option<String>,
+    /// The decoded `name=value` pairs of a POST's form body, in the order sent (names with
+    /// brackets as sent, decoded: `items[0][price]`); empty for other methods, whose
+    /// parameters are in [`Call::query`].
+    pub form: Vec<(String, String)>,
     /// When it arrived.
     pub at: std::time::Instant,
+}
+
+impl Call {
+    /// The value of the form parameter `name` (decoded, e.g. `items[0][price]`) in a POST's
+    /// body, if sent.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 struct FaultRule {
@@ -177,6 +221,8 @@ struct State {
     request_ids: AtomicU64,
     webhooks: Mutex<Option<webhooks::Target>>,
     event_ids: AtomicU64,
+    /// Locked after `store`, never before it.
+    idempotency: Mutex<idempotency::Keys>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -215,6 +261,7 @@ impl Sandbox {
             request_ids: AtomicU64::new(0),
             webhooks: Mutex::new(None),
             event_ids: AtomicU64::new(0),
+            idempotency: Mutex::new(idempotency::Keys::new(idempotency::KEY_CAPACITY)),
         });
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -355,14 +402,24 @@ impl Drop for InFlight<'_> {
 async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let _in_flight = InFlight::enter(&state);
     let path = req.uri().path().to_owned();
+    let method = req.method().as_str().to_owned();
     let authorized = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|key| key == state.api_key);
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let form = if method == "POST" {
+        form::pairs(&body)
+    } else {
+        Vec::new()
+    };
     lock(&state.calls).push(Call {
-        method: req.method().to_string(),
+        method: method.clone(),
         path: path.clone(),
         query: req.query_string().to_owned(),
         stripe_version: req
@@ -371,6 +428,8 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         authorized,
+        idempotency_key: idempotency_key.clone(),
+        form: form.clone(),
         at: std::time::Instant::now(),
     });
     let request_id = format!(
@@ -385,6 +444,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
     let mut gate = state.gate.subscribe();
     // The sender lives in `state`, which outlives this request: this cannot fail.
     let _ = gate.wait_for(|open| *open).await;
+    let mut drop_answer = false;
     if let Some(fault) = take_fault(&state, &path) {
         match fault {
             Fault::Hang => {
@@ -401,6 +461,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
             Fault::Delay(extra) => tokio::time::sleep(extra).await,
             Fault::Truncated => return cut_off(request_id, b"{\"id\": \"cus_"),
             Fault::Dropped => return cut_off(request_id, b""),
+            Fault::DroppedAfterApplying => drop_answer = true,
             Fault::Status(status) => return stripe_error(status, request_id),
             Fault::ShouldRetry(status, retry) => {
                 let mut response = stripe_error(status, request_id);
@@ -425,25 +486,103 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
         let body = json!({"error": {"type": "invalid_request_error", "message": message}});
         return respond(401, body, request_id);
     }
-    let changed = routes::change(&mut lock(&state.store), req.method().as_str(), &path, &body);
-    if let Some(changed) = changed {
-        return match changed {
-            Ok((answer, changes)) => {
-                state.deliver_changes(changes, &request_id).await;
-                respond(200, answer, request_id)
-            }
-            Err(ApiError { status, body }) => respond(status, body, request_id),
-        };
-    }
-    let answer = routes::answer(
-        &lock(&state.store),
-        req.method().as_str(),
+    let key = idempotency_key.as_deref().filter(|_| method == "POST");
+    let answer = route(
+        &state,
+        &method,
         &path,
         req.query_string(),
-    );
-    match answer {
-        Ok(body) => respond(200, body, request_id),
-        Err(ApiError { status, body }) => respond(status, body, request_id),
+        form,
+        key,
+        &request_id,
+    )
+    .await;
+    if drop_answer {
+        return cut_off(request_id, b"");
+    }
+    answer
+}
+
+/// What a write request came to.
+enum WriteOutcome {
+    /// Applied now: the answer, and the changes to send events for.
+    Applied(Value, Vec<webhooks::Change>),
+    /// Answered before, under the same idempotency key: the stored status and body.
+    Replayed(u16, Value),
+    /// Refused; nothing changed.
+    Refused(ApiError),
+}
+
+/// Answers an authorized request: a write ([`writes`], with its idempotency key), else a read
+/// ([`routes::answer`]).
+async fn route(
+    state: &State,
+    method: &str,
+    path: &str,
+    query: &str,
+    form: Vec<(String, String)>,
+    key: Option<&str>,
+    request_id: &str,
+) -> HttpResponse {
+    let request_id = request_id.to_owned();
+    let Some(matched) = writes::find(method, path) else {
+        return match routes::answer(&lock(&state.store), method, path, query) {
+            Ok(body) => respond(200, body, request_id),
+            Err(ApiError { status, body }) => respond(status, body, request_id),
+        };
+    };
+    let params = if method == "POST" {
+        form
+    } else {
+        form::pairs(query.as_bytes())
+    };
+    match write(state, &matched, method, path, &params, key) {
+        WriteOutcome::Applied(answer, changes) => {
+            state.deliver_changes(changes, &request_id, key).await;
+            respond(200, answer, request_id)
+        }
+        WriteOutcome::Replayed(status, body) => {
+            let mut response = respond(status, body, request_id);
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("idempotent-replayed"),
+                actix_web::http::header::HeaderValue::from_static("true"),
+            );
+            response
+        }
+        WriteOutcome::Refused(ApiError { status, body }) => respond(status, body, request_id),
+    }
+}
+
+/// Runs a write under its idempotency key, atomically: the key's check, the change and the
+/// stored answer happen under the store's lock, so two requests with one key write once.
+fn write(
+    state: &State,
+    matched: &writes::Matched,
+    method: &str,
+    path: &str,
+    params: &[(String, String)],
+    key: Option<&str>,
+) -> WriteOutcome {
+    if let Some(Err(e)) = key.map(idempotency::check_key) {
+        return WriteOutcome::Refused(e);
+    }
+    let mut store = lock(&state.store);
+    let mut keys = lock(&state.idempotency);
+    if let Some(key) = key {
+        match keys.check(key, method, path, params) {
+            idempotency::Seen::New => {}
+            idempotency::Seen::Replay(status, body) => return WriteOutcome::Replayed(status, body),
+            idempotency::Seen::Conflict(e) => return WriteOutcome::Refused(e),
+        }
+    }
+    match matched.apply(&mut store, params, unix_now()) {
+        Ok((answer, changes)) => {
+            if let Some(key) = key {
+                keys.remember(key, method, path, params, 200, answer.clone());
+            }
+            WriteOutcome::Applied(answer, changes)
+        }
+        Err(e) => WriteOutcome::Refused(e),
     }
 }
 
@@ -558,6 +697,8 @@ mod tests {
                 query: String::new(),
                 stripe_version: None,
                 authorized: true,
+                idempotency_key: None,
+                form: Vec::new(),
                 at: std::time::Instant::now(),
             });
         }
@@ -653,5 +794,411 @@ mod tests {
             .unwrap();
         assert_eq!(answer.status(), 401);
         assert!(!sandbox.calls()[0].authorized);
+    }
+
+    /// A sandbox with `cus_1` (a payment method) and a monthly `price_m`.
+    async fn writable() -> Sandbox {
+        let mut store = one_customer();
+        store.update("customer", "cus_1", |c| {
+            c["invoice_settings"]["default_payment_method"] = json!("pm_1")
+        });
+        let monthly = fixtures::Recurrence {
+            interval: "month",
+            interval_count: 1,
+            usage_type: "licensed",
+            meter: None,
+        };
+        store.put(fixtures::price(
+            "price_m",
+            "prod_1",
+            "m",
+            "100",
+            Some(monthly),
+            1,
+        ));
+        Sandbox::start(store, KEY).await.unwrap()
+    }
+
+    async fn post(
+        sandbox: &Sandbox,
+        path: &str,
+        key: Option<&str>,
+        body: &str,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", sandbox.base_url()))
+            .bearer_auth(KEY)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await
+    }
+
+    async fn answered(response: reqwest::Response) -> (u16, Option<String>, Value) {
+        let status = response.status().as_u16();
+        let replayed = response
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, replayed, response.json().await.unwrap())
+    }
+
+    fn subscriptions(sandbox: &Sandbox) -> usize {
+        sandbox.with_store(|s| s.objects("subscription").count())
+    }
+
+    const SUBSCRIBE: &str =
+        "customer=cus_1&items%5B0%5D%5Bprice%5D=price_m&items%5B0%5D%5Bquantity%5D=2";
+
+    #[tokio::test]
+    async fn an_idempotent_post_is_replayed_exactly_and_writes_once() {
+        let sandbox = writable().await;
+        let first = answered(
+            post(&sandbox, "/v1/subscriptions", Some("key-1"), SUBSCRIBE)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(first.0, 200);
+        assert_eq!(first.1, None);
+
+        let raw_brackets_other_order =
+            "items[0][quantity]=2&customer=cus_1&items[0][price]=price_m";
+        let again = answered(
+            post(
+                &sandbox,
+                "/v1/subscriptions",
+                Some("key-1"),
+                raw_brackets_other_order,
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+
+        assert_eq!(again, (200, Some("true".into()), first.2.clone()));
+        assert_eq!(subscriptions(&sandbox), 1);
+        let other_key = answered(
+            post(&sandbox, "/v1/subscriptions", Some("key-2"), SUBSCRIBE)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_ne!(other_key.2["id"], first.2["id"]);
+        assert_eq!(subscriptions(&sandbox), 2);
+        let no_key = answered(
+            post(&sandbox, "/v1/customers/cus_1", None, "name=A")
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(no_key.0, 200);
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_with_one_key_write_once() {
+        let sandbox = writable().await;
+        sandbox.hold_answers();
+        let requests = futures::future::join_all(
+            (0..4).map(|_| post(&sandbox, "/v1/subscriptions", Some("same"), SUBSCRIBE)),
+        );
+        let release = async {
+            // Every request is logged on arrival, before it waits for the gate.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while sandbox.total_calls() < 4 {
+                assert!(std::time::Instant::now() < deadline, "the requests arrive");
+                tokio::task::yield_now().await;
+            }
+            sandbox.release_answers();
+        };
+        let (answers, ()) = tokio::join!(requests, release);
+        let mut bodies = Vec::new();
+        for answer in answers {
+            bodies.push(answered(answer.unwrap()).await);
+        }
+
+        assert_eq!(subscriptions(&sandbox), 1);
+        assert!(bodies
+            .iter()
+            .all(|(status, _, body)| *status == 200 && *body == bodies[0].2));
+        let replays = bodies
+            .iter()
+            .filter(|(_, replayed, _)| replayed.is_some())
+            .count();
+        assert_eq!(replays, 3);
+    }
+
+    #[tokio::test]
+    async fn the_same_key_with_other_parameters_or_on_another_endpoint_is_an_idempotency_error() {
+        let sandbox = writable().await;
+        post(&sandbox, "/v1/customers/cus_1", Some("k"), "name=A")
+            .await
+            .unwrap();
+
+        for (path, body) in [
+            ("/v1/customers/cus_1", "name=B"),
+            ("/v1/customers", "name=A"),
+        ] {
+            let (status, replayed, body) =
+                answered(post(&sandbox, path, Some("k"), body).await.unwrap()).await;
+            assert_eq!(status, 400, "{path}");
+            assert_eq!(replayed, None);
+            assert_eq!(body["error"]["type"], json!("idempotency_error"));
+            assert!(body["error"]["message"].as_str().unwrap().contains("'k'"));
+        }
+        assert_eq!(
+            sandbox.with_store(|s| s.get("customer", "cus_1").unwrap()["name"].clone()),
+            json!("A")
+        );
+        assert_eq!(sandbox.with_store(|s| s.objects("customer").count()), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_is_not_stored_under_its_key() {
+        let sandbox = writable().await;
+        for _ in 0..2 {
+            let (status, _, body) = answered(
+                post(
+                    &sandbox,
+                    "/v1/subscriptions",
+                    Some("k"),
+                    "customer=cus_nope&items[0][price]=price_m",
+                )
+                .await
+                .unwrap(),
+            )
+            .await;
+            assert_eq!(status, 400);
+            assert_eq!(body["error"]["code"], json!("resource_missing"));
+        }
+        let (status, replayed, body) = answered(
+            post(&sandbox, "/v1/subscriptions", Some("k"), SUBSCRIBE)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((status, replayed), (200, None), "{body}");
+        assert_eq!(subscriptions(&sandbox), 1);
+
+        let (status, _, _) = answered(
+            post(&sandbox, "/v1/customers", Some(&"k".repeat(256)), "name=A")
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "a key longer than Stripe takes");
+        assert_eq!(sandbox.with_store(|s| s.objects("customer").count()), 1);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_answer_was_dropped_lands_once_and_its_retry_gets_the_stored_answer() {
+        let sandbox = writable().await;
+        sandbox.inject(Some("/v1/subscriptions"), Fault::DroppedAfterApplying, 1);
+
+        let lost = match post(&sandbox, "/v1/subscriptions", Some("k"), SUBSCRIBE).await {
+            Ok(response) => response.bytes().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        assert!(lost.is_err(), "the answer is lost");
+        assert_eq!(subscriptions(&sandbox), 1, "the write landed");
+
+        let (status, replayed, body) = answered(
+            post(&sandbox, "/v1/subscriptions", Some("k"), SUBSCRIBE)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((status, replayed.as_deref()), (200, Some("true")));
+        assert_eq!(subscriptions(&sandbox), 1, "the retry wrote nothing");
+        let stored = sandbox.with_store(|s| s.objects("subscription").next().cloned().unwrap());
+        assert_eq!(body["id"], stored["id"]);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_fault_answers_instead_of_the_write_so_nothing_changes() {
+        let sandbox = writable().await;
+        sandbox.inject(None, Fault::Dropped, 1);
+        let lost = match post(&sandbox, "/v1/subscriptions", Some("k"), SUBSCRIBE).await {
+            Ok(response) => response.bytes().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        assert!(lost.is_err());
+        assert_eq!(subscriptions(&sandbox), 0);
+        sandbox.inject(None, Fault::Status(500), 1);
+        let (status, _, _) = answered(
+            post(&sandbox, "/v1/subscriptions", Some("k"), SUBSCRIBE)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 500);
+        assert_eq!(subscriptions(&sandbox), 0);
+        let (status, replayed, _) = answered(
+            post(&sandbox, "/v1/subscriptions", Some("k"), SUBSCRIBE)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, replayed),
+            (200, None),
+            "a faulted request was not stored"
+        );
+        assert_eq!(subscriptions(&sandbox), 1);
+    }
+
+    #[tokio::test]
+    async fn the_call_log_holds_each_posts_key_and_decoded_form_and_deletes_take_the_query() {
+        let sandbox = writable().await;
+        let (_, _, sub) = answered(
+            post(&sandbox, "/v1/subscriptions", Some("k-1"), SUBSCRIBE)
+                .await
+                .unwrap(),
+        )
+        .await;
+        let path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+        let deleted = reqwest::Client::new()
+            .delete(format!(
+                "{}{path}?invoice_now=true&prorate=false",
+                sandbox.base_url()
+            ))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 200);
+        assert_eq!(
+            deleted.json::<Value>().await.unwrap()["status"],
+            json!("canceled")
+        );
+        let refused = reqwest::Client::new()
+            .delete(format!(
+                "{}/v1/customers/cus_1?colour=red",
+                sandbox.base_url()
+            ))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400);
+        assert_eq!(
+            refused.json::<Value>().await.unwrap()["error"]["param"],
+            json!("colour")
+        );
+
+        let calls = sandbox.calls();
+        assert_eq!(calls[0].method, "POST");
+        assert_eq!(calls[0].idempotency_key.as_deref(), Some("k-1"));
+        assert_eq!(calls[0].param("items[0][price]"), Some("price_m"));
+        assert_eq!(calls[0].param("customer"), Some("cus_1"));
+        assert_eq!(calls[0].form.len(), 3);
+        assert_eq!(calls[1].method, "DELETE");
+        assert_eq!(calls[1].idempotency_key, None);
+        assert!(calls[1].form.is_empty());
+        assert_eq!(calls[1].query, "invoice_now=true&prorate=false");
+    }
+
+    /// A webhook receiver that keeps every event it is sent and answers 200.
+    async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>, actix_web::dev::ServerHandle) {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let kept = events.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            let kept = kept.clone();
+            App::new().default_service(web::to(move |body: web::Bytes| {
+                let kept = kept.clone();
+                async move {
+                    lock(&kept).push(serde_json::from_slice::<Value>(&body).unwrap());
+                    HttpResponse::Ok().finish()
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        (url, events, handle)
+    }
+
+    #[tokio::test]
+    async fn writes_deliver_stripes_events_naming_the_request_and_key_before_they_answer() {
+        let sandbox = writable().await;
+        let (url, events, server) = receiver().await;
+        sandbox.send_webhooks_to(&url, "whsec_unit");
+
+        let (_, _, customer) = answered(
+            post(&sandbox, "/v1/customers", Some("k-c"), "name=New")
+                .await
+                .unwrap(),
+        )
+        .await;
+        let id = customer["id"].as_str().unwrap().to_owned();
+        let (_, _, sub) = answered(
+            post(
+                &sandbox,
+                "/v1/subscriptions",
+                Some("k-s"),
+                &format!("customer={id}&items[0][price]=price_m&trial_period_days=7"),
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+        let sub_path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+        post(
+            &sandbox,
+            &sub_path,
+            Some("k-u"),
+            "cancel_at_period_end=true",
+        )
+        .await
+        .unwrap();
+        post(
+            &sandbox,
+            &sub_path,
+            Some("k-u"),
+            "cancel_at_period_end=true",
+        )
+        .await
+        .unwrap();
+        reqwest::Client::new()
+            .delete(format!("{}/v1/customers/{id}", sandbox.base_url()))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+
+        let events = lock(&events).clone();
+        let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            types,
+            [
+                "customer.created",
+                "customer.subscription.created",
+                "customer.subscription.updated",
+                "customer.subscription.deleted",
+                "customer.deleted",
+            ],
+            "the replayed update sent no event"
+        );
+        assert_eq!(events[0]["data"]["object"], customer);
+        assert_eq!(events[0]["request"]["idempotency_key"], json!("k-c"));
+        assert!(events[0]["request"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_sandbox"));
+        assert_eq!(events[1]["data"]["object"], sub);
+        assert_eq!(
+            events[2]["data"]["previous_attributes"]["cancel_at_period_end"],
+            json!(false)
+        );
+        assert_eq!(events[4]["request"]["idempotency_key"], Value::Null);
+        server.stop(false).await;
     }
 }

@@ -17,9 +17,7 @@
 //! - **A method and path with no endpoint** is 404 `invalid_request_error` with Stripe's
 //!   `Unrecognized request URL (<METHOD>: <path>). …` message and no `code` or `param`.
 //!
-//! - **One write endpoint**, `POST /v1/customers/{id}` ([`change`], [`update_customer`]), so
-//!   `--demo` data can be changed with curl; it reports the change for a `customer.updated`
-//!   webhook ([`super::webhooks`]).
+//! These are the read endpoints; the writes are in [`super::writes`].
 //!
 //! Refusals are [`ApiError`]s: an HTTP status and the `{"error": {…}}` body, in Stripe's shape.
 
@@ -27,7 +25,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{fixtures::plan_view, store::Store, webhooks::Change};
+use super::{fixtures::plan_view, store::Store};
 
 /// How many items a subscription embeds before its `items` list says `has_more` and the
 /// rest must be read from `/v1/subscription_items`.
@@ -125,7 +123,7 @@ impl ApiError {
 pub type Params = BTreeMap<String, String>;
 
 /// The `/`-separated segments of a raw path, each percent-decoded.
-fn decoded_segments(path: &str) -> Vec<String> {
+pub(super) fn decoded_segments(path: &str) -> Vec<String> {
     path.trim_start_matches('/')
         .split('/')
         .map(|s| {
@@ -154,99 +152,6 @@ pub fn answer(store: &Store, method: &str, path: &str, query: &str) -> Result<Va
             params: &params,
         },
     )
-}
-
-/// Answers a request to an endpoint that changes the store, or `None` when `method` and
-/// `path` name no such endpoint (then [`answer`] answers it). The one such endpoint is
-/// `POST /v1/customers/{id}` ([`update_customer`]); its parameters are read from the
-/// form-encoded `body`, as Stripe takes them. `Ok` holds the answer and the changes Stripe
-/// sends events for.
-pub fn change(
-    store: &mut Store,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> Option<Result<(Value, Vec<Change>), ApiError>> {
-    let segments = decoded_segments(path);
-    match (method, segments.as_slice()) {
-        ("POST", [v1, customers, id]) if v1 == "v1" && customers == "customers" => {
-            let params = match parse_params(&String::from_utf8_lossy(body)) {
-                Ok(params) => params,
-                Err(e) => return Some(Err(e)),
-            };
-            Some(update_customer(store, id, &params))
-        }
-        _ => None,
-    }
-}
-
-/// `POST /v1/customers/{id}`: sets `name`, `email`, `description` (an empty value unsets
-/// it, as on Stripe) and `metadata[key]` (an empty value removes the key; `metadata=` empty
-/// removes every key). Any other parameter is `parameter_unknown`; a deleted customer is
-/// `resource_missing`. Answers the updated customer; its change is a `customer.updated`
-/// event with `previous_attributes`.
-pub fn update_customer(
-    store: &mut Store,
-    id: &str,
-    params: &Params,
-) -> Result<(Value, Vec<Change>), ApiError> {
-    for key in params.keys() {
-        let known = matches!(key.as_str(), "name" | "email" | "description" | "metadata")
-            || key
-                .strip_prefix("metadata[")
-                .and_then(|k| k.strip_suffix(']'))
-                .is_some_and(|k| !k.is_empty() && !k.contains(['[', ']']));
-        if !known {
-            return Err(ApiError::invalid(
-                400,
-                "parameter_unknown",
-                Some(key),
-                format!("Received unknown parameter: {key}"),
-            ));
-        }
-    }
-    let before = store
-        .get("customer", id)
-        .filter(|c| c["deleted"] != json!(true))
-        .cloned()
-        .ok_or_else(|| ApiError::missing("customer", id, "id"))?;
-    let mut after = before.clone();
-    for (key, value) in params {
-        let text = if value.is_empty() {
-            Value::Null
-        } else {
-            json!(value)
-        };
-        match key.as_str() {
-            "metadata" if value.is_empty() => after["metadata"] = json!({}),
-            "metadata" => {
-                return Err(ApiError::bad_param(
-                    "metadata",
-                    "Invalid metadata: set keys with metadata[key]=value, or send an empty value to unset them all".into(),
-                ))
-            }
-            field @ ("name" | "email" | "description") => after[field] = text,
-            metadata_key => {
-                let k = &metadata_key["metadata[".len()..metadata_key.len() - 1];
-                if !after["metadata"].is_object() {
-                    after["metadata"] = json!({});
-                }
-                let map = after["metadata"].as_object_mut().expect("an object");
-                if value.is_empty() {
-                    map.remove(k);
-                } else {
-                    map.insert(k.to_owned(), json!(value));
-                }
-            }
-        }
-    }
-    store.put(after.clone());
-    let change = Change {
-        event_type: "customer.updated".into(),
-        previous_attributes: Some(super::webhooks::previous_attributes(&before, &after)),
-        object: after.clone(),
-    };
-    Ok((after, vec![change]))
 }
 
 /// One endpoint.
@@ -312,19 +217,7 @@ impl Route {
         if method != self.method {
             return None;
         }
-        let pattern: Vec<&str> = self.path.trim_start_matches('/').split('/').collect();
-        if pattern.len() != segments.len() {
-            return None;
-        }
-        let mut id = "";
-        for (want, got) in pattern.iter().zip(segments) {
-            match *want {
-                "{id}" => id = got,
-                literal if literal == got => {}
-                _ => return None,
-            }
-        }
-        Some(id)
+        match_path(self.path, segments)
     }
 
     /// Refuses the first parameter (in name order) the route does not take.
@@ -341,6 +234,24 @@ impl Route {
             )),
         }
     }
+}
+
+/// `Some(id)` (empty without `{id}`) if the decoded `segments` match `pattern`, a path whose
+/// segment `{id}` matches any one segment.
+pub(super) fn match_path<'s>(pattern: &str, segments: &'s [String]) -> Option<&'s str> {
+    let pattern: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+    if pattern.len() != segments.len() {
+        return None;
+    }
+    let mut id = "";
+    for (want, got) in pattern.iter().zip(segments) {
+        match *want {
+            "{id}" => id = got,
+            literal if literal == got => {}
+            _ => return None,
+        }
+    }
+    Some(id)
 }
 
 fn parse_params(query: &str) -> Result<Params, ApiError> {
@@ -856,74 +767,6 @@ mod tests {
         );
         let err = get(&store, "/v1/prices?active=yes").unwrap_err();
         assert_eq!(err.body["error"]["param"], json!("active"));
-    }
-
-    fn post(store: &mut Store, path: &str, body: &str) -> Result<(Value, Vec<Change>), ApiError> {
-        change(store, "POST", path, body.as_bytes()).expect("a write endpoint")
-    }
-
-    #[test]
-    fn posting_to_a_customer_updates_it_and_reports_a_customer_updated_change() {
-        let mut store = store_with_customers(1);
-        store.update("customer", "cus_000", |c| {
-            c["metadata"] = json!({"keep": "1", "drop": "2"})
-        });
-
-        let (answer, changes) = post(
-            &mut store,
-            "/v1/customers/cus_000",
-            "name=New+Name&metadata%5Btier%5D=gold&metadata[drop]=&description=",
-        )
-        .unwrap();
-
-        assert_eq!(answer["name"], json!("New Name"));
-        assert_eq!(answer["metadata"], json!({"keep": "1", "tier": "gold"}));
-        assert_eq!(answer["description"], Value::Null);
-        assert_eq!(store.get("customer", "cus_000").unwrap(), &answer);
-        assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].event_type, "customer.updated");
-        assert_eq!(changes[0].object, answer);
-        assert_eq!(
-            changes[0].previous_attributes,
-            Some(json!({"name": "N", "metadata": {"keep": "1", "drop": "2"}}))
-        );
-        let (cleared, _) = post(&mut store, "/v1/customers/cus_000", "metadata=").unwrap();
-        assert_eq!(cleared["metadata"], json!({}));
-    }
-
-    #[test]
-    fn posting_to_a_customer_refuses_unknown_parameters_and_missing_customers() {
-        let mut store = store_with_customers(1);
-        for (body, param) in [
-            ("balance=5", "balance"),
-            ("metadata[]=x", "metadata[]"),
-            ("metadata[a][b]=x", "metadata[a][b]"),
-        ] {
-            let err = post(&mut store, "/v1/customers/cus_000", body).unwrap_err();
-            assert_eq!(err.status, 400, "{body}");
-            assert_eq!(err.body["error"]["code"], json!("parameter_unknown"));
-            assert_eq!(err.body["error"]["param"], json!(param));
-        }
-        let err = post(&mut store, "/v1/customers/cus_000", "metadata=x").unwrap_err();
-        assert_eq!(err.body["error"]["param"], json!("metadata"));
-        let err = post(&mut store, "/v1/customers/cus_nope", "name=x").unwrap_err();
-        assert_eq!(err.status, 404);
-        assert_eq!(err.body["error"]["code"], json!("resource_missing"));
-        store.delete_customer("cus_000", 5);
-        let err = post(&mut store, "/v1/customers/cus_000", "name=x").unwrap_err();
-        assert_eq!(err.status, 404);
-        assert_eq!(
-            store.get("customer", "cus_000").unwrap()["deleted"],
-            json!(true)
-        );
-    }
-
-    #[test]
-    fn only_posts_to_one_customer_are_write_endpoints() {
-        let mut store = store_with_customers(1);
-        assert!(change(&mut store, "GET", "/v1/customers/cus_000", b"").is_none());
-        assert!(change(&mut store, "POST", "/v1/customers", b"").is_none());
-        assert!(change(&mut store, "POST", "/v1/prices/price_1", b"").is_none());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Store {
     subscriptions: BTreeMap<String, Value>,
     prices: BTreeMap<String, Value>,
     products: BTreeMap<String, Value>,
+    /// The last number [`Store::new_id`] used.
+    last_id: u64,
 }
 
 impl Store {
@@ -101,6 +103,35 @@ impl Store {
             }
         }
         true
+    }
+
+    /// A new id with `prefix` (`cus`, `sub`, `si`): `<prefix>_Sbx` and a number that grows
+    /// with each call, skipping ids already stored (as customers, subscriptions or items).
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        loop {
+            self.last_id += 1;
+            let id = format!("{prefix}_Sbx{:08}", self.last_id);
+            let taken = self.customers.contains_key(&id)
+                || self.subscriptions.contains_key(&id)
+                || self.subscriptions.values().any(|s| {
+                    s["items"]["data"]
+                        .as_array()
+                        .is_some_and(|items| items.iter().any(|i| i["id"] == json!(id)))
+                });
+            if !taken {
+                return id;
+            }
+        }
+    }
+
+    /// Moves a subscription to `status` and nothing else, as Stripe does on its own: e.g.
+    /// `paused` (a trial ended without a payment method, with
+    /// `trial_settings.end_behavior.missing_payment_method = pause`), `past_due` (a renewal
+    /// failed), `unpaid`, `incomplete_expired`. Returns false if there is no such subscription.
+    /// For the `customer.subscription.updated` event too, use `Sandbox::update` with the same
+    /// change.
+    pub fn set_subscription_status(&mut self, id: &str, status: &str) -> bool {
+        self.update("subscription", id, |s| s["status"] = json!(status))
     }
 
     fn map(&self, object: &str) -> Option<&BTreeMap<String, Value>> {
@@ -205,6 +236,32 @@ mod tests {
         assert_eq!(expired["canceled_at"], Value::Null);
         let other = store.get("subscription", "sub_other").unwrap();
         assert_eq!(other["status"], json!("active"));
+    }
+
+    #[test]
+    fn new_ids_are_distinct_and_skip_stored_ones() {
+        let mut store = Store::new();
+        store.put(customer("cus_Sbx00000001", "N", "a@example.com", 1));
+        subscribed(&mut store, "sub_1", "cus_1", "active");
+        store.update("subscription", "sub_1", |s| {
+            s["items"]["data"][0]["id"] = json!("si_Sbx00000002")
+        });
+        assert_eq!(store.new_id("cus"), "cus_Sbx00000002");
+        assert_eq!(store.new_id("si"), "si_Sbx00000003");
+        assert_eq!(store.new_id("sub"), "sub_Sbx00000004");
+    }
+
+    #[test]
+    fn a_subscription_status_can_be_moved_as_stripe_moves_it() {
+        let mut store = Store::new();
+        subscribed(&mut store, "sub_1", "cus_1", "trialing");
+        assert!(store.set_subscription_status("sub_1", "paused"));
+        assert_eq!(
+            store.get("subscription", "sub_1").unwrap()["status"],
+            json!("paused")
+        );
+        assert!(store.set_subscription_status("sub_1", "past_due"));
+        assert!(!store.set_subscription_status("sub_nope", "paused"));
     }
 
     #[test]

@@ -11,9 +11,11 @@
 //!   answered, with its status and body ([`Delivery`]), so a test awaits the delivery instead
 //!   of sleeping. There is one attempt per event (Stripe retries failures; a test that wants a
 //!   retry sends the event again with [`Sandbox::send_event`]).
-//! - The `POST /v1/customers/{id}` endpoint ([`super::routes::change`]) delivers its
-//!   `customer.updated` event the same way before it answers, so `--demo` data changed with
-//!   curl is fresh in the server as soon as curl returns.
+//! - The write endpoints ([`super::writes`]) deliver their events (`customer.created`,
+//!   `customer.subscription.updated`, …) the same way before they answer, so `--demo` data
+//!   changed with curl, or by a mutation, is fresh in the server as soon as the call returns.
+//!   Their events carry the request's id and `Idempotency-Key` in `request`. A replayed
+//!   idempotent request sends no event.
 
 use std::time::Duration;
 
@@ -21,7 +23,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use super::{lock, routes, unix_now, Sandbox, State};
+use super::{lock, routes, unix_now, writes, Sandbox, State};
 use crate::stripe::DEFAULT_API_VERSION;
 
 /// How long the sandbox waits for the receiver of a webhook to answer.
@@ -133,7 +135,12 @@ fn rendered(object: &str, stored: &Value) -> Value {
 }
 
 impl State {
-    fn event(&self, change: Change, request_id: Option<&str>) -> Value {
+    fn event(
+        &self,
+        change: Change,
+        request_id: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> Value {
         let n = self
             .event_ids
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
@@ -150,7 +157,7 @@ impl State {
             "data": data,
             "livemode": false,
             "pending_webhooks": 1,
-            "request": { "id": request_id, "idempotency_key": null },
+            "request": { "id": request_id, "idempotency_key": idempotency_key },
             "type": change.event_type,
         })
     }
@@ -203,13 +210,19 @@ impl State {
     }
 
     /// Delivers one event per change, in order, when a target is set (for the write
-    /// endpoints: a failed delivery is logged, never an API error).
-    pub(super) async fn deliver_changes(&self, changes: Vec<Change>, request_id: &str) {
+    /// endpoints: a failed delivery is logged, never an API error). The events name the
+    /// request and its `Idempotency-Key` in `request`, as Stripe's do.
+    pub(super) async fn deliver_changes(
+        &self,
+        changes: Vec<Change>,
+        request_id: &str,
+        idempotency_key: Option<&str>,
+    ) {
         if lock(&self.webhooks).is_none() {
             return;
         }
         for change in changes {
-            let event = self.event(change, Some(request_id));
+            let event = self.event(change, Some(request_id), idempotency_key);
             match self.send(&event).await {
                 Ok(delivery) if (200..300).contains(&delivery.status) => {}
                 Ok(delivery) => tracing::warn!(
@@ -226,7 +239,7 @@ impl State {
 
 impl Sandbox {
     /// From now on, data changes made through this sandbox ([`Sandbox::update`],
-    /// [`Sandbox::create`], [`Sandbox::delete_customer`], `POST /v1/customers/{id}`) send their
+    /// [`Sandbox::create`], [`Sandbox::delete_customer`], the write endpoints) send their
     /// events to `url`, signed with `secret`. Replaces an earlier target.
     pub fn send_webhooks_to(&self, url: &str, secret: &str) {
         // No idle connections are kept: deliveries are made from the caller's runtime or
@@ -274,6 +287,7 @@ impl Sandbox {
                 object: after,
             },
             None,
+            None,
         );
         self.state.send(&event).await
     }
@@ -295,6 +309,7 @@ impl Sandbox {
                 previous_attributes: None,
             },
             None,
+            None,
         );
         self.state.send(&event).await
     }
@@ -306,38 +321,14 @@ impl Sandbox {
     pub async fn delete_customer(&self, id: &str) -> Result<Vec<Delivery>, DeliveryError> {
         self.state.target()?;
         let changes = self
-            .with_store(|store| {
-                let customer = store.get("customer", id)?.clone();
-                let live: Vec<String> = store
-                    .objects("subscription")
-                    .filter(|s| s["customer"] == json!(id) && s["status"] != json!("canceled"))
-                    .filter_map(|s| s["id"].as_str().map(str::to_owned))
-                    .collect();
-                store.delete_customer(id, unix_now());
-                let mut changes: Vec<Change> = live
-                    .iter()
-                    .filter_map(|sub| store.get("subscription", sub))
-                    .filter(|sub| sub["status"] == json!("canceled"))
-                    .map(|sub| Change {
-                        event_type: event_type("subscription", "deleted"),
-                        object: rendered("subscription", sub),
-                        previous_attributes: None,
-                    })
-                    .collect();
-                changes.push(Change {
-                    event_type: event_type("customer", "deleted"),
-                    object: customer,
-                    previous_attributes: None,
-                });
-                Some(changes)
-            })
+            .with_store(|store| writes::customer_deletion(store, id, unix_now()))
             .ok_or_else(|| DeliveryError::NoSuchObject {
                 object: "customer".into(),
                 id: id.to_owned(),
             })?;
         let mut deliveries = Vec::with_capacity(changes.len());
         for change in changes {
-            let event = self.state.event(change, None);
+            let event = self.state.event(change, None, None);
             deliveries.push(self.state.send(&event).await?);
         }
         Ok(deliveries)
@@ -352,6 +343,7 @@ impl Sandbox {
                 object,
                 previous_attributes: None,
             },
+            None,
             None,
         );
         self.state.send(&event).await
