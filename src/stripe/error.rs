@@ -173,6 +173,23 @@ impl StripeError {
         }
     }
 
+    /// The error for a write Stripe refused with HTTP 400: a `resource_missing` there names
+    /// a parameter of the write (`items[0][price]`, `customer`, or none for "no payment
+    /// method"), so it is a refused request ([`StripeError::InvalidRequest`] with code
+    /// `resource_missing`), not an absent object. A 404 (the object in the URL) stays
+    /// [`StripeError::NotFound`].
+    pub fn refused_write(self) -> StripeError {
+        match self {
+            StripeError::NotFound { param, request_id } => StripeError::InvalidRequest {
+                status: 400,
+                code: Some("resource_missing".to_owned()),
+                param,
+                request_id,
+            },
+            other => other,
+        }
+    }
+
     /// Stripe's `Request-Id` for this failure, when Stripe answered.
     pub fn request_id(&self) -> Option<&str> {
         match self {
@@ -370,5 +387,22 @@ mod tests {
             StripeError::from_response(400, rid(), body),
             StripeError::IdempotencyConflict { request_id: rid() }
         );
+    }
+
+    #[test]
+    fn a_write_refused_for_a_missing_object_it_names_is_an_invalid_request() {
+        let body = br#"{"error":{"type":"invalid_request_error","code":"resource_missing","param":"items[0][price]"}}"#;
+        let err = StripeError::from_response(400, None, body).refused_write();
+        assert_eq!(
+            err,
+            StripeError::InvalidRequest {
+                status: 400,
+                code: Some("resource_missing".into()),
+                param: Some("items[0][price]".into()),
+                request_id: None
+            }
+        );
+        let other = StripeError::RateLimited { request_id: None };
+        assert_eq!(other.clone().refused_write(), other);
     }
 }

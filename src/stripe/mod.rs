@@ -497,7 +497,10 @@ impl StripeClient {
                 Some("false") => Some(false),
                 _ => None,
             };
-            let err = StripeError::from_response(status, request_id, &body);
+            let mut err = StripeError::from_response(status, request_id, &body);
+            if outgoing.method != reqwest::Method::GET && status == 400 {
+                err = err.refused_write();
+            }
             if !matches!(err, StripeError::NotFound { .. }) {
                 tracing::warn!(status, error = %err, "stripe call failed");
             }
