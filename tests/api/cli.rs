@@ -248,6 +248,48 @@ async fn with_a_token_the_advertised_graphiql_url_opens_and_the_log_says_how_to_
     assert_eq!(refused.status(), 401);
 }
 
+#[tokio::test]
+async fn the_demo_lets_a_person_run_mutations_without_a_token_and_reads_them_back() {
+    let demo = start_demo();
+    let http = reqwest::Client::new();
+    let url = format!("{}/graphql", demo.base);
+    let data = query_data(
+        &http,
+        &url,
+        "mutation { createSubscription(customer: \"cus_AvaMartinez\", items: [{price: \"price_EssentialsMonthly\"}], idempotencyKey: \"demo-1\") { id status } }",
+    )
+    .await;
+    let created = &data["createSubscription"];
+    assert_eq!(created["status"], json!("active"), "Ava has a card on file");
+    let id = created["id"].as_str().unwrap();
+    let read = query_data(
+        &http,
+        &url,
+        &format!("{{ subscription(id: \"{id}\") {{ status customerId }} }}"),
+    )
+    .await;
+    assert_eq!(
+        read["subscription"],
+        json!({"status": "active", "customerId": "cus_AvaMartinez"})
+    );
+    // A Hasura role header can still only narrow: `user` may not write.
+    let body: Value = http
+        .post(&url)
+        .header("x-hasura-role", "user")
+        .json(&json!({"query": "mutation { deleteCustomer(id: \"cus_AvaMartinez\") { id } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        json!("FORBIDDEN"),
+        "{body}"
+    );
+}
+
 #[test]
 fn the_healthcheck_subcommand_reports_a_running_server() {
     let demo = start_demo();
