@@ -183,3 +183,41 @@ def test_with_a_token_configured_the_page_asks_for_it_and_runs_the_query_once_it
     stored = page.evaluate("() => JSON.stringify(localStorage)")
     assert token not in stored
     assert_offline_and_clean(session, allowed_console_errors=refused)
+
+
+def readme_mutations() -> list[str]:
+    """The operations of the README's ```graphql block of mutations, each brace-balanced."""
+    blocks = re.findall(r"```graphql\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    block = next(b for b in blocks if b.lstrip().startswith("mutation"))
+    operations, depth, start = [], 0, None
+    for i, ch in enumerate(block):
+        if ch == "{":
+            if depth == 0:
+                start = block.rfind("mutation", 0, i)
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                operations.append(block[start : i + 1])
+    assert operations, "README.md has a block of mutations"
+    return operations
+
+
+def test_graphiql_runs_the_readmes_first_mutation_against_the_demo(server, open_session):
+    session = open_session(server)
+    open_graphiql(session)
+    mutation = readme_mutations()[0]
+    assert "createCustomer" in mutation, mutation
+    session.page.eval_on_selector(QUERY_EDITOR, "(el, text) => el.CodeMirror.setValue(text)", mutation)
+    with session.page.expect_response(
+        lambda r: r.url == f"{server.base}/graphql" and r.request.method == "POST"
+    ) as executed:
+        session.page.click(RUN_BUTTON)
+    assert executed.value.status == 200
+    wait_for_editor_text(session, RESULT, '"createCustomer"')
+    response = json.loads(editor_text(session, RESULT))
+    assert "errors" not in response, response
+    created = response["data"]["createCustomer"]
+    assert created["id"].startswith("cus_"), created
+    assert created["email"] == "jane@example.com"
+    assert_offline_and_clean(session)
