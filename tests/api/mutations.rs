@@ -471,6 +471,25 @@ async fn a_stripe_server_error_on_a_post_is_retried_with_the_same_key() {
     let posts = calls(&app, "POST", "/v1/customers");
     assert_eq!(posts.len(), 2);
     assert_eq!(posts[0].idempotency_key, posts[1].idempotency_key);
+    // Writes are counted under their route template, like reads.
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let endpoint = "endpoint=\"POST /v1/customers\"";
+    for series in [
+        format!("stripe_graphql_stripe_retries_total{{{endpoint},reason=\"5xx\"}} 1"),
+        format!("stripe_graphql_stripe_requests_total{{{endpoint},status=\"500\"}} 1"),
+        format!("stripe_graphql_stripe_requests_total{{{endpoint},status=\"200\"}} 1"),
+    ] {
+        assert!(text.lines().any(|l| l == series), "{series} in:\n{text}");
+    }
 }
 
 #[tokio::test]
