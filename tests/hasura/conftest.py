@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from graphql import GraphQLSchema, build_schema
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -94,6 +95,18 @@ def apply_down(conn: psycopg.Connection) -> None:
 def apply_seeds(conn: psycopg.Connection) -> None:
     for f in hp.seed_files():
         run_sql_file(conn, f)
+
+
+@pytest.fixture(scope="session")
+def schema() -> GraphQLSchema:
+    """The server's SDL (schema.graphql, or STRIPE_GRAPHQL_SCHEMA), as graphql-core builds it."""
+    path = hp.SERVER_SCHEMA_FILE
+    if not path.is_file():
+        pytest.fail(
+            f"{path} not found: the server's SDL must be generated into the repository root "
+            "(or STRIPE_GRAPHQL_SCHEMA must point at it)"
+        )
+    return build_schema(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")

@@ -123,6 +123,42 @@ def collection_query(collection: str, query_name: str) -> str:
     raise KeyError(f"query {query_name!r} not found in collection {collection!r}")
 
 
+def collection_queries() -> dict[tuple[str, str], str]:
+    """(collection, query name) -> document text, for every collection."""
+    out = {}
+    for coll in metadata("query_collections.yaml"):
+        for q in coll["definition"]["queries"]:
+            key = (coll["name"], q["name"])
+            assert key not in out, f"query {key} defined twice"
+            out[key] = q["query"]
+    return out
+
+
+def rest_endpoints() -> list[dict]:
+    return metadata("rest_endpoints.yaml")
+
+
+def rest_endpoint(name: str) -> dict:
+    matches = [ep for ep in rest_endpoints() if ep["name"] == name]
+    assert len(matches) == 1, f"expected exactly one REST endpoint named {name!r}"
+    return matches[0]
+
+
+def url_segments(url: str) -> list[str]:
+    """A REST endpoint's URL template split as Hasura splits it (on every `/`)."""
+    return url.split("/")
+
+
+def url_variables(url: str) -> list[str]:
+    """The `:name` segments of a URL template, in order (Hasura fills `$name` from them)."""
+    return [seg[1:] for seg in url_segments(url) if seg.startswith(":")]
+
+
+def endpoint_document(endpoint: dict) -> str:
+    ref = endpoint["definition"]["query"]
+    return collection_query(ref["collection_name"], ref["query_name"])
+
+
 # --------------------------------------------------------------------------------------------
 # Migrations and seeds
 # --------------------------------------------------------------------------------------------

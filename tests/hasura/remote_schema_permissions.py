@@ -12,6 +12,13 @@ cannot drift from it; the Hasura metadata keeps a copy (Hasura needs it inline) 
 comments in hasura/metadata/remote_schemas.yaml, and test_remote_schema.py fails when the copy
 differs from what this module computes.
 
+Writes are never granted: the SDL declares only the `query` operation, and the mutation root,
+the subscription root and every type that only they reach (the mutations' input types, enums
+and answer types, e.g. StripeAddressInput, StripePauseBehavior, StripeDeletedCustomer) are
+dropped by name (`excluded_types`), whatever the walk collected. A `user` therefore has no
+`stripe { ... }` mutation field at all in Hasura; the admin (or a role granted a permission of
+its own) writes.
+
     python remote_schema_permissions.py            # print the SDL
     python remote_schema_permissions.py --write    # rewrite the block in remote_schemas.yaml
 (or `tests/hasura/run.sh --write-permissions`, which provides the Python packages).
@@ -126,6 +133,37 @@ class _Collector:
                 self.walk(parent, frag.selection_set)
 
 
+def _reachable_types(roots) -> set[str]:
+    """Names of every named type reachable from `roots` (object types) through field types,
+    argument types and input fields; built-in scalars and introspection types excluded."""
+    seen: set[str] = set()
+    stack = [r for r in roots if r is not None]
+    while stack:
+        named = get_named_type(stack.pop())
+        if named.name in seen or named.name in specified_scalar_types or named.name.startswith("__"):
+            continue
+        seen.add(named.name)
+        if isinstance(named, (GraphQLObjectType, GraphQLInterfaceType)):
+            for field in named.fields.values():
+                stack.append(field.type)
+                stack.extend(arg.type for arg in field.args.values())
+            stack.extend(named.interfaces)
+        elif isinstance(named, GraphQLInputObjectType):
+            stack.extend(f.type for f in named.fields.values())
+        elif isinstance(named, GraphQLUnionType):
+            stack.extend(named.types)
+    return seen
+
+
+def excluded_types(schema: GraphQLSchema) -> set[str]:
+    """What the `user` permission never contains: the mutation and subscription roots and every
+    type reachable only from them (not from the query root), i.e. the write-only input objects,
+    enums and answer types."""
+    write_roots = [t for t in (schema.mutation_type, schema.subscription_type) if t is not None]
+    only_writes = _reachable_types(write_roots) - _reachable_types([schema.query_type])
+    return only_writes | {t.name for t in write_roots}
+
+
 def _definition_nodes(doc: DocumentNode) -> dict[str, object]:
     nodes = {}
     for d in doc.definitions:
@@ -160,6 +198,7 @@ def build_permission_sdl(schema_sdl: str, root_field: str, selection: FieldNode,
     collector.walk(named, selection.selection_set)
 
     nodes = _definition_nodes(doc)
+    # Only the query operation: no `mutation:` or `subscription:` entry, whatever the server has.
     out = [
         SchemaDefinitionNode(
             description=None,
@@ -172,8 +211,11 @@ def build_permission_sdl(schema_sdl: str, root_field: str, selection: FieldNode,
             ),
         )
     ]
+    # The write side is dropped explicitly, not merely left unvisited: the mutation root and
+    # the types only mutations use never reach the role, even if a future walk collected one.
+    excluded = excluded_types(schema)
     names = [root.name] + sorted(
-        (set(collector.fields) | collector.whole_types) - {root.name}
+        (set(collector.fields) | collector.whole_types) - {root.name} - excluded
     )
     for name in names:
         node = nodes.get(name)
@@ -205,7 +247,11 @@ def build_permission_sdl(schema_sdl: str, root_field: str, selection: FieldNode,
         else:
             raise NotImplementedError(f"cannot copy definition of {name}")
         out.append(node)
-    return print_ast(DocumentNode(definitions=tuple(out))).strip() + "\n"
+    sdl = print_ast(DocumentNode(definitions=tuple(out))).strip() + "\n"
+    granted = build_ast_schema(parse(sdl))
+    if granted.mutation_type is not None or granted.subscription_type is not None:
+        raise ValueError("the role's schema must not have a mutation or subscription root")
+    return sdl
 
 
 def expected_permission_sdl(schema_file: Path | None = None) -> str:

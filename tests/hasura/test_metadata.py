@@ -304,7 +304,7 @@ def test_seed_query_fits_the_tracked_schema(db):
 
 
 def test_rest_endpoint():
-    (ep,) = hp.metadata("rest_endpoints.yaml")
+    ep = hp.rest_endpoint("getCustomer")
     assert ep["url"] == "customers/:sso_id"
     assert ep["methods"] == ["GET"]
     ref = ep["definition"]["query"]

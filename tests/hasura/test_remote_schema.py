@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from graphql import (
@@ -62,17 +63,6 @@ HASURA_NAMES = {
     "date", "String_comparison_exp", "Int_comparison_exp", "Boolean_comparison_exp",
     "uuid_comparison_exp", "timestamptz_comparison_exp",
 }
-
-
-@pytest.fixture(scope="module")
-def schema() -> GraphQLSchema:
-    path = hp.SERVER_SCHEMA_FILE
-    if not path.is_file():
-        pytest.fail(
-            f"{path} not found: the server's SDL must be generated into the repository root "
-            "(or STRIPE_GRAPHQL_SCHEMA must point at it)"
-        )
-    return build_schema(path.read_text(encoding="utf-8"))
 
 
 def join_spec() -> tuple[str, dict]:
@@ -220,3 +210,45 @@ def test_user_can_run_stripe_data(schema):
 def test_user_cannot_list_stripe_customers():
     role = build_schema(rsp.committed_permission_sdl())
     assert set(role.query_type.fields) == {join_spec()[0]}
+
+
+def test_user_permission_has_no_mutations(schema):
+    """Writes are for the admin: the `user` role's SDL has no `mutation:` root, no type of the
+    server's mutation root, none of its fields and none of the types only mutations use."""
+    sdl = rsp.committed_permission_sdl()
+    assert not re.search(r"\b(mutation|subscription)\s*:", sdl), "a write root in the user SDL"
+    role = build_schema(sdl)
+    assert role.mutation_type is None and role.subscription_type is None
+    assert set(role.type_map).isdisjoint(rsp.excluded_types(schema))
+    if schema.mutation_type is not None:
+        assert schema.mutation_type.name not in role.type_map
+        assert set(role.query_type.fields).isdisjoint(schema.mutation_type.fields)
+
+
+def test_generator_drops_the_mutation_root_and_what_only_it_uses():
+    """The generator itself, on a schema with writes: shared types stay, write-only ones go."""
+    sdl = """
+    schema { query: Q mutation: M }
+    type Q { customer(id: String!): C }
+    type M {
+      createC(address: StripeAddressInput, mode: StripeMode, at: UnixTimestamp): C
+      deleteC(id: String!): StripeDeleted
+    }
+    type C { id: String! created: UnixTimestamp! }
+    input StripeAddressInput { city: String nested: StripeNestedInput }
+    input StripeNestedInput { x: Int }
+    enum StripeMode { a b }
+    type StripeDeleted { id: String! deleted: Boolean! }
+    scalar UnixTimestamp
+    """
+    schema = build_schema(sdl)
+    assert rsp.excluded_types(schema) == {
+        "M", "StripeAddressInput", "StripeNestedInput", "StripeMode", "StripeDeleted",
+    }
+    selection = parse("{ customer(id: \"cus_1\") { id created } }").definitions[0]
+    (field,) = selection.selection_set.selections
+    out = rsp.build_permission_sdl(sdl, "customer", field)
+    role = build_schema(out)
+    assert role.mutation_type is None and "mutation" not in out
+    assert set(role.type_map) >= {"Q", "C", "UnixTimestamp"}
+    assert set(role.type_map).isdisjoint(rsp.excluded_types(schema))
