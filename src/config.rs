@@ -22,6 +22,7 @@ use crate::{
         },
         write::{WriteSettings, DEFAULT_WRITER_ROLE},
     },
+    hasura::HasuraSettings,
     http::{HttpSettings, MetricsAuth},
     limits::{self, Limits},
     secret::SecretString,
@@ -201,6 +202,22 @@ pub struct Cli {
     )]
     pub stripe_webhook_secret: Option<SecretString>,
 
+    /// Hasura's GraphQL endpoint (e.g. http://hasura:8080/v1/graphql), for the profile
+    /// write-back (ensureStripeCustomer, POST /hasura/events, lifecycle dates from webhooks).
+    /// Empty counts as unset; needs HASURA_ADMIN_SECRET.
+    #[arg(long, env = "HASURA_GRAPHQL_URL", value_name = "URL")]
+    pub hasura_graphql_url: Option<String>,
+
+    /// Hasura's admin secret, sent with a narrow x-hasura-role on every call. Empty counts as
+    /// unset.
+    #[arg(
+        long,
+        env = "HASURA_ADMIN_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub hasura_admin_secret: Option<SecretString>,
+
     /// Seconds a webhook signature's timestamp may be from this server's clock, either way.
     #[arg(long, env = "STRIPE_WEBHOOK_TOLERANCE_SECONDS", default_value_t = 300,
           value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -307,6 +324,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The webhook endpoint's secret and tolerance; `None` disables `POST /webhooks/stripe`.
     pub webhook: Option<WebhookSettings>,
+    /// Where Hasura is, for the profile write-back; `None` disables it.
+    pub hasura: Option<HasuraSettings>,
     /// What one request may cost, and how many run at once.
     pub limits: Limits,
 }
@@ -425,6 +444,7 @@ impl Cli {
                 })
             }
         };
+        let hasura = hasura_settings(self.hasura_graphql_url.as_deref(), self.hasura_admin_secret)?;
         let scoping = scoping_settings(
             self.hasura_scoping,
             &self.hasura_trusted_roles,
@@ -467,6 +487,7 @@ impl Cli {
             listen_addr: self.listen_addr,
             log_format: self.log_format,
             webhook,
+            hasura,
             limits: Limits {
                 max_stripe_fields: to_usize(self.max_stripe_fields),
                 max_query_depth: to_usize(self.max_query_depth),
@@ -502,6 +523,40 @@ fn scoping_settings(
         trusted_roles: roles,
         metadata_key: key.to_owned(),
     })
+}
+
+/// Checks `HASURA_GRAPHQL_URL` and `HASURA_ADMIN_SECRET`: both or neither (empty counts as
+/// unset), the URL http(s) with a host.
+fn hasura_settings(
+    url: Option<&str>,
+    secret: Option<SecretString>,
+) -> Result<Option<HasuraSettings>, ConfigError> {
+    let url = url.map(str::trim).filter(|u| !u.is_empty());
+    let secret = secret.filter(|s| !s.is_blank());
+    match (url, secret) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError(
+            "HASURA_GRAPHQL_URL is set but HASURA_ADMIN_SECRET is not: the profile write-back needs both".into(),
+        )),
+        (None, Some(_)) => Err(ConfigError(
+            "HASURA_ADMIN_SECRET is set but HASURA_GRAPHQL_URL is not: the profile write-back needs both".into(),
+        )),
+        (Some(raw), Some(secret)) => {
+            let url = url::Url::parse(raw)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "HASURA_GRAPHQL_URL `{raw}` is not an http(s) URL (e.g. http://hasura:8080/v1/graphql)"
+                    ))
+                })?;
+            Ok(Some(HasuraSettings {
+                url,
+                admin_secret: secret,
+                timeout: Duration::from_secs(10),
+            }))
+        }
+    }
 }
 
 /// A comma-separated list of Hasura role names from the variable `name`: each non-empty and

@@ -56,12 +56,14 @@ use crate::{
     graphql::{
         self,
         error::{self, code_of},
+        profile::SsoMetadataKey,
         scope::{Authentication, Caller, ScopingSettings},
         write::{WriteAccess, WriteSettings},
         Executor,
     },
     limits::Limits,
     metrics::{self, GraphqlOutcome, Metrics, WebhookOutcome},
+    profile::{ProfileEvent, ProfileSync, SyncError},
     secret::SecretString,
     stripe::StripeClient,
     webhook::{self, WebhookSettings},
@@ -153,6 +155,8 @@ pub struct AppState {
     pub scoping: ScopingSettings,
     /// Who may run mutations ([`WriteAccess`]).
     pub writes: WriteSettings,
+    /// The profile write-back through Hasura; `None` without `HASURA_GRAPHQL_URL`.
+    pub profile: Option<ProfileSync>,
     readiness: Readiness,
     /// One permit per GraphQL request being answered (`MAX_REQUESTS_IN_FLIGHT`).
     in_flight: Semaphore,
@@ -185,6 +189,7 @@ impl AppState {
             metrics_auth: settings.metrics_auth,
             scoping: settings.scoping.clone(),
             writes: settings.writes.clone(),
+            profile: None,
             readiness: Readiness {
                 stripe,
                 last: Mutex::new(None),
@@ -204,6 +209,32 @@ impl AppState {
         self.in_flight = Semaphore::new(limits.max_requests_in_flight);
         self.deadline = limits.request_deadline;
         self
+    }
+}
+
+impl AppState {
+    /// Enables the profile write-back (`ensureStripeCustomer`, `POST /hasura/events`,
+    /// lifecycle dates from Stripe webhooks).
+    pub fn with_profile(mut self, profile: Option<ProfileSync>) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// What every GraphQL request of `req` carries in its data: who it is for, whether it
+    /// may write, the SSO metadata key and, when configured, the profile write-back.
+    fn request_data(
+        &self,
+        req: &HttpRequest,
+        request: async_graphql::Request,
+    ) -> async_graphql::Request {
+        let mut request = request
+            .data(caller(self, req))
+            .data(write_access(self, req))
+            .data(SsoMetadataKey(self.scoping.metadata_key.clone()));
+        if let Some(profile) = &self.profile {
+            request = request.data(profile.clone());
+        }
+        request
     }
 }
 
@@ -249,6 +280,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/webhooks/stripe", web::post().to(stripe_webhook))
+                .route("/hasura/events", web::post().to(hasura_event))
                 .route("/metrics", web::get().to(metrics_text)),
         );
     }
@@ -409,8 +441,6 @@ async fn post(
         ));
     }
     let request_id = req.extensions().get::<RequestId>().cloned();
-    let caller = caller(state, req);
-    let access = write_access(state, req);
     let run = Run {
         graphql: &state.graphql,
         request_id: request_id.as_ref(),
@@ -419,17 +449,13 @@ async fn post(
     };
     let response = match request {
         async_graphql::BatchRequest::Single(r) => {
-            async_graphql::BatchResponse::Single(run.execute(r.data(caller).data(access)).await)
+            async_graphql::BatchResponse::Single(run.execute(state.request_data(req, r)).await)
         }
         async_graphql::BatchRequest::Batch(rs) => {
             // The budget is the request's: a batch's operations count together.
             let mut prepared: Vec<_> = rs
                 .into_iter()
-                .map(|r| {
-                    state
-                        .graphql
-                        .prepare(r.data(caller.clone()).data(access.clone()))
-                })
+                .map(|r| state.graphql.prepare(state.request_data(req, r)))
                 .collect();
             let total = prepared
                 .iter_mut()
@@ -691,13 +717,36 @@ async fn stripe_webhook(
         Ok(received) => {
             let event_id = received.id.as_deref().unwrap_or("-");
             let event_type = received.event_type.as_str();
-            let (outcome, label) = match &received.tags {
+            let (mut outcome, mut label) = match &received.tags {
                 Some(tags) => {
                     state.cache.invalidate(tags);
                     (WebhookOutcome::Applied, "applied")
                 }
                 None => (WebhookOutcome::Ignored, "ignored"),
             };
+            // The profile's lifecycle dates (after the invalidation, so what it reads is
+            // fresh). A failure answers 500: Stripe delivers the event again, and both the
+            // invalidation and the date updates are idempotent.
+            if let Some(profile) = &state.profile {
+                match profile.on_stripe_event(&received.event).await {
+                    Ok(0) => {}
+                    Ok(rows) => {
+                        tracing::info!(event_id = %received.id.as_deref().unwrap_or("-"), rows, "profile lifecycle dates updated");
+                        (outcome, label) = (WebhookOutcome::Applied, "applied");
+                    }
+                    Err(e) => {
+                        tracing::warn!(event_id = %received.id.as_deref().unwrap_or("-"), error = %e, "profile lifecycle update failed; stripe will deliver the event again");
+                        state
+                            .metrics
+                            .webhook(Some(&received.event_type), WebhookOutcome::Rejected);
+                        return refuse(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "profile_update_failed",
+                            &format!("the profile's lifecycle dates could not be updated: {e}"),
+                        );
+                    }
+                }
+            }
             state.metrics.webhook(Some(event_type), outcome);
             tracing::info!(%event_id, %event_type, outcome = %label, "stripe webhook");
             let mut answer = json!({
@@ -728,6 +777,94 @@ async fn stripe_webhook(
                 StatusCode::BAD_REQUEST,
                 rejected.code(),
                 &rejected.to_string(),
+            )
+        }
+    }
+}
+
+/// `POST /hasura/events`: a Hasura event trigger delivery for `public.customers`
+/// ([`crate::profile::ProfileSync::on_profile_event`]). Needs the bearer token (Hasura sends
+/// it from `STRIPE_GRAPHQL_AUTHORIZATION`), and like mutations refuses to run without one
+/// configured except under `--demo`. Answers 200 with the outcome when done or when there is
+/// nothing to do (`no_profile`: the row is gone), 400 for a payload that is not a
+/// `public.customers` event, 409 when the profile is linked to a missing or another customer
+/// (a person must look), 503 when Hasura or Stripe failed (Hasura delivers the event again
+/// per the trigger's `retry_conf`; nothing is created twice).
+async fn hasura_event(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let refuse = |status: StatusCode, code: &str, message: &str| {
+        HttpResponse::build(status).json(json!({ "error": { "code": code, "message": message } }))
+    };
+    if !authorized(&state, &req) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "missing or invalid bearer token: send `Authorization: Bearer <GRAPHQL_AUTH_TOKEN>`",
+        );
+    }
+    if state.auth.is_none() && !state.writes.without_token {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "POST /hasura/events writes to Stripe and needs GRAPHQL_AUTH_TOKEN",
+        );
+    }
+    let Some(profile) = &state.profile else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "HASURA_NOT_CONFIGURED",
+            "set HASURA_GRAPHQL_URL and HASURA_ADMIN_SECRET to enable the profile write-back",
+        );
+    };
+    if body.len() > state.max_body_bytes {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body exceeds MAX_BODY_BYTES",
+        );
+    }
+    let event: ProfileEvent = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_event",
+                &format!("the body is not a Hasura event trigger payload: {e}"),
+            )
+        }
+    };
+    if (event.table.schema.as_str(), event.table.name.as_str()) != ("public", "customers") {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            "only events on public.customers are handled here",
+        );
+    }
+    match profile.on_profile_event(&event).await {
+        Ok((outcome, customer)) => {
+            tracing::info!(event_id = %event.id, op = %event.event.op, outcome, "hasura profile event");
+            HttpResponse::Ok().json(json!({ "outcome": outcome, "stripeCustomerId": customer }))
+        }
+        Err(SyncError::NoProfile(_)) => {
+            HttpResponse::Ok().json(json!({ "outcome": "no_profile", "stripeCustomerId": null }))
+        }
+        Err(e @ (SyncError::LinkedToMissing(_) | SyncError::LinkedElsewhere { .. })) => {
+            tracing::warn!(event_id = %event.id, error = %e, "hasura profile event needs a person");
+            refuse(
+                StatusCode::CONFLICT,
+                "PROFILE_LINK_CONFLICT",
+                &e.to_string(),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(event_id = %event.id, error = %e, "hasura profile event failed; hasura will deliver it again");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UPSTREAM_FAILED",
+                &e.to_string(),
             )
         }
     }

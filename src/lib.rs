@@ -15,6 +15,8 @@
 //! | [`metrics`] | Prometheus metrics: Stripe calls, cache, webhooks, GraphQL requests |
 //! | [`limits`] | what one request may cost (Stripe-field budget, depth, complexity, deadline) and how many run at once |
 //! | [`http`] | actix-web routes: `/graphql`, `/webhooks/stripe`, `/healthz`, `/readyz`, bearer auth |
+//! | [`hasura`] | the server's own calls to Hasura's GraphQL API, each as a narrow role |
+//! | [`profile`] | the Unified Customer Profile's Stripe side: one Stripe customer per profile, lifecycle dates from Stripe events |
 //! | [`webhook`] | Stripe webhooks: `Stripe-Signature` check, event parsing, what each event makes stale |
 //! | [`graphiql`] | the GraphiQL page and its assets, compiled in: offline, same-origin only, strict CSP |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
@@ -25,10 +27,12 @@ pub mod cache;
 pub mod config;
 pub mod graphiql;
 pub mod graphql;
+pub mod hasura;
 pub mod http;
 pub mod ids;
 pub mod limits;
 pub mod metrics;
+pub mod profile;
 pub mod sandbox;
 pub mod secret;
 pub mod startup;

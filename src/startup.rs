@@ -14,8 +14,10 @@ use actix_web::{dev::Server, web, App, HttpServer};
 use crate::{
     cache::StripeCache,
     config::{Config, Upstream},
+    hasura::{HasuraClient, HasuraError},
     http::{self, AppState},
     metrics::Metrics,
+    profile::ProfileSync,
     sandbox::{self, Sandbox},
     secret::SecretString,
     stripe::{ClientError, Endpoint, StripeClient},
@@ -46,6 +48,9 @@ pub enum StartupError {
     /// The Stripe client could not be built.
     #[error("{0}")]
     Client(#[from] ClientError),
+    /// The Hasura client could not be built (a secret that cannot be a header value).
+    #[error("cannot build the Hasura client: {0}")]
+    Hasura(HasuraError),
 }
 
 impl Application {
@@ -92,9 +97,18 @@ impl Application {
         let metrics = Metrics::new();
         let client = StripeClient::new(endpoint, &config.client, metrics.clone())?;
         let cache = StripeCache::new(client.clone(), config.cache, metrics.clone());
+        let profile = match &config.hasura {
+            None => None,
+            Some(settings) => Some(ProfileSync::new(
+                HasuraClient::new(settings).map_err(StartupError::Hasura)?,
+                cache.clone(),
+                config.http.scoping.metadata_key.clone(),
+            )),
+        };
         let state = web::Data::new(
             AppState::new(cache, client, metrics, &config.http)
                 .with_webhook(webhook)
+                .with_profile(profile)
                 .with_limits(config.limits),
         );
         let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))

@@ -203,6 +203,10 @@ pub struct Event {
     pub event_type: String,
     /// `data.object`: the object after the change.
     pub object: Value,
+    /// `created`: when the change happened (Unix seconds), when present.
+    pub created: Option<i64>,
+    /// `data.previous_attributes`: the changed fields' earlier values, when present.
+    pub previous_attributes: Option<Value>,
 }
 
 /// Why a signed body is not an event this server can act on.
@@ -251,10 +255,20 @@ pub fn parse_event(body: &[u8]) -> Result<Event, EventError> {
         Some(object @ Value::Object(_)) => object.take(),
         _ => return Err(EventError::NotAnEvent("it has no `data.object` object")),
     };
+    let previous_attributes = match event
+        .get_mut("data")
+        .and_then(|d| d.get_mut("previous_attributes"))
+    {
+        Some(previous @ Value::Object(_)) => Some(previous.take()),
+        _ => None,
+    };
+    let created = event.get("created").and_then(Value::as_i64);
     Ok(Event {
         id,
         event_type,
         object,
+        created,
+        previous_attributes,
     })
 }
 
@@ -333,6 +347,8 @@ pub struct Received {
     pub event_type: String,
     /// What it makes stale; `None` for a type this server does not cache.
     pub tags: Option<Vec<Tag>>,
+    /// The event itself, for what else acts on it (the profile's lifecycle dates).
+    pub event: Event,
 }
 
 /// Why a delivery was refused (answered 400, nothing changed).
@@ -394,9 +410,10 @@ pub fn receive(
         error,
     })?;
     Ok(Received {
-        id: event.id,
-        event_type: event.event_type,
+        id: event.id.clone(),
+        event_type: event.event_type.clone(),
         tags,
+        event,
     })
 }
 
@@ -840,7 +857,7 @@ mod tests {
 
     #[test]
     fn receive_reads_a_signed_event_into_its_tags() {
-        let body = br#"{"id":"evt_9","type":"product.updated","data":{"object":{"id":"prod_1"}}}"#;
+        let body = br#"{"id":"evt_9","type":"product.updated","created":1700000000,"data":{"object":{"id":"prod_1"},"previous_attributes":{"name":"Old"}}}"#;
         let header = signature_header(SECRET, NOW, body);
         assert_eq!(
             receive(&settings(), Some(header.as_bytes()), body, NOW),
@@ -848,6 +865,13 @@ mod tests {
                 id: Some("evt_9".into()),
                 event_type: "product.updated".into(),
                 tags: Some(vec![obj("prod_1")]),
+                event: Event {
+                    id: Some("evt_9".into()),
+                    event_type: "product.updated".into(),
+                    object: json!({"id": "prod_1"}),
+                    created: Some(1_700_000_000),
+                    previous_attributes: Some(json!({"name": "Old"})),
+                },
             })
         );
         let body = br#"{"type":"price.updated","data":{"object":{}}}"#;

@@ -50,6 +50,7 @@ pub const STRIPE_FIELDS: &[(&str, &str)] = &[
     (QUERY_ROOT, "prices"),
     (QUERY_ROOT, "plan"),
     (QUERY_ROOT, "product"),
+    (QUERY_ROOT, "duplicateStripeCustomers"),
     // Every mutation is one Stripe write (resumeSubscription may read first).
     (MUTATION_ROOT, "createCustomer"),
     (MUTATION_ROOT, "updateCustomer"),
@@ -60,6 +61,7 @@ pub const STRIPE_FIELDS: &[(&str, &str)] = &[
     (MUTATION_ROOT, "undoScheduledCancellation"),
     (MUTATION_ROOT, "pauseCollection"),
     (MUTATION_ROOT, "resumeSubscription"),
+    (MUTATION_ROOT, "ensureStripeCustomer"),
     ("StripeCustomer", "subscriptions"),
     ("StripeSubscription", "customer"),
     // Embedded in the subscription, but it pages past Stripe's first 10 items.

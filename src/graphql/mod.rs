@@ -13,6 +13,7 @@
 //! | [`product`] | `product` | `StripeProduct.defaultPrice` |
 //! | [`customer`] (mutations) | `createCustomer`, `updateCustomer`, `deleteCustomer` | |
 //! | [`lifecycle`] (mutations) | `createSubscription`, `updateSubscription`, `cancelSubscription`, `undoScheduledCancellation`, `pauseCollection`, `resumeSubscription` | |
+//! | [`profile`] | `ensureStripeCustomer` (mutation), `duplicateStripeCustomers` | |
 //! | [`write`] | | who may write, argument checks, form parameters |
 //! | [`list`] | | `Stripe…List` pages |
 //! | [`scope`] | | who a request is for ([`scope::Caller`]) and what it may read |
@@ -40,6 +41,7 @@ pub mod lifecycle;
 pub mod list;
 pub mod price;
 pub mod product;
+pub mod profile;
 pub mod scope;
 pub mod subscription;
 pub mod write;
@@ -62,11 +64,16 @@ pub struct QueryRoot(
     subscription::SubscriptionQuery,
     price::PriceQuery,
     product::ProductQuery,
+    profile::ProfileQuery,
 );
 
 /// The mutation root: every write, merged from the domain modules.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(customer::CustomerMutation, lifecycle::LifecycleMutation);
+pub struct MutationRoot(
+    customer::CustomerMutation,
+    lifecycle::LifecycleMutation,
+    profile::ProfileMutation,
+);
 
 /// The executable schema type.
 pub type StripeSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -275,6 +275,29 @@ impl StripeClient {
         decode_list(value, request_id)
     }
 
+    /// `GET /v1/customers/search`: the first 100 customers matching a Stripe search `query`
+    /// (e.g. `metadata['sso']:'…'`), never cached. Stripe's search index follows writes
+    /// within about a minute (up to an hour during incidents), so a customer created moments
+    /// ago may be missing: callers that must not create twice also use an idempotency key.
+    pub async fn search_customers(&self, query: &str) -> Result<Vec<Customer>, StripeError> {
+        let url = request::customer_search_url(&self.api_base, query, 100)
+            .ok_or(StripeError::BadResponse { request_id: None })?;
+        let (mut value, request_id) = self.get_json("GET /v1/customers/search", url).await?;
+        expect_object(&value, "search_result", &request_id)?;
+        let data = value
+            .get_mut("data")
+            .map(serde_json::Value::take)
+            .unwrap_or_default();
+        let serde_json::Value::Array(items) = data else {
+            return Err(StripeError::BadResponse { request_id });
+        };
+        items
+            .into_iter()
+            .filter(|item| item.get("deleted").and_then(|d| d.as_bool()) != Some(true))
+            .map(|item| decode_object::<Customer>(item, request_id.clone()))
+            .collect()
+    }
+
     /// One `GET /v1/customers?limit=1`: succeeds when Stripe is reachable and accepts the key.
     /// Used by `/readyz`.
     pub async fn check_key(&self) -> Result<(), StripeError> {

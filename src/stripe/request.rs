@@ -222,6 +222,16 @@ pub fn object_url(base: &Url, id: &StripeId) -> Option<Url> {
     Some(url)
 }
 
+/// `<base>/v1/customers/search?query=<query>&limit=<limit>`.
+pub fn customer_search_url(base: &Url, query: &str, limit: u8) -> Option<Url> {
+    let mut url = collection_url(base, "customers")?;
+    url.path_segments_mut().ok()?.push("search");
+    url.query_pairs_mut()
+        .append_pair("query", query)
+        .append_pair("limit", &limit.to_string());
+    Some(url)
+}
+
 /// `<base>/v1/<collection>?<params>`, parameters form-encoded in order.
 pub fn list_url(base: &Url, query: &ListQuery) -> Option<Url> {
     let mut url = collection_url(base, query.collection)?;

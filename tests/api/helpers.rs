@@ -114,6 +114,7 @@ pub fn test_config(api_base: &str, key: &str) -> Config {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         log_format: LogFormat::Text,
         webhook: None,
+        hasura: None,
         limits: Limits::default(),
     }
 }

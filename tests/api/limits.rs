@@ -170,9 +170,15 @@ async fn a_query_more_complex_than_the_limit_is_refused_with_its_code_and_no_str
 #[tokio::test]
 async fn a_request_past_its_deadline_gets_a_coded_timeout_and_its_stripe_call_still_fills_the_cache(
 ) {
-    let app = app_with(Limits {
-        request_deadline: Duration::from_secs(1),
-        ..Limits::default()
+    // A long attempt timeout: the held call must not time out and be retried (a second
+    // call) while a loaded machine runs the rest of the suite.
+    let app = spawn_app_with(|options| {
+        options.config.limits = Limits {
+            request_deadline: Duration::from_secs(1),
+            ..Limits::default()
+        };
+        options.config.client.timeout = Duration::from_secs(60);
+        options.config.client.deadline = Duration::from_secs(60);
     })
     .await;
     let query = format!("{{ customer(id: \"{AVA}\") {{ id email }} }}");
