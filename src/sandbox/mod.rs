@@ -8,6 +8,7 @@
 //! |---|---|
 //! | this one | the HTTP server ([`Sandbox`]), its knobs, fault injection and the call log |
 //! | [`routes`] | the read endpoints (method and path to one function each), parameter checks, paging, Stripe's error shapes |
+//! | [`search`] | `GET /v1/customers/search`: Stripe's search query language (the part this project uses), without Stripe's indexing lag |
 //! | [`writes`] | the write endpoints (customers and subscriptions: create, update, delete, cancel, resume) and their rules |
 //! | [`form`] | Stripe's form encoding with nested keys (`items[0][metadata][k]`), decoded |
 //! | [`idempotency`] | the answers stored under `Idempotency-Key`s |
@@ -58,6 +59,7 @@ pub mod fixtures;
 pub mod form;
 pub mod idempotency;
 pub mod routes;
+pub mod search;
 pub mod store;
 pub mod webhooks;
 pub mod writes;

@@ -17,7 +17,8 @@
 //! - **A method and path with no endpoint** is 404 `invalid_request_error` with Stripe's
 //!   `Unrecognized request URL (<METHOD>: <path>). …` message and no `code` or `param`.
 //!
-//! These are the read endpoints; the writes are in [`super::writes`].
+//! These are the read endpoints; the writes are in [`super::writes`]. Customer search
+//! (`GET /v1/customers/search`) is routed here and answered by [`super::search`].
 //!
 //! Refusals are [`ApiError`]s: an HTTP status and the `{"error": {…}}` body, in Stripe's shape.
 
@@ -52,6 +53,12 @@ const SUBSCRIPTION_STATUSES: [&str; 10] = [
 /// unknown URL.
 const ROUTES: &[Route] = &[
     Route::list("/v1/customers", &["email"], list_customers),
+    // Before `/v1/customers/{id}`, which would take `search` for an id.
+    Route::retrieve_with(
+        "/v1/customers/search",
+        &["query", "limit", "page"],
+        search_customers,
+    ),
     Route::retrieve_with("/v1/customers/{id}", &["expand[]"], retrieve_customer),
     Route::list(
         "/v1/subscriptions",
@@ -276,6 +283,11 @@ fn list_customers(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
     page(rows, req.params, "customer", "/v1/customers")
 }
 
+/// `GET /v1/customers/search`: see [`super::search`].
+fn search_customers(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
+    super::search::search_customers(store, req.params)
+}
+
 /// `GET /v1/customers/{id}`: a deleted customer is its stub, with 200. With
 /// `expand[]=subscriptions`, the customer embeds the first page of its subscriptions (what
 /// `GET /v1/subscriptions?customer=<id>` answers: not canceled ones, 10 per page), as Stripe
@@ -429,7 +441,7 @@ fn status_matches(status: &str, filter: Option<&str>) -> bool {
 }
 
 /// The rows, newest `created` first, ties by id descending.
-fn newest_first<'a>(rows: impl Iterator<Item = &'a Value>) -> Vec<Value> {
+pub(super) fn newest_first<'a>(rows: impl Iterator<Item = &'a Value>) -> Vec<Value> {
     let mut rows: Vec<Value> = rows.cloned().collect();
     rows.sort_by(|a, b| {
         let key = |v: &Value| {
@@ -443,23 +455,26 @@ fn newest_first<'a>(rows: impl Iterator<Item = &'a Value>) -> Vec<Value> {
     rows
 }
 
+/// The `limit` parameter: 1 to 100, 10 when absent.
+pub(super) fn parse_limit(params: &Params) -> Result<usize, ApiError> {
+    match params.get("limit") {
+        None => Ok(10),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(
+                400,
+                "parameter_invalid_integer",
+                Some("limit"),
+                format!("Invalid integer: {raw}: limit must be between 1 and 100"),
+            )),
+        },
+    }
+}
+
 /// Cuts one page out of `rows` with Stripe's `limit`, `starting_after` and `ending_before`
 /// (`starting_after` wins when both are given). `noun` names the rows in a cursor's 404.
 fn page(rows: Vec<Value>, params: &Params, noun: &str, url: &str) -> Result<Value, ApiError> {
-    let limit = match params.get("limit") {
-        None => 10,
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if (1..=100).contains(&n) => n,
-            _ => {
-                return Err(ApiError::invalid(
-                    400,
-                    "parameter_invalid_integer",
-                    Some("limit"),
-                    format!("Invalid integer: {raw}: limit must be between 1 and 100"),
-                ))
-            }
-        },
-    };
+    let limit = parse_limit(params)?;
     let position = |param: &str| -> Result<Option<usize>, ApiError> {
         match params.get(param) {
             None => Ok(None),
@@ -767,6 +782,103 @@ mod tests {
         );
         let err = get(&store, "/v1/prices?active=yes").unwrap_err();
         assert_eq!(err.body["error"]["param"], json!("active"));
+    }
+
+    fn search(store: &Store, query: &str, extra: &str) -> Result<Value, ApiError> {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("query", query)
+            .finish();
+        get(store, &format!("/v1/customers/search?{q}{extra}"))
+    }
+
+    #[test]
+    fn search_is_routed_before_a_customer_id_and_answers_a_search_result() {
+        let mut store = store_with_customers(3);
+        store.update("customer", "cus_001", |c| {
+            c["metadata"] = json!({"sso": "u-1"});
+            c["phone"] = json!("+4930123");
+        });
+        let found = search(&store, "email:'C1@example.com'", "").unwrap();
+        assert_eq!(
+            found,
+            json!({"object": "search_result", "data": [store.get("customer", "cus_001").unwrap()],
+                   "has_more": false, "next_page": null, "url": "/v1/customers/search"})
+        );
+        let both = search(&store, "metadata['sso']:'u-1' AND phone:\"+4930123\"", "").unwrap();
+        assert_eq!(ids(&both), ["cus_001"]);
+        let spaced = search(&store, "metadata['sso']:'u-1' name:'N'", "").unwrap();
+        assert_eq!(ids(&spaced), ["cus_001"]);
+        let none = search(&store, "metadata['sso']:'u-1' AND name:'M'", "").unwrap();
+        assert!(ids(&none).is_empty());
+    }
+
+    #[test]
+    fn search_pages_newest_first_with_next_page_tokens() {
+        let store = store_with_customers(5);
+        let first = search(&store, "name:'N'", "&limit=2").unwrap();
+        assert_eq!(ids(&first), ["cus_004", "cus_003"]);
+        assert_eq!(first["has_more"], json!(true));
+        let token = first["next_page"].as_str().unwrap().to_owned();
+        let second = search(&store, "name:'N'", &format!("&limit=2&page={token}")).unwrap();
+        assert_eq!(ids(&second), ["cus_002", "cus_001"]);
+        let token = second["next_page"].as_str().unwrap().to_owned();
+        let last = search(&store, "name:'N'", &format!("&limit=2&page={token}")).unwrap();
+        assert_eq!(ids(&last), ["cus_000"]);
+        assert_eq!(last["has_more"], json!(false));
+        assert_eq!(last["next_page"], json!(null));
+        assert_eq!(
+            ids(&search(&store, "name:'N'", "").unwrap()).len(),
+            5,
+            "default limit 10"
+        );
+    }
+
+    #[test]
+    fn search_does_not_find_deleted_customers() {
+        let mut store = store_with_customers(2);
+        assert!(store.delete_customer("cus_000", 99));
+        let found = search(&store, "email:'c0@example.com'", "").unwrap();
+        assert!(ids(&found).is_empty());
+    }
+
+    #[test]
+    fn a_search_it_cannot_parse_or_page_is_a_400_naming_the_param() {
+        let store = store_with_customers(1);
+        let err = search(&store, "email:'a' OR name:'b'", "").unwrap_err();
+        assert_eq!(err.status, 400);
+        assert_eq!(err.body["error"]["type"], json!("invalid_request_error"));
+        assert_eq!(err.body["error"]["param"], json!("query"));
+        assert!(err.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("OR"));
+        let missing = get(&store, "/v1/customers/search").unwrap_err();
+        assert_eq!(missing.status, 400);
+        assert_eq!(missing.body["error"]["code"], json!("parameter_missing"));
+        assert_eq!(missing.body["error"]["param"], json!("query"));
+        let page = search(&store, "name:'N'", "&page=nonsense").unwrap_err();
+        assert_eq!(page.status, 400);
+        assert_eq!(page.body["error"]["param"], json!("page"));
+        let limit = search(&store, "name:'N'", "&limit=101").unwrap_err();
+        assert_eq!(limit.body["error"]["param"], json!("limit"));
+        let unknown = search(&store, "name:'N'", "&starting_after=cus_000").unwrap_err();
+        assert_eq!(unknown.body["error"]["code"], json!("parameter_unknown"));
+    }
+
+    #[test]
+    fn every_demo_customer_is_found_by_its_sso_metadata() {
+        let store = crate::sandbox::demo::store(1_800_000_000);
+        let customers: Vec<Value> = store
+            .objects("customer")
+            .filter(|c| c["deleted"] != json!(true))
+            .cloned()
+            .collect();
+        assert!(!customers.is_empty());
+        for customer in customers {
+            let sso = customer["metadata"]["sso"].as_str().unwrap();
+            let found = search(&store, &format!("metadata['sso']:'{sso}'"), "").unwrap();
+            assert_eq!(ids(&found), [customer["id"].as_str().unwrap()], "{sso}");
+        }
     }
 
     #[test]

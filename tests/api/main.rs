@@ -4,6 +4,7 @@ mod auth_and_health;
 mod bad_input;
 mod caching;
 mod cli;
+pub mod fake_hasura;
 mod graphiql;
 mod hasura_replay;
 mod helpers;
