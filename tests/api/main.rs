@@ -14,6 +14,7 @@ mod lists;
 mod metrics;
 mod mutations;
 mod process;
+mod profile;
 mod resilience;
 mod schema;
 mod scoping;

@@ -1,0 +1,608 @@
+//! The Unified Customer Profile: `ensureStripeCustomer`, `POST /hasura/events`, lifecycle
+//! dates from Stripe webhooks and `duplicateStripeCustomers`, against the sandbox and a
+//! recorded Hasura GraphQL endpoint ([`crate::fake_hasura`]).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stripe_graphql::{
+    hasura::HasuraSettings,
+    sandbox::{demo::AVA, webhooks::signature_header, Delivery},
+    secret::SecretString,
+    webhook::{unix_now, WebhookSettings, DEFAULT_TOLERANCE},
+};
+
+use crate::{
+    fake_hasura::{FakeHasura, Profile},
+    helpers::{error_code, spawn_app_with, TestApp},
+};
+
+const TOKEN: &str = "profile-suite-token-0123456789";
+const ADMIN_SECRET: &str = "hasura-admin-secret-for-the-suite";
+const WEBHOOK_SECRET: &str = "whsec_profile_suite_secret_77";
+/// Ava's `metadata.sso` in the demo data.
+const AVA_SSO: &str = "6f1c2a3e-8b4d-4e5f-9a01-1b2c3d4e5f60";
+const JANE: &str = "0b7e8d7c-1111-4c1e-9a52-3f1c5d2e7a10";
+
+/// The server with a token, webhooks, and the profile write-back pointed at `hasura`.
+async fn app_with_hasura(hasura: &FakeHasura) -> TestApp {
+    let url = hasura.url();
+    let app = spawn_app_with(move |o| {
+        o.config.http.auth_token = Some(SecretString::new(TOKEN));
+        o.config.webhook = Some(WebhookSettings {
+            secret: SecretString::new(WEBHOOK_SECRET),
+            tolerance: DEFAULT_TOLERANCE,
+        });
+        o.config.hasura = Some(HasuraSettings {
+            url: url.parse().unwrap(),
+            admin_secret: SecretString::new(ADMIN_SECRET),
+            timeout: Duration::from_secs(10),
+        });
+    })
+    .await;
+    app.sandbox
+        .send_webhooks_to(&format!("{}/webhooks/stripe", app.base), WEBHOOK_SECRET);
+    app
+}
+
+async fn graphql(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> Value {
+    let mut request = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "query": query }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+fn ensure(sso: &str) -> String {
+    format!("mutation {{ ensureStripeCustomer(ssoId: \"{sso}\") {{ id name email metadata }} }}")
+}
+
+/// Stripe customers in the sandbox whose `metadata.sso` is `sso`.
+fn stripe_customers_for(app: &TestApp, sso: &str) -> Vec<Value> {
+    app.sandbox.with_store(|s| {
+        s.objects("customer")
+            .filter(|c| c["metadata"]["sso"] == json!(sso) && c["deleted"] != json!(true))
+            .cloned()
+            .collect()
+    })
+}
+
+fn creates(app: &TestApp) -> Vec<stripe_graphql::sandbox::Call> {
+    app.sandbox
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "POST" && c.path == "/v1/customers")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_profile_gets_one_stripe_customer_named_by_the_rule_and_linked_through_the_sync_role() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    let mut jane = Profile::new(JANE, "Jane", "Doe", "jane@example.com");
+    jane.temporary_subscription_plan = Some("pro-monthly".into());
+    hasura.insert(jane);
+    let app = app_with_hasura(&hasura).await;
+
+    let body = graphql(&app, &ensure(JANE), &[]).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let customer = &body["data"]["ensureStripeCustomer"];
+    let id = customer["id"].as_str().unwrap().to_owned();
+    assert_eq!(customer["name"], json!("Jane Doe"));
+    assert_eq!(customer["email"], json!("jane@example.com"));
+    assert_eq!(customer["metadata"], json!({ "sso": JANE }));
+
+    let linked = hasura.profile(JANE).unwrap();
+    assert_eq!(linked.stripe_customer_id.as_deref(), Some(id.as_str()));
+    assert_eq!(linked.temporary_subscription_plan, None, "cleared on link");
+    let create = &creates(&app)[0];
+    assert_eq!(
+        create.idempotency_key.as_deref(),
+        Some(format!("profile-customer-{JANE}").as_str())
+    );
+    for request in hasura.requests() {
+        assert!(request.admin_secret_ok, "{request:?}");
+        assert_eq!(request.role.as_deref(), Some("stripe_sync"), "{request:?}");
+    }
+    let operations: Vec<_> = hasura
+        .requests()
+        .into_iter()
+        .map(|r| r.operation_name.unwrap_or_default())
+        .collect();
+    assert_eq!(operations, ["StripeSyncProfile", "StripeSyncLink"]);
+
+    // Again: the linked customer is answered; nothing is searched, created or written.
+    app.sandbox.reset_calls();
+    let again = graphql(&app, &ensure(JANE), &[]).await;
+    assert_eq!(again["data"]["ensureStripeCustomer"]["id"], json!(id));
+    assert!(creates(&app).is_empty());
+    assert_eq!(hasura.requests_for("StripeSyncLink").len(), 1);
+}
+
+#[tokio::test]
+async fn the_name_rule_uses_either_name_alone_and_a_dash_for_none() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    let cases = [
+        ("11111111-1111-4111-8111-111111111111", "", "Doe", "Doe"),
+        ("22222222-2222-4222-8222-222222222222", "Jane", " ", "Jane"),
+        ("33333333-3333-4333-8333-333333333333", "", "", "-"),
+    ];
+    for (sso, first, last, _) in cases {
+        hasura.insert(Profile::new(sso, first, last, "x@example.com"));
+    }
+    let app = app_with_hasura(&hasura).await;
+    for (sso, _, _, name) in cases {
+        let body = graphql(&app, &ensure(sso), &[]).await;
+        assert_eq!(
+            body["data"]["ensureStripeCustomer"]["name"],
+            json!(name),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stripe_customer_that_already_names_the_profile_is_linked_not_created() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    hasura.insert(Profile::new(AVA_SSO, "Ava", "Martinez", "ava@example.com"));
+    let app = app_with_hasura(&hasura).await;
+    let body = graphql(&app, &ensure(AVA_SSO), &[]).await;
+    assert_eq!(
+        body["data"]["ensureStripeCustomer"]["id"],
+        json!(AVA),
+        "{body}"
+    );
+    assert!(creates(&app).is_empty());
+    let search = app
+        .sandbox
+        .calls()
+        .into_iter()
+        .find(|c| c.path == "/v1/customers/search")
+        .expect("searched by metadata.sso");
+    assert!(search.query.contains("metadata"), "{}", search.query);
+    assert_eq!(
+        hasura
+            .profile(AVA_SSO)
+            .unwrap()
+            .stripe_customer_id
+            .as_deref(),
+        Some(AVA)
+    );
+}
+
+#[tokio::test]
+async fn racing_ensures_and_redelivered_insert_events_make_one_stripe_customer() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    hasura.insert(Profile::new(JANE, "Jane", "Doe", "jane@example.com"));
+    let app = app_with_hasura(&hasura).await;
+    let insert = insert_event("evt-insert-1", JANE);
+
+    // Every profile read waits until all six calls have asked: they race from there.
+    hasura.hold();
+    let mut racing = Vec::new();
+    for i in 0..6 {
+        let (base, http) = (app.base.clone(), app.http.clone());
+        let insert = insert.clone();
+        racing.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                let body: Value = http
+                    .post(format!("{base}/graphql"))
+                    .bearer_auth(TOKEN)
+                    .json(&json!({ "query": ensure(JANE) }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                body["data"]["ensureStripeCustomer"]["id"].clone()
+            } else {
+                let answer: Value = http
+                    .post(format!("{base}/hasura/events"))
+                    .bearer_auth(TOKEN)
+                    .json(&insert)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                answer["stripeCustomerId"].clone()
+            }
+        }));
+    }
+    hasura.wait_until_held(6).await;
+    hasura.release();
+    let mut ids = Vec::new();
+    for call in racing {
+        ids.push(call.await.unwrap());
+    }
+    let customers = stripe_customers_for(&app, JANE);
+    assert_eq!(customers.len(), 1, "one Stripe customer: {customers:?}");
+    let id = customers[0]["id"].clone();
+    assert!(ids.iter().all(|answered| *answered == id), "{ids:?}");
+    assert_eq!(
+        hasura.profile(JANE).unwrap().stripe_customer_id,
+        id.as_str().map(str::to_owned)
+    );
+    // Every create that was sent carried the same key.
+    let keys: std::collections::BTreeSet<_> = creates(&app)
+        .into_iter()
+        .map(|c| c.idempotency_key)
+        .collect();
+    assert!(keys.len() <= 1, "{keys:?}");
+}
+
+fn insert_event(id: &str, sso: &str) -> Value {
+    json!({
+        "id": id, "created_at": "2026-11-27T05:00:00.000Z",
+        "trigger": {"name": "customers_stripe_sync"},
+        "table": {"schema": "public", "name": "customers"},
+        "delivery_info": {"max_retries": 5, "current_retry": 0},
+        "event": {"op": "INSERT", "session_variables": {"x-hasura-role": "admin"},
+                  "data": {"old": null, "new": {"sso_id": sso, "firstName": "Jane", "lastName": "Doe",
+                                                "email": "jane@example.com", "stripe_customer_id": null}}}
+    })
+}
+
+async fn deliver(app: &TestApp, event: &Value, token: Option<&str>) -> (u16, Value) {
+    let mut request = app
+        .http
+        .post(format!("{}/hasura/events", app.base))
+        .json(event);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn hasura_events_create_on_insert_follow_renames_and_redeliveries_change_nothing_new() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    hasura.insert(Profile::new(JANE, "Jane", "Doe", "jane@example.com"));
+    let app = app_with_hasura(&hasura).await;
+
+    let insert = insert_event("evt-1", JANE);
+    let (status, answer) = deliver(&app, &insert, Some(TOKEN)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], json!("created"));
+    let id = answer["stripeCustomerId"].as_str().unwrap().to_owned();
+    let (status, again) = deliver(&app, &insert, Some(TOKEN)).await;
+    assert_eq!(
+        (status, &again["outcome"]),
+        (200, &json!("linked")),
+        "{again}"
+    );
+    assert_eq!(stripe_customers_for(&app, JANE).len(), 1);
+
+    // The profile is renamed: the Stripe customer follows, once, even if Hasura redelivers.
+    let update = json!({
+        "id": "evt-2", "table": {"schema": "public", "name": "customers"},
+        "trigger": {"name": "customers_stripe_sync"},
+        "event": {"op": "UPDATE", "data": {
+            "old": {"sso_id": JANE, "firstName": "Jane", "lastName": "Doe", "email": "jane@example.com", "stripe_customer_id": id},
+            "new": {"sso_id": JANE, "firstName": "Jane", "lastName": "Roe", "email": "jane@example.com", "stripe_customer_id": id}}}
+    });
+    for _ in 0..2 {
+        let (status, answer) = deliver(&app, &update, Some(TOKEN)).await;
+        assert_eq!(
+            (status, &answer["outcome"]),
+            (200, &json!("updated")),
+            "{answer}"
+        );
+    }
+    assert_eq!(app.stored("customer", &id)["name"], json!("Jane Roe"));
+    let renames: Vec<_> = app
+        .sandbox
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "POST" && c.path == format!("/v1/customers/{id}"))
+        .collect();
+    assert_eq!(renames.len(), 2);
+    assert!(renames
+        .iter()
+        .all(|c| c.idempotency_key.as_deref() == Some("profile-event-evt-2")));
+    assert_eq!(
+        renames[0].form,
+        [("name".to_owned(), "Jane Roe".to_owned())]
+    );
+
+    // A profile that is gone: nothing to do, and Hasura need not retry.
+    let gone = insert_event("evt-3", "44444444-4444-4444-8444-444444444444");
+    let (status, answer) = deliver(&app, &gone, Some(TOKEN)).await;
+    assert_eq!((status, &answer["outcome"]), (200, &json!("no_profile")));
+}
+
+#[tokio::test]
+async fn hasura_events_need_the_token_a_customers_payload_and_a_working_hasura() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    hasura.insert(Profile::new(JANE, "Jane", "Doe", "jane@example.com"));
+    let app = app_with_hasura(&hasura).await;
+    let insert = insert_event("evt-1", JANE);
+    assert_eq!(deliver(&app, &insert, None).await.0, 401);
+    assert_eq!(deliver(&app, &insert, Some("wrong")).await.0, 401);
+    let mut other = insert.clone();
+    other["table"]["name"] = json!("returns");
+    let (status, answer) = deliver(&app, &other, Some(TOKEN)).await;
+    assert_eq!(
+        (status, &answer["error"]["code"]),
+        (400, &json!("invalid_event"))
+    );
+    let (status, _) = deliver(&app, &json!({"not": "an event"}), Some(TOKEN)).await;
+    assert_eq!(status, 400);
+    hasura.fail_next(1, 502);
+    let (status, answer) = deliver(&app, &insert, Some(TOKEN)).await;
+    assert_eq!(status, 503, "Hasura retries: {answer}");
+    assert!(stripe_customers_for(&app, JANE).is_empty());
+    assert_eq!(deliver(&app, &insert, Some(TOKEN)).await.0, 200);
+    assert_eq!(stripe_customers_for(&app, JANE).len(), 1);
+
+    // Without Hasura configured the endpoint says so.
+    let plain = spawn_app_with(|o| o.config.http.auth_token = Some(SecretString::new(TOKEN))).await;
+    assert_eq!(deliver(&plain, &insert, Some(TOKEN)).await.0, 503);
+    let body = graphql(&plain, &ensure(JANE), &[]).await;
+    assert_eq!(error_code(&body), "HASURA_NOT_CONFIGURED", "{body}");
+}
+
+#[tokio::test]
+async fn ensure_refuses_bad_ids_unknown_profiles_and_readers_and_maps_hasura_refusals() {
+    let hasura = FakeHasura::start("another-secret");
+    let app = app_with_hasura(&hasura).await;
+    let body = graphql(&app, &ensure("not-a-uuid"), &[]).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    let body = graphql(&app, &ensure(JANE), &[("x-hasura-role", "user")]).await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    assert!(hasura.requests().is_empty(), "refused before any call");
+    // The fake was started with another secret: Hasura's access-denied.
+    let body = graphql(&app, &ensure(JANE), &[]).await;
+    assert_eq!(error_code(&body), "HASURA_REFUSED", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["hasuraCode"],
+        json!("access-denied")
+    );
+    let message = body.to_string();
+    assert!(!message.contains(ADMIN_SECRET));
+
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    let app = app_with_hasura(&hasura).await;
+    let body = graphql(&app, &ensure(JANE), &[]).await;
+    assert_eq!(error_code(&body), "PROFILE_NOT_FOUND", "{body}");
+    assert_eq!(app.stripe_calls(), 0);
+}
+
+/// A signed `customer.subscription.*` event for Ava's subscription, delivered by the sandbox.
+async fn subscription_event(
+    app: &TestApp,
+    id: &str,
+    kind: &str,
+    created: i64,
+    status: &str,
+    price: &str,
+    previous: Value,
+) -> Delivery {
+    let body = serde_json::to_vec(&json!({
+        "id": id, "object": "event", "type": kind, "created": created,
+        "data": {
+            "object": {"id": "sub_AvaPro", "object": "subscription", "customer": AVA, "status": status,
+                       "items": {"data": [{"id": "si_AvaPro", "price": {"id": price}}]}},
+            "previous_attributes": previous,
+        },
+    }))
+    .unwrap();
+    let signature = signature_header(WEBHOOK_SECRET, unix_now(), &body);
+    app.sandbox
+        .post_webhook(&body, Some(&signature))
+        .await
+        .expect("delivered")
+}
+
+#[tokio::test]
+async fn lifecycle_dates_follow_stripe_events_in_created_order_and_replays_change_nothing() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    let mut ava = Profile::new(AVA_SSO, "Ava", "Martinez", "ava@example.com");
+    ava.stripe_customer_id = Some(AVA.into());
+    hasura.insert(ava);
+    let app = app_with_hasura(&hasura).await;
+    let t = 1_800_000_000;
+    let p = "price_ProMonthly";
+
+    let d = subscription_event(
+        &app,
+        "evt_a",
+        "customer.subscription.created",
+        t,
+        "active",
+        p,
+        json!(null),
+    )
+    .await;
+    assert_eq!(d.status, 200, "{d:?}");
+    assert_eq!(hasura.profile(AVA_SSO).unwrap().activation_date, Some(t));
+
+    // Past due at t+300; an older recovery (t+200) delivered late changes nothing.
+    let past_due = subscription_event(
+        &app,
+        "evt_b",
+        "customer.subscription.updated",
+        t + 300,
+        "past_due",
+        p,
+        json!({"status": "active"}),
+    )
+    .await;
+    assert_eq!(past_due.status, 200, "{past_due:?}");
+    let late = subscription_event(
+        &app,
+        "evt_c",
+        "customer.subscription.updated",
+        t + 200,
+        "active",
+        p,
+        json!({"status": "past_due"}),
+    )
+    .await;
+    assert_eq!(late.status, 200);
+    let profile = hasura.profile(AVA_SSO).unwrap();
+    assert_eq!(
+        profile.delinquency_date,
+        Some(t + 300),
+        "the older event lost"
+    );
+    assert_eq!(
+        profile.activation_date,
+        Some(t),
+        "the earliest activation stays"
+    );
+    // A replay of the past-due event changes nothing.
+    let replay = subscription_event(
+        &app,
+        "evt_b",
+        "customer.subscription.updated",
+        t + 300,
+        "past_due",
+        p,
+        json!({"status": "active"}),
+    )
+    .await;
+    assert_eq!(replay.status, 200);
+    assert_eq!(hasura.profile(AVA_SSO).unwrap(), profile);
+
+    // Recovery at t+400 clears it.
+    subscription_event(
+        &app,
+        "evt_d",
+        "customer.subscription.updated",
+        t + 400,
+        "active",
+        p,
+        json!({"status": "past_due"}),
+    )
+    .await;
+    assert_eq!(hasura.profile(AVA_SSO).unwrap().delinquency_date, None);
+
+    // A price change at t+600; an older one (t+500) delivered late changes nothing; a
+    // quantity-only change is no plan change.
+    let old_items = json!({"items": {"data": [{"id": "si_AvaPro", "price": {"id": "price_EssentialsMonthly"}}]}});
+    subscription_event(
+        &app,
+        "evt_e",
+        "customer.subscription.updated",
+        t + 600,
+        "active",
+        p,
+        old_items.clone(),
+    )
+    .await;
+    subscription_event(
+        &app,
+        "evt_f",
+        "customer.subscription.updated",
+        t + 500,
+        "active",
+        p,
+        old_items,
+    )
+    .await;
+    subscription_event(
+        &app,
+        "evt_g",
+        "customer.subscription.updated",
+        t + 700,
+        "active",
+        p,
+        json!({"items": {"data": [{"id": "si_AvaPro", "price": {"id": p}, "quantity": 3}]}}),
+    )
+    .await;
+    assert_eq!(
+        hasura.profile(AVA_SSO).unwrap().plan_change_date,
+        Some(t + 600)
+    );
+
+    for request in hasura.requests() {
+        assert_eq!(
+            request.role.as_deref(),
+            Some("stripe_lifecycle"),
+            "{request:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_date_update_answers_500_so_stripe_delivers_the_event_again() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    let mut ava = Profile::new(AVA_SSO, "Ava", "Martinez", "ava@example.com");
+    ava.stripe_customer_id = Some(AVA.into());
+    hasura.insert(ava);
+    let app = app_with_hasura(&hasura).await;
+    let t = 1_800_000_000;
+    hasura.fail_next(1, 500);
+    let d = subscription_event(
+        &app,
+        "evt_x",
+        "customer.subscription.updated",
+        t,
+        "past_due",
+        "price_ProMonthly",
+        json!({"status": "active"}),
+    )
+    .await;
+    assert_eq!(d.status, 500, "{d:?}");
+    assert_eq!(d.answer["error"]["code"], json!("profile_update_failed"));
+    assert_eq!(hasura.profile(AVA_SSO).unwrap().delinquency_date, None);
+    let again = subscription_event(
+        &app,
+        "evt_x",
+        "customer.subscription.updated",
+        t,
+        "past_due",
+        "price_ProMonthly",
+        json!({"status": "active"}),
+    )
+    .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(hasura.profile(AVA_SSO).unwrap().delinquency_date, Some(t));
+}
+
+#[tokio::test]
+async fn duplicate_stripe_customers_are_found_by_email_or_sso_oldest_first() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    let app = app_with_hasura(&hasura).await;
+    let mut created = Vec::new();
+    for name in ["First", "Second"] {
+        let body = graphql(
+            &app,
+            &format!("mutation {{ createCustomer(email: \"dup@example.com\", name: \"{name}\", metadata: {{sso: \"{JANE}\"}}) {{ id }} }}"),
+            &[],
+        )
+        .await;
+        created.push(body["data"]["createCustomer"]["id"].clone());
+    }
+    for argument in ["email: \"dup@example.com\"", &format!("ssoId: \"{JANE}\"")] {
+        let body = graphql(
+            &app,
+            &format!("{{ duplicateStripeCustomers({argument}) {{ id name }} }}"),
+            &[],
+        )
+        .await;
+        let found = body["data"]["duplicateStripeCustomers"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let ids: Vec<_> = found.iter().map(|c| c["id"].clone()).collect();
+        assert_eq!(ids.len(), 2, "{body}");
+        assert!(created.iter().all(|id| ids.contains(id)), "{body}");
+    }
+    let body = graphql(&app, "{ duplicateStripeCustomers { id } }", &[]).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    let body = graphql(
+        &app,
+        "{ duplicateStripeCustomers(email: \"dup@example.com\") { id } }",
+        &[("x-hasura-role", "user"), ("x-hasura-user-id", JANE)],
+    )
+    .await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+}
