@@ -16,9 +16,10 @@ use crate::{helpers::NOW, process::Server};
 const KEY: &str = "sk_test_RECOGNISABLEkey0123456789";
 const TOKEN: &str = "RECOGNISABLE-bearer-token-42";
 const WEBHOOK_SECRET: &str = "whsec_RECOGNISABLEsecret987";
+const HASURA_SECRET: &str = "RECOGNISABLE-hasura-admin-secret";
 
 fn assert_clean(what: &str, text: &str) {
-    for secret in [KEY, TOKEN, WEBHOOK_SECRET] {
+    for secret in [KEY, TOKEN, WEBHOOK_SECRET, HASURA_SECRET] {
         assert!(!text.contains(secret), "{what} shows {secret}: {text}");
     }
     // Not even a large piece of them (Stripe's own errors echo a key's tail).
@@ -26,6 +27,7 @@ fn assert_clean(what: &str, text: &str) {
         "RECOGNISABLEkey",
         "RECOGNISABLE-bearer",
         "RECOGNISABLEsecret",
+        "RECOGNISABLE-hasura",
     ] {
         assert!(!text.contains(fragment), "{what} shows {fragment}: {text}");
     }
@@ -51,6 +53,9 @@ async fn no_secret_appears_in_any_response_or_log_line_at_debug_level() {
             ("GRAPHQL_AUTH_TOKEN", TOKEN),
             ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("STRIPE_MAX_RETRIES", "1"),
+            // Nothing listens there: every profile write-back fails, and says so.
+            ("HASURA_GRAPHQL_URL", "http://127.0.0.1:9/v1/graphql"),
+            ("HASURA_ADMIN_SECRET", HASURA_SECRET),
         ],
     );
     let base = url.trim_end_matches("/graphql").to_owned();
@@ -131,6 +136,28 @@ async fn no_secret_appears_in_any_response_or_log_line_at_debug_level() {
         answers.push(observed(request.send().await.unwrap()).await);
     }
 
+    // The profile write-back, failing to reach Hasura.
+    answers.push(
+        observed(
+            graphql(
+                "mutation { ensureStripeCustomer(ssoId: \"0b7e8d7c-1111-4c1e-9a52-3f1c5d2e7a10\") { id } }",
+                Some(TOKEN),
+            )
+            .await
+            .unwrap(),
+        )
+        .await,
+    );
+    let event = json!({"id": "e1", "table": {"schema": "public", "name": "customers"},
+        "event": {"op": "INSERT", "data": {"old": null, "new": {"sso_id": "0b7e8d7c-1111-4c1e-9a52-3f1c5d2e7a10"}}}});
+    for token in [None, Some(TOKEN)] {
+        let mut request = http.post(format!("{base}/hasura/events")).json(&event);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answers.push(observed(request.send().await.unwrap()).await);
+    }
+
     // The other routes.
     for path in ["/metrics", "/readyz", "/healthz", "/graphiql", "/graphql"] {
         for token in [None, Some(TOKEN)] {
@@ -154,6 +181,7 @@ async fn no_secret_appears_in_any_response_or_log_line_at_debug_level() {
         .iter()
         .any(|a| a.contains("\"outcome\":\"applied\"")));
     assert!(answers.iter().any(|a| a.contains("signature_mismatch")));
+    assert!(answers.iter().any(|a| a.contains("HASURA_UNAVAILABLE")));
 
     server.terminate();
     assert_eq!(server.exit_code(Duration::from_secs(15)).await, Some(0));
