@@ -90,8 +90,8 @@ COMMENT ON FUNCTION public.normalize_email(text) IS
 
 -- The form two phone numbers share when they are the same number as written:
 --   * every character but the digits is dropped (spaces, dashes, dots, brackets, "tel:");
---   * a leading "+" is kept, and a leading "00" (the international call prefix used in most
---     of Europe) becomes "+": "0049 30 123456" = "+49 30 123456";
+--   * a "+" before the first digit is kept, and a leading "00" (the international call prefix
+--     used in most of Europe) becomes "+": "0049 30 123456" = "+49 30 123456";
 --   * NULL when fewer than 6 digits remain (extensions, typos, placeholders like "0").
 -- A national number ("030 123456") and its international form ("+49 30 123456") are NOT
 -- unified: that needs the country's dialling rules, which this function does not guess.
@@ -110,7 +110,7 @@ AS $$
   END
   FROM (SELECT plus OR digits LIKE '00%' AS international,
                CASE WHEN NOT plus AND digits LIKE '00%' THEN substr(digits, 3) ELSE digits END AS national
-        FROM (SELECT btrim(phone) LIKE '+%' AS plus,
+        FROM (SELECT regexp_replace(phone, '[^0-9+]', '', 'g') LIKE '+%' AS plus,
                      regexp_replace(phone, '[^0-9]', '', 'g') AS digits) raw) parts
 $$;
 
