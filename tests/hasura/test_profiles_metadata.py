@@ -563,3 +563,70 @@ def test_duplicates_and_merge_are_not_in_any_collection():
     for (collection, name), document in hp.collection_queries().items():
         assert "customer_duplicates" not in document, (collection, name)
         assert "merge_customer_profiles" not in document, (collection, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The documented admin calls
+# ---------------------------------------------------------------------------------------------
+
+DOCS = {"hasura/README.md": hp.HASURA_DIR / "README.md", "docs/hasura.md": hp.REPO_ROOT / "docs" / "hasura.md"}
+
+
+def documented_operations(path) -> dict[str, str]:
+    """The ```graphql blocks of a document that use the duplicates view or the merge."""
+    text = path.read_text(encoding="utf-8")
+    blocks = re.findall(r"```graphql\n(.*?)```", text, re.S)
+    return {
+        hp.single_operation(parse(b)).name.value: b
+        for b in blocks
+        if "customer_duplicates" in b or "merge_customer_profiles" in b
+    }
+
+
+def test_both_documents_show_the_same_admin_calls():
+    ops = {name: documented_operations(path) for name, path in DOCS.items()}
+    assert set(ops["hasura/README.md"]) == {"customerDuplicates", "mergeCustomerProfiles"}
+    assert ops["hasura/README.md"] == ops["docs/hasura.md"]
+
+
+def assert_customer_selection(db, selection_set, where: str):
+    meta = customers_meta()
+    cols = set(table_columns(db, *CUSTOMERS))
+    arrays = {r["name"] for r in meta.get("array_relationships", [])}
+    for sel in selection_set.selections:
+        name = sel.name.value
+        if sel.selection_set is None:
+            assert name in cols, f"{where}: customers.{name} is not a column"
+        else:
+            assert name in arrays, f"{where}: customers.{name} is not a relationship"
+
+
+def test_documented_duplicates_query_fits_the_view(db):
+    op = hp.single_operation(parse(documented_operations(DOCS["hasura/README.md"])["customerDuplicates"]))
+    (root,) = op.selection_set.selections
+    assert root.name.value == "customer_duplicates"
+    view_cols = set(table_columns(db, *DUPLICATES))
+    assert {a.name.value for a in root.arguments} <= {"where", "order_by", "limit", "offset", "distinct_on"}
+    for entry in argument(root, "order_by", {}) or []:
+        assert set(entry) <= view_cols
+    rels = {r["name"] for r in hp.tracked_tables()[DUPLICATES]["object_relationships"]}
+    for sel in root.selection_set.selections:
+        if sel.selection_set is None:
+            assert sel.name.value in view_cols
+        else:
+            assert sel.name.value in rels
+            assert_customer_selection(db, sel.selection_set, sel.name.value)
+
+
+def test_documented_merge_mutation_fits_the_function(db):
+    op = hp.single_operation(parse(documented_operations(DOCS["hasura/README.md"])["mergeCustomerProfiles"]))
+    assert op.operation.value == "mutation"
+    assert {v.variable.name.value: v.type.type.name.value for v in op.variable_definitions} == {
+        "keep": "uuid", "duplicate": "uuid",
+    }
+    (root,) = op.selection_set.selections
+    assert root.name.value == "merge_customer_profiles"
+    assert [a.name.value for a in root.arguments] == ["args"]
+    args = argument(root, "args", {"keep": "k", "duplicate": "d"})
+    assert args == {"keep": "k", "duplicate": "d"}
+    assert_customer_selection(db, root.selection_set, "merge_customer_profiles")
