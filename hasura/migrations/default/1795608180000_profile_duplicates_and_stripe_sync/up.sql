@@ -117,8 +117,9 @@ $$;
 COMMENT ON FUNCTION public.normalize_phone(text) IS
   'Phone as compared for duplicates: digits only, leading + kept (00 -> +); NULL under 6 digits';
 
--- Duplicate detection joins customers to itself on these; without the indexes the view is a
--- nested loop over all profiles.
+-- Duplicate detection joins customers to itself on these. The indexes serve the admin's
+-- typical question, the duplicates of one profile (`where: {sso_id: {_eq: …}}` on the view),
+-- and lookups by normalised email or phone, without computing the function for every row.
 CREATE INDEX customers_normalized_email_idx ON public.customers (public.normalize_email(email));
 CREATE INDEX customers_normalized_phone_idx ON public.customers (public.normalize_phone(phone));
 
