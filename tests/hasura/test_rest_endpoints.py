@@ -52,6 +52,7 @@ EXPECTED_WRITE_ENDPOINTS = {
     ("POST", "stripe/subscriptions/:id/undo-cancellation"): "undoScheduledCancellation",
     ("POST", "stripe/subscriptions/:id/pause"): "pauseCollection",
     ("POST", "stripe/subscriptions/:id/resume"): "resumeSubscription",
+    ("POST", "stripe/profiles/:ssoId/customer"): "ensureStripeCustomer",
 }
 
 
