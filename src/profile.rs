@@ -254,7 +254,10 @@ impl ProfileSync {
     /// Acts on one Hasura event trigger delivery for `public.customers`: an insert (or a
     /// manual run) ensures the profile's Stripe customer; an update of the email or names
     /// of a linked profile sends them to Stripe (key derived from the event id); an update
-    /// of an unlinked profile ensures it; anything else is ignored. Returns the outcome and
+    /// that links the profile (the write-back, or a merge moving a link here) makes the
+    /// customer's `metadata.sso` name this profile if it does not; an update of an unlinked
+    /// profile ensures it; anything else is ignored. Handling an update never writes the
+    /// profile, so the write-back's own event ends here (no loop). Returns the outcome and
     /// the Stripe customer id.
     pub async fn on_profile_event(
         &self,
@@ -278,12 +281,33 @@ impl ProfileSync {
                 Ok((ensured.outcome, Some(ensured.customer.id.clone())))
             }
             ("UPDATE", Some(customer)) => {
-                let form = profile_changes(event.event.data.old.as_ref(), new);
+                let old = event.event.data.old.as_ref();
+                let mut form = profile_changes(old, new);
+                let id = StripeId::parse(IdKind::Customer, &customer)
+                    .map_err(|_| SyncError::LinkedToMissing(customer.clone()))?;
+                let old_link = old
+                    .and_then(|row| row.get("stripe_customer_id"))
+                    .and_then(Value::as_str);
+                if old_link != Some(customer.as_str()) {
+                    // Linked just now, or moved here by a profile merge: the customer's
+                    // metadata must name this profile (data scoping matches on it).
+                    let current = self
+                        .cache
+                        .customer(&id, false)
+                        .await?
+                        .ok_or_else(|| SyncError::LinkedToMissing(customer.clone()))?;
+                    let uuid = sso.to_string();
+                    let named = current
+                        .metadata
+                        .get(&self.metadata_key)
+                        .and_then(Value::as_str);
+                    if named != Some(uuid.as_str()) {
+                        form.set(format!("metadata[{}]", self.metadata_key), uuid);
+                    }
+                }
                 if form.is_empty() {
                     return Ok(("unchanged", Some(customer)));
                 }
-                let id = StripeId::parse(IdKind::Customer, &customer)
-                    .map_err(|_| SyncError::LinkedToMissing(customer.clone()))?;
                 let key = IdempotencyKey::parse(&format!("profile-event-{}", event.id))
                     .unwrap_or_else(|_| IdempotencyKey::generate());
                 let write = Write::update(id, form, Some(key));

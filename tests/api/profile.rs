@@ -606,3 +606,48 @@ async fn duplicate_stripe_customers_are_found_by_email_or_sso_oldest_first() {
     .await;
     assert_eq!(error_code(&body), "FORBIDDEN");
 }
+
+fn link_event(id: &str, sso: &str, old_link: Option<&str>, new_link: &str) -> Value {
+    json!({
+        "id": id, "table": {"schema": "public", "name": "customers"},
+        "trigger": {"name": "customers_stripe_sync"},
+        "event": {"op": "UPDATE", "data": {
+            "old": {"sso_id": sso, "firstName": "Jane", "lastName": "Doe", "email": "jane@example.com", "stripe_customer_id": old_link},
+            "new": {"sso_id": sso, "firstName": "Jane", "lastName": "Doe", "email": "jane@example.com", "stripe_customer_id": new_link}}}
+    })
+}
+
+#[tokio::test]
+async fn a_link_moved_by_a_merge_makes_the_stripe_customer_name_the_kept_profile() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    hasura.insert(Profile::new(JANE, "Jane", "Doe", "jane@example.com"));
+    let app = app_with_hasura(&hasura).await;
+
+    // The write-back's own event: the customer already names the profile; nothing to write.
+    let (_, answer) = deliver(&app, &insert_event("evt-1", JANE), Some(TOKEN)).await;
+    let id = answer["stripeCustomerId"].as_str().unwrap().to_owned();
+    app.sandbox.reset_calls();
+    let (status, answer) = deliver(&app, &link_event("evt-2", JANE, None, &id), Some(TOKEN)).await;
+    assert_eq!(
+        (status, &answer["outcome"]),
+        (200, &json!("unchanged")),
+        "{answer}"
+    );
+    assert!(app.sandbox.calls().iter().all(|c| c.method == "GET"));
+
+    // A merge moved Ava's customer (metadata.sso = Ava's uuid) to Jane's profile.
+    let (status, answer) = deliver(&app, &link_event("evt-3", JANE, None, AVA), Some(TOKEN)).await;
+    assert_eq!(
+        (status, &answer["outcome"]),
+        (200, &json!("updated")),
+        "{answer}"
+    );
+    assert_eq!(app.stored("customer", AVA)["metadata"]["sso"], json!(JANE));
+    let write = app
+        .sandbox
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "POST")
+        .unwrap();
+    assert_eq!(write.form, [("metadata[sso]".to_owned(), JANE.to_owned())]);
+}

@@ -53,7 +53,7 @@ EVENT_TRIGGER = {
     "definition": {
         "enable_manual": True,
         "insert": {"columns": "*"},
-        "update": {"columns": ["email", "firstName", "lastName"]},
+        "update": {"columns": ["email", "firstName", "lastName", "stripe_customer_id"]},
     },
     "retry_conf": {"num_retries": 5, "interval_sec": 30, "timeout_sec": 25},
     "webhook_from_env": "STRIPE_GRAPHQL_EVENTS_URL",
@@ -203,13 +203,17 @@ def test_server_role_permissions_exist_only_as_agreed():
     assert {p["role"] for p in customers_meta().get("select_permissions", [])} == {"user", *SERVER_ROLES}
 
 
-def test_write_backs_do_not_fire_the_event_trigger_again():
-    """The trigger fires on updates of email and names; the server never writes those, so its
-    own write-backs cannot start a loop."""
+def test_write_backs_fire_the_event_trigger_at_most_once_through_the_link():
+    """The trigger fires on updates of email, names and the Stripe link. Of those the server
+    writes only the link, and only while it is null (the stripe_sync filter), so its own
+    write-back fires one event, whose handling writes no profile column: no loop."""
     (trigger,) = customers_meta()["event_triggers"]
     watched = set(trigger["definition"]["update"]["columns"])
     for role in SERVER_ROLES:
-        assert not set(permission("update_permissions", role)["columns"]) & watched
+        written = set(permission("update_permissions", role)["columns"]) & watched
+        assert written <= {"stripe_customer_id"}, f"{role} writes watched columns {written}"
+    sync = permission("update_permissions", "stripe_sync")
+    assert sync["filter"] == {"stripe_customer_id": {"_is_null": True}}
 
 
 def test_user_sees_its_own_contact_columns_but_not_the_ordering_guard(db):
