@@ -78,10 +78,9 @@ pub enum WriteAccess {
 }
 
 impl WriteAccess {
-    /// The access of a request: `token_presented` is `Some(true)` when `GRAPHQL_AUTH_TOKEN`
-    /// is configured (the request reached the schema, so it presented it), `None` when no
-    /// token is configured; `role` is its `x-hasura-role`; `method_is_post` whether it came
-    /// as a `POST`.
+    /// The access of a request: `token_configured` says whether `GRAPHQL_AUTH_TOKEN` is
+    /// configured (then a request that reached the schema presented it); `role` is its
+    /// `x-hasura-role`; `method_is_post` whether it came as a `POST`.
     pub fn of(
         settings: &WriteSettings,
         token_configured: bool,
