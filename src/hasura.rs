@@ -279,31 +279,7 @@ fn affected(data: &Value, field: &str) -> Result<u64, HasuraError> {
 
 /// Unix seconds as the ISO 8601 UTC timestamp Hasura takes for `timestamptz`.
 pub fn timestamptz(unix: i64) -> Option<String> {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    (0..=9999).contains(&y).then(|| {
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60
-        )
-    })
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    crate::civil::iso8601(unix)
 }
 
 #[cfg(test)]
@@ -311,12 +287,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unix_seconds_become_utc_timestamps() {
-        assert_eq!(timestamptz(0).unwrap(), "1970-01-01T00:00:00Z");
+    fn lifecycle_times_are_sent_as_utc_timestamps() {
         assert_eq!(timestamptz(1_795_000_000).unwrap(), "2026-11-18T11:06:40Z");
-        assert_eq!(timestamptz(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
-        assert_eq!(timestamptz(-1).unwrap(), "1969-12-31T23:59:59Z");
-        assert_eq!(timestamptz(i64::MAX), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //!
 //! | module | concern |
 //! |---|---|
+//! | [`civil`] | calendar arithmetic on Unix time (dates without a date library) |
 //! | [`config`] | command line and environment, validated once at startup |
 //! | [`telemetry`] | tracing subscriber (text or JSON logs) |
 //! | [`secret`] | [`secret::SecretString`]: the key and token, never printed |
@@ -24,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
+pub mod civil;
 pub mod config;
 pub mod graphiql;
 pub mod graphql;
