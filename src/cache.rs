@@ -659,6 +659,31 @@ impl StripeCache {
         inner.store(Key::Object(id.clone()), Filled::one(entry), generation);
     }
 
+    /// [`StripeCache::write_through`] of the customer Stripe answered a write with: stored
+    /// under its id, the customer lists made stale. Returns it, shared.
+    pub fn written_customer(&self, customer: Customer) -> Arc<Customer> {
+        let tags = Tag::of_customer_change(&customer.id, false);
+        self.written(IdKind::Customer, customer, &tags)
+    }
+
+    /// [`StripeCache::write_through`] of the subscription Stripe answered a write with:
+    /// stored under its id, its customer's subscription pages and the subscription lists
+    /// made stale. Returns it, shared.
+    pub fn written_subscription(&self, subscription: Subscription) -> Arc<Subscription> {
+        let tags = Tag::of_subscription_change(&subscription.id, &subscription.customer);
+        self.written(IdKind::Subscription, subscription, &tags)
+    }
+
+    fn written<T: CachedObject>(&self, kind: IdKind, object: T, tags: &[Tag]) -> Arc<T> {
+        let object = Arc::new(object);
+        match StripeId::parse(kind, object.id()) {
+            Ok(id) => self.write_through(&id, Some(object.clone()), tags),
+            // An id this server would never send to Stripe: nothing to store it under.
+            Err(_) => self.invalidate(tags),
+        }
+        object
+    }
+
     /// Drops every entry, and keeps any call in flight from storing its answer.
     pub fn invalidate_all(&self) {
         let inner = &self.inner;

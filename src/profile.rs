@@ -28,7 +28,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    cache::{StripeCache, Tag},
+    cache::StripeCache,
     hasura::{HasuraClient, HasuraError, LifecycleChange, Profile},
     ids::{IdKind, StripeId},
     stripe::{
@@ -216,7 +216,7 @@ impl ProfileSync {
         Ok(found
             .into_iter()
             .min_by_key(|c| (c.created.0, c.id.clone()))
-            .map(|c| self.remember(c)))
+            .map(|c| self.cache.written_customer(c)))
     }
 
     async fn create(&self, sso_id: &Uuid, profile: &Profile) -> Result<Arc<Customer>, SyncError> {
@@ -239,16 +239,7 @@ impl ProfileSync {
         );
         let write = Write::create(IdKind::Customer, form, Some(ensure_key(sso_id)));
         let customer = self.cache.client().write::<Customer>(&write).await?;
-        Ok(self.remember(customer))
-    }
-
-    fn remember(&self, customer: Customer) -> Arc<Customer> {
-        let customer = Arc::new(customer);
-        if let Ok(id) = StripeId::parse(IdKind::Customer, &customer.id) {
-            let tags = Tag::of_customer_change(&customer.id, false);
-            self.cache.write_through(&id, Some(customer.clone()), &tags);
-        }
-        customer
+        Ok(self.cache.written_customer(customer))
     }
 
     /// Acts on one Hasura event trigger delivery for `public.customers`: an insert (or a
@@ -312,7 +303,7 @@ impl ProfileSync {
                     .unwrap_or_else(|_| IdempotencyKey::generate());
                 let write = Write::update(id, form, Some(key));
                 let updated = self.cache.client().write::<Customer>(&write).await?;
-                self.remember(updated);
+                self.cache.written_customer(updated);
                 Ok(("updated", Some(customer)))
             }
             _ => Ok(("ignored", None)),

@@ -121,7 +121,7 @@ impl CustomerMutation {
         let key = write::idempotency_key(idempotency_key.as_deref())?;
         let write = Write::create(IdKind::Customer, form, key);
         let customer = cache(ctx)?.client().write::<Customer>(&write).await.gql()?;
-        Ok(Some(remember(ctx, customer)?))
+        Ok(Some(cache(ctx)?.written_customer(customer)))
     }
 
     /// Changes a customer (`POST /v1/customers/{id}`): only the arguments given. An empty
@@ -161,7 +161,7 @@ impl CustomerMutation {
         let key = write::idempotency_key(idempotency_key.as_deref())?;
         let write = Write::update(id, form, key);
         let customer = cache(ctx)?.client().write::<Customer>(&write).await.gql()?;
-        Ok(Some(remember(ctx, customer)?))
+        Ok(Some(cache(ctx)?.written_customer(customer)))
     }
 
     /// Deletes a customer (`DELETE /v1/customers/{id}`); Stripe cancels its subscriptions at
@@ -252,18 +252,6 @@ impl CustomerFields {
         write::metadata(&mut form, "metadata", "metadata", self.metadata.as_ref())?;
         Ok(form)
     }
-}
-
-/// Writes a customer Stripe answered through the cache and returns it.
-fn remember(ctx: &Context<'_>, customer: Customer) -> async_graphql::Result<Arc<Customer>> {
-    let customer = Arc::new(customer);
-    let tags = Tag::of_customer_change(&customer.id, false);
-    let cache = cache(ctx)?;
-    match StripeId::parse(IdKind::Customer, &customer.id) {
-        Ok(id) => cache.write_through(&id, Some(customer.clone()), &tags),
-        Err(_) => cache.invalidate(&tags),
-    }
-    Ok(customer)
 }
 
 /// Whether the selection under the current field holds `subscriptions` with default

@@ -29,8 +29,7 @@ use serde_json::Value;
 
 use super::{cache, error::GqlResult, write};
 use crate::{
-    cache::Tag,
-    ids::{IdKind, StripeId},
+    ids::IdKind,
     stripe::{
         models::Subscription,
         scalars::UnixTimestamp,
@@ -420,7 +419,7 @@ impl LifecycleMutation {
             }
             Err(error) => return Err(error).gql(),
         };
-        Ok(Some(remember(ctx, canceled)?))
+        Ok(Some(cache.written_subscription(canceled)))
     }
 
     /// Takes back a cancellation scheduled for the period end (`cancel_at_period_end=false`).
@@ -513,20 +512,5 @@ async fn send(ctx: &Context<'_>, write: Write) -> async_graphql::Result<Option<A
         .write::<Subscription>(&write)
         .await
         .gql()?;
-    Ok(Some(remember(ctx, subscription)?))
-}
-
-/// Writes a subscription Stripe answered through the cache and returns it.
-fn remember(
-    ctx: &Context<'_>,
-    subscription: Subscription,
-) -> async_graphql::Result<Arc<Subscription>> {
-    let subscription = Arc::new(subscription);
-    let tags = Tag::of_subscription_change(&subscription.id, &subscription.customer);
-    let cache = cache(ctx)?;
-    match StripeId::parse(IdKind::Subscription, &subscription.id) {
-        Ok(id) => cache.write_through(&id, Some(subscription.clone()), &tags),
-        Err(_) => cache.invalidate(&tags),
-    }
-    Ok(subscription)
+    Ok(Some(cache(ctx)?.written_subscription(subscription)))
 }
