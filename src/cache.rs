@@ -433,7 +433,7 @@ impl StripeCache {
                 },
                 Err(e) => {
                     let stale = previous.filter(|p| {
-                        serves_stale(&e)
+                        e.is_transient()
                             && inner.is_current(p)
                             && p.fetched_at.elapsed() < inner.policy.keep(p)
                     });
@@ -791,21 +791,6 @@ fn tags_of(key: &Key, entry: &Entry) -> Box<[Tag]> {
     tags.sort_unstable();
     tags.dedup();
     tags.into_boxed_slice()
-}
-
-/// Whether a failure is one stale-if-error covers: Stripe unreachable or failing (5xx,
-/// connection, timeout, an answer that is not JSON, as a proxy's error page is) or rate
-/// limiting, after retries. Answers about the request itself (a bad key, a missing
-/// permission, a refused parameter) and an answer that is another kind of object (a wrong
-/// route) are never hidden by stale data.
-fn serves_stale(error: &StripeError) -> bool {
-    matches!(
-        error,
-        StripeError::Unavailable { .. }
-            | StripeError::Timeout(_)
-            | StripeError::RateLimited { .. }
-            | StripeError::BadResponse { .. }
-    )
 }
 
 /// What a cache entry holds, for invalidation: a webhook event names the tags its object

@@ -277,9 +277,68 @@ fn affected(data: &Value, field: &str) -> Result<u64, HasuraError> {
         .ok_or(HasuraError::BadResponse)
 }
 
-/// Unix seconds as the ISO 8601 UTC timestamp Hasura takes for `timestamptz`.
+impl HasuraError {
+    /// Whether the failure clears on its own: Hasura unreachable, answering 5xx or 429, or
+    /// an answer that cannot be read (a proxy's page). A GraphQL refusal (`errors`: a
+    /// permission, the secret) and other statuses do not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HasuraError::Unreachable | HasuraError::BadResponse => true,
+            HasuraError::Status(status) => *status >= 500 || *status == 429,
+            HasuraError::Refused { .. } | HasuraError::NotConfigured => false,
+        }
+    }
+}
+
+/// Unix seconds as the ISO 8601 UTC timestamp Hasura takes for `timestamptz`
+/// (`2026-11-18T11:06:40Z`), `None` outside years 0–9999.
 pub fn timestamptz(unix: i64) -> Option<String> {
-    crate::civil::iso8601(unix)
+    let at = time::OffsetDateTime::from_unix_timestamp(unix).ok()?;
+    at.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// A timestamp as Hasura writes one in an event payload (`created_at`) or a `timestamptz`:
+/// `YYYY-MM-DD`, `T` or a space, `HH:MM:SS`, an optional fraction, then an optional zone
+/// (`Z`, `±HH`, `±HHMM` or `±HH:MM`). Without a zone it is UTC: Hasura logs events in UTC and
+/// may leave the designator out (its `Eventing` payload). Unix seconds, fractions dropped.
+pub fn parse_timestamp(raw: &str) -> Option<i64> {
+    use time::{macros::format_description, PrimitiveDateTime, UtcOffset};
+    let raw = raw.trim();
+    // The zone, if any, follows the seconds (position 19) and any fraction.
+    let zone_at = raw
+        .get(19..)?
+        .find(['Z', 'z', '+', '-'])
+        .map_or(raw.len(), |i| i + 19);
+    let (local, zone) = raw.split_at(zone_at);
+    let local = PrimitiveDateTime::parse(
+        local,
+        format_description!(
+            version = 2,
+            "[year]-[month]-[day][first [T][t][ ]][hour]:[minute]:[second][optional [.[subsecond]]]"
+        ),
+    )
+    .ok()?;
+    let offset = match zone {
+        "" | "Z" | "z" => UtcOffset::UTC,
+        _ => {
+            let (sign, digits) = zone.split_at(1);
+            let digits = digits.replace(':', "");
+            if !(digits.len() == 2 || digits.len() == 4)
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            let hours: i8 = digits[..2].parse().ok()?;
+            let minutes: i8 = digits
+                .get(2..)
+                .filter(|m| !m.is_empty())
+                .map_or(Some(0), |m| m.parse().ok())?;
+            let sign = if sign == "-" { -1 } else { 1 };
+            UtcOffset::from_hms(sign * hours, sign * minutes, 0).ok()?
+        }
+    };
+    Some(local.assume_offset(offset).unix_timestamp())
 }
 
 #[cfg(test)]
@@ -289,6 +348,55 @@ mod tests {
     #[test]
     fn lifecycle_times_are_sent_as_utc_timestamps() {
         assert_eq!(timestamptz(1_795_000_000).unwrap(), "2026-11-18T11:06:40Z");
+        assert_eq!(timestamptz(0).unwrap(), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamptz(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
+        assert_eq!(timestamptz(i64::MAX / 2), None);
+    }
+
+    #[test]
+    fn an_event_time_without_a_zone_is_utc() {
+        let t = 1_795_000_000;
+        for raw in [
+            "2026-11-18T11:06:40",
+            "2026-11-18T11:06:40.123456",
+            "2026-11-18 11:06:40.5",
+            "2026-11-18T11:06:40Z",
+            "2026-11-18T11:06:40.999999Z",
+            "2026-11-18T12:06:40+01:00",
+            "2026-11-18T12:06:40+0100",
+            "2026-11-18T12:06:40+01",
+            "2026-11-18T06:06:40.25-05:00",
+        ] {
+            assert_eq!(parse_timestamp(raw), Some(t), "{raw}");
+        }
+        for bad in [
+            "",
+            "2026-11-18",
+            "2026-11-18T11:06",
+            "2026-13-18T11:06:40",
+            "2026-02-30T11:06:40",
+            "2026-11-18T11:06:40+1",
+            "2026-11-18T11:06:40+01:0x",
+            "2026-11-18T11:06:40 UTC",
+            "yesterday",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_transient_hasura_failure_is_told_from_a_refusal() {
+        assert!(HasuraError::Unreachable.is_transient());
+        assert!(HasuraError::Status(502).is_transient());
+        assert!(HasuraError::Status(429).is_transient());
+        assert!(!HasuraError::Status(400).is_transient());
+        assert!(!HasuraError::NotConfigured.is_transient());
+        let refused = HasuraError::Refused {
+            operation: "StripeSyncLink",
+            code: "permission-error".into(),
+            message: "no".into(),
+        };
+        assert!(!refused.is_transient());
     }
 
     #[test]

@@ -19,7 +19,6 @@
 //! | [`hasura`] | the server's own calls to Hasura's GraphQL API, each as a narrow role |
 //! | [`profile`] | the Unified Customer Profile's Stripe side: one Stripe customer per profile, lifecycle dates from Stripe events |
 //! | [`webhook`] | Stripe webhooks: `Stripe-Signature` check, event parsing, what each event makes stale |
-//! | [`graphiql`] | the GraphiQL page and its assets, compiled in: offline, same-origin only, strict CSP |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
 //! | [`sandbox`] | the embedded fake Stripe used by `--demo` and by the tests |
 #![forbid(unsafe_code)]
@@ -27,7 +26,7 @@
 pub mod cache;
 pub mod civil;
 pub mod config;
-pub mod graphiql;
+pub mod events;
 pub mod graphql;
 pub mod hasura;
 pub mod http;

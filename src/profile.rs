@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::{
     cache::StripeCache,
-    hasura::{HasuraClient, HasuraError, LifecycleChange, Profile},
+    hasura::{self, HasuraClient, HasuraError, LifecycleChange, Profile},
     ids::{IdKind, StripeId},
     stripe::{
         models::Customer,
@@ -65,6 +65,21 @@ pub enum SyncError {
     /// Stripe failed or refused.
     #[error(transparent)]
     Stripe(#[from] StripeError),
+}
+
+impl SyncError {
+    /// Whether the failure clears on its own (Hasura or Stripe unreachable, failing or rate
+    /// limiting), so the event should simply come again; otherwise Stripe or Hasura refused,
+    /// or the profile needs a person.
+    pub fn clears_on_its_own(&self) -> bool {
+        match self {
+            SyncError::Stripe(e) => e.is_transient(),
+            SyncError::Hasura(e) => e.is_transient(),
+            SyncError::NoProfile(_)
+            | SyncError::LinkedToMissing(_)
+            | SyncError::LinkedElsewhere { .. } => false,
+        }
+    }
 }
 
 /// The name the product gives a profile's Stripe customer: first and last name joined by a
@@ -111,10 +126,32 @@ pub struct Ensured {
 pub struct ProfileEvent {
     /// The delivery's event id (the same on redelivery).
     pub id: String,
+    /// When Hasura logged the change, as Hasura writes it: a timestamp that may carry no zone
+    /// designator, which is UTC ([`hasura::parse_timestamp`]); only logged.
+    #[serde(default)]
+    pub created_at: Option<String>,
     /// The table.
     pub table: EventTable,
     /// The change.
     pub event: EventBody,
+}
+
+impl ProfileEvent {
+    /// Reads a delivery of the `customers_stripe_sync` trigger: a Hasura event trigger
+    /// payload on `public.customers`, else why not.
+    pub fn parse(body: &[u8]) -> Result<ProfileEvent, String> {
+        let event: ProfileEvent = serde_json::from_slice(body)
+            .map_err(|e| format!("the body is not a Hasura event trigger payload: {e}"))?;
+        if (event.table.schema.as_str(), event.table.name.as_str()) != ("public", "customers") {
+            return Err("only events on public.customers are handled here".to_owned());
+        }
+        Ok(event)
+    }
+
+    /// When Hasura logged the change (Unix seconds), when it says so readably.
+    pub fn created_at(&self) -> Option<i64> {
+        self.created_at.as_deref().and_then(hasura::parse_timestamp)
+    }
 }
 
 /// Where the event happened.
@@ -251,6 +288,29 @@ impl ProfileSync {
     /// profile, so the write-back's own event ends here (no loop). Returns the outcome and
     /// the Stripe customer id.
     pub async fn on_profile_event(
+        &self,
+        event: &ProfileEvent,
+    ) -> Result<(&'static str, Option<String>), SyncError> {
+        let answer = self.apply_profile_event(event).await;
+        let age_s = event.created_at().map(|at| crate::webhook::unix_now() - at);
+        match &answer {
+            Ok((outcome, _)) => {
+                tracing::info!(event_id = %event.id, op = %event.event.op, outcome, age_s, "hasura profile event")
+            }
+            Err(SyncError::NoProfile(_)) => {
+                tracing::info!(event_id = %event.id, op = %event.event.op, outcome = "no_profile", age_s, "hasura profile event")
+            }
+            Err(e @ (SyncError::LinkedToMissing(_) | SyncError::LinkedElsewhere { .. })) => {
+                tracing::warn!(event_id = %event.id, error = %e, age_s, "hasura profile event needs a person")
+            }
+            Err(e) => {
+                tracing::warn!(event_id = %event.id, error = %e, age_s, "hasura profile event failed; hasura will deliver it again")
+            }
+        }
+        answer
+    }
+
+    async fn apply_profile_event(
         &self,
         event: &ProfileEvent,
     ) -> Result<(&'static str, Option<String>), SyncError> {

@@ -9,13 +9,13 @@ use std::{
     time::Duration,
 };
 
-use actix_web::{dev::Server, web, App, HttpServer};
+use actix_web::{dev::Server, App, HttpServer};
 
 use crate::{
     cache::StripeCache,
     config::{Config, Upstream},
     hasura::{HasuraClient, HasuraError},
-    http::{self, AppState},
+    http::{AppState, Services},
     metrics::Metrics,
     profile::ProfileSync,
     sandbox::{self, Sandbox},
@@ -105,17 +105,23 @@ impl Application {
                 config.http.scoping.metadata_key.clone(),
             )),
         };
-        let state = web::Data::new(
-            AppState::new(cache, client, metrics, &config.http)
-                .with_webhook(webhook)
-                .with_profile(profile)
-                .with_limits(config.limits),
-        );
-        let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
-            .listen(listener)
-            .map_err(|source| StartupError::Bind { addr, source })?
-            .shutdown_timeout(10)
-            .run();
+        let services = Services {
+            cache,
+            stripe: client,
+            metrics,
+            webhook,
+            profile,
+            limits: config.limits,
+        };
+        let state = AppState::new(services, &config.http);
+        let server = HttpServer::new(move || {
+            let state = state.clone();
+            App::new().configure(move |cfg| state.configure(cfg))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr, source })?
+        .shutdown_timeout(10)
+        .run();
         let app = Application {
             server,
             addr,

@@ -116,6 +116,25 @@ pub struct Executor {
     limits: Limits,
 }
 
+/// A batch whose operations together are over the Stripe-field budget.
+pub struct BatchRefused {
+    operations: usize,
+    stripe_fields: usize,
+    limit: usize,
+}
+
+impl BatchRefused {
+    /// One response per operation of the batch, each the one `QUERY_BUDGET_EXCEEDED` error.
+    pub fn responses(&self) -> Vec<Response> {
+        (0..self.operations)
+            .map(|_| {
+                let error = error::budget_exceeded(self.stripe_fields, self.limit);
+                Response::from_errors(vec![error])
+            })
+            .collect()
+    }
+}
+
 /// A request whose document is parsed, ready for [`Executor::run`].
 pub struct Prepared {
     request: Request,
@@ -193,6 +212,30 @@ impl Executor {
             .map_err(error::parse_failed)?;
         request.set_parsed_query(document);
         Ok(Prepared { request, parsed })
+    }
+
+    /// Prepares every operation of a batch, whose operations count together against
+    /// `MAX_STRIPE_FIELDS`: over it, the whole batch is refused ([`BatchRefused`]) before any
+    /// Stripe call. An operation whose document does not parse is its own error.
+    pub fn prepare_batch(
+        &self,
+        requests: Vec<Request>,
+    ) -> Result<Vec<Result<Prepared, ServerError>>, BatchRefused> {
+        let mut prepared: Vec<_> = requests.into_iter().map(|r| self.prepare(r)).collect();
+        let total = prepared
+            .iter_mut()
+            .filter_map(|p| p.as_mut().ok())
+            .map(|p| self.stripe_fields(p))
+            .fold(0usize, usize::saturating_add);
+        let limit = self.limits.max_stripe_fields;
+        if total > limit {
+            return Err(BatchRefused {
+                operations: prepared.len(),
+                stripe_fields: total,
+                limit,
+            });
+        }
+        Ok(prepared)
     }
 
     /// The response to a request whose document did not parse.

@@ -2,11 +2,20 @@
 //!
 //! Hasura v2 sends every remote-schema call except its introspection with the resolved
 //! session as headers (`x-hasura-role` always, `x-hasura-user-id` when the session has one),
-//! after the headers configured on the remote schema (here `Authorization: Bearer <token>`).
-//! A client cannot choose them: Hasura builds the session from the admin secret, a JWT or an
-//! auth webhook, and never forwards a client's own `x-hasura-*` headers. So the HTTP layer
-//! ([`crate::http`]) turns those headers into a [`Caller`], which every GraphQL request
-//! carries in its data, and the root fields ask it what to answer:
+//! after the headers configured on the remote schema (here `Authorization: Bearer <token>`),
+//! whatever `forward_client_headers` says. Where the session comes from decides how far the
+//! headers can be believed (Hasura's `Server/Auth.hs`):
+//!
+//! - with a JWT or an auth webhook, from the claims or the webhook's answer: the client
+//!   cannot choose them;
+//! - for a request that falls to Hasura's unauthorized role
+//!   (`HASURA_GRAPHQL_UNAUTHORIZED_ROLE`), or on a Hasura with no admin secret at all, from the
+//!   client's own headers: the role is pinned, but `x-hasura-user-id` is whatever the caller
+//!   wrote. Set `HASURA_UNAUTHORIZED_ROLE` to the same role, and such a request reads no
+//!   customer and no list ([`Caller::of`]).
+//!
+//! So the HTTP layer ([`crate::http`]) turns those headers into a [`Caller`], which every
+//! GraphQL request carries in its data, and the root fields ask it what to answer:
 //!
 //! | caller | `customer(id)` | `subscription(id)` | `customers`, `subscriptions`, `prices` | `price`, `plan`, `product` |
 //! |---|---|---|---|---|
@@ -22,6 +31,8 @@
 //!
 //! Who is trusted ([`Caller::of`]):
 //!
+//! - `x-hasura-role` is `HASURA_UNAUTHORIZED_ROLE`: never; scoped to nobody (every
+//!   `customer(id)` is `null`, every list refused), even with scoping off;
 //! - scoping off (`HASURA_SCOPING=off`): everyone;
 //! - no `x-hasura-role` header: a direct client, not Hasura (Hasura always sends one, except
 //!   on introspection, which reads no data). Trusted: with `GRAPHQL_AUTH_TOKEN` set it holds
@@ -55,6 +66,9 @@ pub struct ScopingSettings {
     pub trusted_roles: Vec<String>,
     /// The Stripe customer metadata key holding the user id.
     pub metadata_key: String,
+    /// Hasura's unauthorized role (`HASURA_UNAUTHORIZED_ROLE`), whose session variables come
+    /// from the caller's own headers: served as scoped to nobody, whatever it claims.
+    pub unauthorized_role: Option<String>,
 }
 
 impl Default for ScopingSettings {
@@ -64,6 +78,7 @@ impl Default for ScopingSettings {
             enabled: true,
             trusted_roles: vec![DEFAULT_TRUSTED_ROLE.to_owned()],
             metadata_key: DEFAULT_METADATA_KEY.to_owned(),
+            unauthorized_role: None,
         }
     }
 }
@@ -106,6 +121,15 @@ impl Caller {
         role: Option<&str>,
         user_id: Option<&str>,
     ) -> Caller {
+        if role.is_some() && role == settings.unauthorized_role.as_deref() {
+            // Hasura took this session from the caller's own headers: the user id proves
+            // nothing, whether scoping is on or off.
+            return Caller::Scoped {
+                role: role.unwrap_or_default().to_owned(),
+                user_id: None,
+                metadata_key: settings.metadata_key.clone(),
+            };
+        }
         let Some(role) = role.filter(|_| settings.enabled) else {
             return Caller::Trusted;
         };
@@ -206,6 +230,25 @@ mod tests {
             Caller::of(&off, Authentication::None, Some("user"), Some(ME)),
             Caller::Trusted
         );
+    }
+
+    #[test]
+    fn the_unauthorized_role_is_scoped_to_nobody_whatever_user_id_it_claims() {
+        for enabled in [true, false] {
+            let settings = ScopingSettings {
+                enabled,
+                unauthorized_role: Some("anonymous".to_owned()),
+                ..ScopingSettings::default()
+            };
+            for auth in [Authentication::BearerToken, Authentication::None] {
+                let caller = Caller::of(&settings, auth, Some("anonymous"), Some(ME));
+                assert!(caller.is_scoped(), "{enabled} {auth:?}");
+                assert!(!caller.may_see(&customer(serde_json::json!({ "sso": ME }))));
+            }
+            // Other roles are served as before.
+            let admin = Caller::of(&settings, Authentication::BearerToken, Some("admin"), None);
+            assert_eq!(admin, Caller::Trusted);
+        }
     }
 
     #[test]

@@ -208,6 +208,23 @@ impl StripeError {
         }
     }
 
+    /// Whether the failure is Stripe's or the network's, not the request's: Stripe
+    /// unreachable or failing (5xx, connection, timeout, an answer that is not JSON, as a
+    /// proxy's error page is) or rate limiting, after the client's retries. It clears on its
+    /// own: the cache serves its last good value instead (stale-if-error), and a Hasura event
+    /// is asked to come again. Answers about the request itself (a bad key, a missing
+    /// permission, a refused parameter) and an answer that is another kind of object (a wrong
+    /// route) are not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StripeError::Unavailable { .. }
+                | StripeError::Timeout(_)
+                | StripeError::RateLimited { .. }
+                | StripeError::BadResponse { .. }
+        )
+    }
+
     /// The parameter Stripe named, for the errors that carry one.
     pub fn param(&self) -> Option<&str> {
         match self {

@@ -123,11 +123,25 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "MAX_QUERY_COMPLEXITY",
         "REQUEST_DEADLINE_SECONDS",
         "MAX_REQUESTS_IN_FLIGHT",
+        "HASURA_UNAUTHORIZED_ROLE",
+        "HASURA_GRAPHQL_URL",
+        "STRIPE_WEBHOOK_SECRET",
     ] {
         assert!(
             help.contains(&format!("env: {var}")),
             "{var} missing from --help"
         );
+    }
+    // One heading per concern.
+    for heading in [
+        "Stripe:",
+        "Server:",
+        "Cache:",
+        "Request limits:",
+        "Stripe webhooks:",
+        "Hasura:",
+    ] {
+        assert!(help.contains(heading), "{heading}");
     }
     for command in ["serve", "schema", "healthcheck"] {
         assert!(help.contains(command), "{command}");

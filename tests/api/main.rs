@@ -23,4 +23,5 @@ mod seed_query;
 mod shutdown;
 mod stripe_budget;
 mod stripe_errors;
+mod transport;
 mod webhooks;

@@ -249,6 +249,16 @@ fn insert_event(id: &str, sso: &str) -> Value {
 }
 
 async fn deliver(app: &TestApp, event: &Value, token: Option<&str>) -> (u16, Value) {
+    let (status, _, answer) = deliver_reading_retry_after(app, event, token).await;
+    (status, answer)
+}
+
+/// Delivers `event` as Hasura does; the status, the `Retry-After` header and the body.
+async fn deliver_reading_retry_after(
+    app: &TestApp,
+    event: &Value,
+    token: Option<&str>,
+) -> (u16, Option<String>, Value) {
     let mut request = app
         .http
         .post(format!("{}/hasura/events", app.base))
@@ -257,7 +267,15 @@ async fn deliver(app: &TestApp, event: &Value, token: Option<&str>) -> (u16, Val
         request = request.bearer_auth(token);
     }
     let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        response.status().as_u16(),
+        retry_after,
+        response.json().await.unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -330,7 +348,7 @@ async fn hasura_events_need_the_token_a_customers_payload_and_a_working_hasura()
     let (status, answer) = deliver(&app, &other, Some(TOKEN)).await;
     assert_eq!(
         (status, &answer["error"]["code"]),
-        (400, &json!("invalid_event"))
+        (400, &json!("INVALID_EVENT"))
     );
     let (status, _) = deliver(&app, &json!({"not": "an event"}), Some(TOKEN)).await;
     assert_eq!(status, 400);
@@ -341,11 +359,91 @@ async fn hasura_events_need_the_token_a_customers_payload_and_a_working_hasura()
     assert_eq!(deliver(&app, &insert, Some(TOKEN)).await.0, 200);
     assert_eq!(stripe_customers_for(&app, JANE).len(), 1);
 
-    // Without Hasura configured the endpoint says so.
+    // Without Hasura configured the endpoint says so (a person must configure it: no
+    // Retry-After, which would have Hasura retry for ever).
     let plain = spawn_app_with(|o| o.config.http.auth_token = Some(SecretString::new(TOKEN))).await;
-    assert_eq!(deliver(&plain, &insert, Some(TOKEN)).await.0, 503);
+    let (status, retry_after, answer) =
+        deliver_reading_retry_after(&plain, &insert, Some(TOKEN)).await;
+    assert_eq!(
+        (status, retry_after, &answer["error"]["code"]),
+        (503, None, &json!("HASURA_NOT_CONFIGURED"))
+    );
     let body = graphql(&plain, &ensure(JANE), &[]).await;
     assert_eq!(error_code(&body), "HASURA_NOT_CONFIGURED", "{body}");
+}
+
+#[tokio::test]
+async fn hasura_is_asked_to_come_again_only_for_failures_that_clear_on_their_own() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    hasura.insert(Profile::new(JANE, "Jane", "Doe", "jane@example.com"));
+    let app = app_with_hasura(&hasura).await;
+    let insert = insert_event("evt-1", JANE);
+    let retry_after = Some(stripe_graphql::http::RETRY_AFTER_SECONDS.to_string());
+
+    // Hasura failing, then Stripe failing: Hasura delivers again until it succeeds.
+    hasura.fail_next(1, 502);
+    let (status, after, answer) = deliver_reading_retry_after(&app, &insert, Some(TOKEN)).await;
+    assert_eq!((status, &after), (503, &retry_after), "{answer}");
+    assert_eq!(answer["error"]["code"], json!("UPSTREAM_FAILED"));
+    app.fail_next(
+        Some("/v1/customers/search"),
+        stripe_graphql::sandbox::Fault::Status(503),
+        3,
+    );
+    let (status, after, answer) = deliver_reading_retry_after(&app, &insert, Some(TOKEN)).await;
+    assert_eq!((status, &after), (503, &retry_after), "{answer}");
+    assert!(stripe_customers_for(&app, JANE).is_empty());
+    assert_eq!(deliver(&app, &insert, Some(TOKEN)).await.0, 200);
+
+    // A profile linked to a customer Stripe does not have: a person must look. Never a
+    // Retry-After here: Hasura would retry it for ever.
+    let mut linked = Profile::new(
+        "22222222-2222-4222-8222-222222222222",
+        "Lost",
+        "Link",
+        "lost@example.com",
+    );
+    linked.stripe_customer_id = Some("cus_GoneForGood".into());
+    hasura.insert(linked);
+    let gone = insert_event("evt-2", "22222222-2222-4222-8222-222222222222");
+    let (status, after, answer) = deliver_reading_retry_after(&app, &gone, Some(TOKEN)).await;
+    assert_eq!(
+        (status, after, &answer["error"]["code"]),
+        (409, None, &json!("PROFILE_LINK_CONFLICT"))
+    );
+
+    // Hasura refusing (here: another admin secret): retried per retry_conf, not for ever.
+    let refusing = FakeHasura::start("another-admin-secret");
+    let app = app_with_hasura(&refusing).await;
+    let (status, after, answer) = deliver_reading_retry_after(&app, &insert, Some(TOKEN)).await;
+    assert_eq!(
+        (status, after, &answer["error"]["code"]),
+        (502, None, &json!("UPSTREAM_REFUSED")),
+        "{answer}"
+    );
+    // A payload that is not an event: no Retry-After either.
+    let (status, after, _) =
+        deliver_reading_retry_after(&app, &json!({"not": "an event"}), Some(TOKEN)).await;
+    assert_eq!((status, after), (400, None));
+}
+
+#[tokio::test]
+async fn a_hasura_event_time_without_a_zone_is_read_as_utc() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    hasura.insert(Profile::new(JANE, "Jane", "Doe", "jane@example.com"));
+    let app = app_with_hasura(&hasura).await;
+    let mut insert = insert_event("evt-1", JANE);
+    // As Hasura writes it: a local timestamp without a zone designator.
+    insert["created_at"] = json!("2026-11-27T05:00:00.123456");
+    let (status, answer) = deliver(&app, &insert, Some(TOKEN)).await;
+    assert_eq!(
+        (status, &answer["outcome"]),
+        (200, &json!("created")),
+        "{answer}"
+    );
+    let event = stripe_graphql::profile::ProfileEvent::parse(&serde_json::to_vec(&insert).unwrap())
+        .unwrap();
+    assert_eq!(event.created_at(), Some(1_795_755_600));
 }
 
 #[tokio::test]
@@ -551,7 +649,7 @@ async fn a_failed_date_update_answers_500_so_stripe_delivers_the_event_again() {
     )
     .await;
     assert_eq!(d.status, 500, "{d:?}");
-    assert_eq!(d.answer["error"]["code"], json!("profile_update_failed"));
+    assert_eq!(d.answer["error"]["code"], json!("PROFILE_UPDATE_FAILED"));
     assert_eq!(hasura.profile(AVA_SSO).unwrap().delinquency_date, None);
     let again = subscription_event(
         &app,

@@ -376,3 +376,55 @@ async fn get_queries_and_every_element_of_a_batch_are_scoped_like_a_post() {
     assert_eq!(body[0]["data"]["customer"], Value::Null, "{body}");
     assert_eq!(body[1]["data"]["customer"]["id"], json!(AVA), "{body}");
 }
+
+/// Hasura takes the session of a request in its unauthorized role from the caller's own
+/// headers: such a request claiming Ava's user id must read nothing of hers.
+#[tokio::test]
+async fn a_request_in_hasuras_unauthorized_role_reads_no_customer_whatever_user_id_it_claims() {
+    for scoping in [true, false] {
+        let app = spawn_app_with(move |o| {
+            o.config.http.auth_token = Some(SecretString::new(TOKEN));
+            o.config.http.scoping.enabled = scoping;
+            o.config.http.scoping.unauthorized_role = Some("anonymous".into());
+        })
+        .await;
+        let ava = sso_of(&app, AVA);
+        let claims = [
+            ("x-hasura-role", "anonymous"),
+            ("x-hasura-user-id", ava.as_str()),
+        ];
+
+        let join = post_as(&app, &claims, &seed_join(&[AVA])).await;
+        assert!(join.get("errors").is_none(), "{join}");
+        assert_eq!(join["data"]["f0"], Value::Null, "scoping {scoping}");
+        for list in [
+            "{ customers { data { id } } }",
+            "{ subscriptions { data { id } } }",
+            "{ duplicateStripeCustomers(email: \"ava@example.com\") { id } }",
+        ] {
+            let body = post_as(&app, &claims, list).await;
+            assert_eq!(error_code(&body), "FORBIDDEN", "{list}: {body}");
+        }
+        let write = post_as(
+            &app,
+            &claims,
+            "mutation { createCustomer(email: \"x@example.com\") { id } }",
+        )
+        .await;
+        assert_eq!(error_code(&write), "FORBIDDEN", "{write}");
+        // The catalogue stays readable, as for any scoped role.
+        let price = post_as(&app, &claims, "{ price(id: \"price_ProMonthly\") { id } }").await;
+        assert_eq!(price["data"]["price"]["id"], json!("price_ProMonthly"));
+        // The same user id in a real role is served.
+        let user = post_as(
+            &app,
+            &[
+                ("x-hasura-role", "user"),
+                ("x-hasura-user-id", ava.as_str()),
+            ],
+            &seed_join(&[AVA]),
+        )
+        .await;
+        assert_eq!(user["data"]["f0"]["id"], json!(AVA), "scoping {scoping}");
+    }
+}

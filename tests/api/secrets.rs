@@ -180,7 +180,7 @@ async fn no_secret_appears_in_any_response_or_log_line_at_debug_level() {
     assert!(answers
         .iter()
         .any(|a| a.contains("\"outcome\":\"applied\"")));
-    assert!(answers.iter().any(|a| a.contains("signature_mismatch")));
+    assert!(answers.iter().any(|a| a.contains("SIGNATURE_MISMATCH")));
     assert!(answers.iter().any(|a| a.contains("HASURA_UNAVAILABLE")));
 
     server.terminate();

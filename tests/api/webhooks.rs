@@ -127,7 +127,7 @@ async fn a_forged_webhook_changes_nothing() {
         .await
         .unwrap();
 
-    assert_refused(&delivery, "signature_mismatch");
+    assert_refused(&delivery, "SIGNATURE_MISMATCH");
     assert_eq!(cached_name(&app).await, json!("Ava Martinez"));
 }
 
@@ -144,7 +144,7 @@ async fn a_webhook_signed_longer_ago_than_the_tolerance_is_refused() {
         .await
         .unwrap();
 
-    assert_refused(&delivery, "timestamp_outside_tolerance");
+    assert_refused(&delivery, "TIMESTAMP_OUTSIDE_TOLERANCE");
     let message = delivery.answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("300 s tolerance"), "{message}");
     assert_eq!(cached_name(&app).await, json!("Ava Martinez"));
@@ -157,13 +157,13 @@ async fn a_webhook_without_a_valid_signature_header_is_refused() {
     let body = ava_updated_body();
 
     let missing = app.sandbox.post_webhook(&body, None).await.unwrap();
-    assert_refused(&missing, "missing_signature");
+    assert_refused(&missing, "MISSING_SIGNATURE");
     let malformed = app
         .sandbox
         .post_webhook(&body, Some("v1=deadbeef"))
         .await
         .unwrap();
-    assert_refused(&malformed, "malformed_signature");
+    assert_refused(&malformed, "MALFORMED_SIGNATURE");
     let v0_only = format!(
         "t={},v0={}",
         unix_now(),
@@ -177,7 +177,7 @@ async fn a_webhook_without_a_valid_signature_header_is_refused() {
         .post_webhook(&body, Some(&v0_only))
         .await
         .unwrap();
-    assert_refused(&v0, "no_v1_signature");
+    assert_refused(&v0, "NO_V1_SIGNATURE");
 
     assert_eq!(cached_name(&app).await, json!("Ava Martinez"));
 }
@@ -196,7 +196,7 @@ async fn a_signed_event_whose_object_lacks_its_id_is_refused_and_changes_nothing
         .await
         .unwrap();
 
-    assert_refused(&delivery, "invalid_event");
+    assert_refused(&delivery, "INVALID_EVENT");
     let message = delivery.answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("customer.updated"), "{message}");
     assert!(message.contains("`id`"), "{message}");
@@ -271,7 +271,7 @@ async fn webhooks_are_disabled_without_a_secret() {
 
     assert_eq!(delivery.status, 404);
     assert_eq!(delivery.answer["received"], json!(false));
-    assert_eq!(delivery.answer["error"]["code"], json!("webhooks_disabled"));
+    assert_eq!(delivery.answer["error"]["code"], json!("WEBHOOKS_DISABLED"));
     let message = delivery.answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("STRIPE_WEBHOOK_SECRET"), "{message}");
 }
@@ -462,7 +462,7 @@ async fn an_oversized_webhook_body_is_refused() {
         .unwrap();
 
     assert_eq!(delivery.status, 413);
-    assert_eq!(delivery.answer["error"]["code"], json!("payload_too_large"));
+    assert_eq!(delivery.answer["error"]["code"], json!("PAYLOAD_TOO_LARGE"));
 }
 
 #[tokio::test]

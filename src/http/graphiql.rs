@@ -4,7 +4,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | the page (`/graphiql`, and `GET /graphql` without a query; routed in [`crate::http`]) | [`page`]: a small HTML page of our own |
+//! | the page (`/graphiql`, and `GET /graphql` without a query; routed in [`super`]) | [`page`]: a small HTML page of our own |
 //! | `/graphiql/assets/react-18.3.1.production.min.js`, `react-dom-18.3.1.production.min.js` | React and ReactDOM, the npm packages' UMD builds |
 //! | `/graphiql/assets/graphiql-4.1.2.min.js`, `graphiql-4.1.2.min.css` | GraphiQL's UMD bundle and stylesheet from the npm package |
 //! | `/graphiql/assets/graphiql-init-<digest>.js`, `graphiql-page-<digest>.css`, `favicon-<digest>.svg` | our start-up script, layout and icon (`assets/graphiql/page/`) |
