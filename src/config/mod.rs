@@ -23,7 +23,7 @@ pub mod hasura;
 pub mod limits;
 pub mod server;
 pub mod stripe;
-mod text;
+pub mod text;
 pub mod webhook;
 
 use std::{ffi::OsString, net::SocketAddr};

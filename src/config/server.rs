@@ -51,7 +51,7 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    /// The bearer token, checked ([`word`]: empty is unset, whitespace is refused).
+    /// The bearer token, checked ([`super::text::word`]: empty is unset, whitespace is refused).
     pub fn auth_token(&self) -> Result<Option<SecretString>, ConfigError> {
         let token = word(
             "GRAPHQL_AUTH_TOKEN",

@@ -10,7 +10,7 @@ use super::ConfigError;
 
 /// How a refused value may be shown in the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Shown {
+pub enum Shown {
     /// The value may appear in the message (a role name, a metadata key).
     Value,
     /// The value never appears (a key, a token, a secret).
@@ -20,7 +20,7 @@ pub(super) enum Shown {
 /// The setting `name` as given: `Ok(None)` when unset or empty, the value when it holds no
 /// whitespace or control characters, else one line naming the setting (and, for a
 /// [`Shown::Value`], the value). `hint` ends the message when it is refused.
-pub(super) fn word<'a>(
+pub fn word<'a>(
     name: &str,
     raw: Option<&'a str>,
     shown: Shown,
@@ -44,7 +44,7 @@ pub(super) fn word<'a>(
 /// A comma-separated list of words from the setting `name` (spaces around the commas are
 /// allowed, empty entries skipped), each passing [`word`]; an empty list means `default`, as
 /// an empty variable means unset.
-pub(super) fn word_list(name: &str, raw: &str, default: &str) -> Result<Vec<String>, ConfigError> {
+pub fn word_list(name: &str, raw: &str, default: &str) -> Result<Vec<String>, ConfigError> {
     let mut words = Vec::new();
     for entry in raw.split(',').map(str::trim) {
         if let Some(entry) = word(

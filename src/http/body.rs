@@ -4,7 +4,7 @@
 //! `Content-Length` says so, else when the bytes read pass the bound; either way the route
 //! answers a JSON 413 coded `PAYLOAD_TOO_LARGE` in its own envelope ([`super::reply`]).
 //! actix-web's own payload limits (which answer in plain text) are raised above the bound in
-//! [`super::configure`], so they never answer first.
+//! [`super::AppState::configure`], so they never answer first.
 
 use actix_web::{http::header, web, HttpRequest};
 use futures::StreamExt;

@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use crate::{graphql::error::code_of, stripe::StripeClient};
 
 /// How long a readiness answer is reused.
-const READINESS_TTL: Duration = Duration::from_secs(30);
+pub const READINESS_TTL: Duration = Duration::from_secs(30);
 
 /// The readiness answer: whether Stripe accepts the key, asked at most every
 /// [`READINESS_TTL`] and never through the cache.

@@ -20,15 +20,15 @@
 //! their UPPER_SNAKE codes ([`reply`]), and every request's id and log line ([`request_id`]).
 
 pub mod auth;
-mod body;
+pub mod body;
 pub mod graphiql;
-mod graphql;
-mod hasura_events;
-mod health;
-mod metrics;
+pub mod graphql;
+pub mod hasura_events;
+pub mod health;
+pub mod metrics;
 pub mod reply;
-mod request_id;
-mod stripe_webhook;
+pub mod request_id;
+pub mod stripe_webhook;
 
 use actix_web::{middleware::from_fn, web};
 

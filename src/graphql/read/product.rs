@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, Object};
 
-use super::{cache, error::GqlResult};
+use crate::graphql::{cache, error::GqlResult};
 use crate::{
     ids::{IdKind, StripeId},
     stripe::models::{Price, Product},

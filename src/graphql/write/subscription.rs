@@ -1,9 +1,9 @@
-//! The subscription lifecycle: `createSubscription`, `updateSubscription`,
+//! Subscription mutations: `createSubscription`, `updateSubscription`,
 //! `cancelSubscription`, `undoScheduledCancellation`, `pauseCollection` and
 //! `resumeSubscription`.
 //!
 //! Every mutation here is refused (`FORBIDDEN`) unless the request may write
-//! ([`super::write::WriteAccess`]), checks its arguments before any call, sends exactly one
+//! ([`super::WriteAccess`]), checks its arguments before any call, sends exactly one
 //! Stripe write (`resumeSubscription` reads the subscription first, to pick the write), and
 //! answers the subscription as Stripe returned it, through the same `StripeSubscription` type
 //! as the queries. The answer goes through the cache
@@ -27,8 +27,9 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, InputObject, Json, Object};
 use serde_json::Value;
 
-use super::{cache, error::GqlResult, write};
+use super::{input, require_writer};
 use crate::{
+    graphql::{cache, error::GqlResult},
     ids::IdKind,
     stripe::{
         models::Subscription,
@@ -161,23 +162,23 @@ fn price_or_plan(
     required: bool,
 ) -> async_graphql::Result<()> {
     match (price, plan) {
-        (Some(_), Some(_)) => Err(write::invalid(
+        (Some(_), Some(_)) => Err(input::invalid(
             at,
             format!("`{at}`: give `price` or `plan`, not both"),
         )),
         (Some(price), None) => {
             let argument = format!("{at}.price");
-            let id = write::id_arg(&argument, IdKind::Price, price)?;
+            let id = input::id_arg(&argument, IdKind::Price, price)?;
             form.set(format!("{}[price]", bracket(at)), id.as_str());
             Ok(())
         }
         (None, Some(plan)) => {
             let argument = format!("{at}.plan");
-            let id = write::id_arg(&argument, IdKind::Plan, plan)?;
+            let id = input::id_arg(&argument, IdKind::Plan, plan)?;
             form.set(format!("{}[plan]", bracket(at)), id.as_str());
             Ok(())
         }
-        (None, None) if required => Err(write::invalid(
+        (None, None) if required => Err(input::invalid(
             at,
             format!("`{at}` needs a `price` (or a `plan`)"),
         )),
@@ -195,7 +196,7 @@ fn bracket(at: &str) -> String {
 
 fn quantity(form: &mut Form, at: &str, quantity: Option<i32>) -> async_graphql::Result<()> {
     match quantity {
-        Some(q) if q < 0 => Err(write::invalid(
+        Some(q) if q < 0 => Err(input::invalid(
             &format!("{at}.quantity"),
             format!("`{at}.quantity` must be 0 or more"),
         )),
@@ -208,10 +209,10 @@ fn quantity(form: &mut Form, at: &str, quantity: Option<i32>) -> async_graphql::
 }
 
 fn item_count(count: usize) -> async_graphql::Result<()> {
-    if count > write::MAX_ITEMS {
-        return Err(write::invalid(
+    if count > input::MAX_ITEMS {
+        return Err(input::invalid(
             "items",
-            format!("a subscription has at most {} items", write::MAX_ITEMS),
+            format!("a subscription has at most {} items", input::MAX_ITEMS),
         ));
     }
     Ok(())
@@ -219,10 +220,10 @@ fn item_count(count: usize) -> async_graphql::Result<()> {
 
 /// Mutations on subscriptions (see the module docs).
 #[derive(Default)]
-pub struct LifecycleMutation;
+pub struct SubscriptionMutation;
 
 #[Object]
-impl LifecycleMutation {
+impl SubscriptionMutation {
     /// Subscribes `customer` (`cus_…`) to 1 to 20 `items` (`POST /v1/subscriptions`). With
     /// `trialPeriodDays` (1–730) it starts `trialing`; otherwise Stripe charges the
     /// `defaultPaymentMethod` (or the customer's default) and `paymentBehavior` says what
@@ -241,12 +242,12 @@ impl LifecycleMutation {
         metadata: Option<Json<Value>>,
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<Option<Arc<Subscription>>> {
-        write::require_writer(ctx)?;
-        let customer = write::id_arg("customer", IdKind::Customer, &customer)?;
+        require_writer(ctx)?;
+        let customer = input::id_arg("customer", IdKind::Customer, &customer)?;
         let mut form = Form::new();
         form.set("customer", customer.as_str());
         if items.is_empty() {
-            return Err(write::invalid("items", "`items` needs at least one item"));
+            return Err(input::invalid("items", "`items` needs at least one item"));
         }
         item_count(items.len())?;
         for (i, item) in items.iter().enumerate() {
@@ -260,7 +261,7 @@ impl LifecycleMutation {
             )?;
             quantity(&mut form, &at, item.quantity)?;
             let prefix = format!("items[{i}][metadata]");
-            write::metadata(
+            input::metadata(
                 &mut form,
                 &prefix,
                 &format!("{at}.metadata"),
@@ -268,10 +269,10 @@ impl LifecycleMutation {
             )?;
         }
         if let Some(days) = trial_period_days {
-            if !(1..=write::MAX_TRIAL_DAYS).contains(&days) {
-                return Err(write::invalid(
+            if !(1..=input::MAX_TRIAL_DAYS).contains(&days) {
+                return Err(input::invalid(
                     "trialPeriodDays",
-                    format!("`trialPeriodDays` must be 1 to {}", write::MAX_TRIAL_DAYS),
+                    format!("`trialPeriodDays` must be 1 to {}", input::MAX_TRIAL_DAYS),
                 ));
             }
             form.set("trial_period_days", days.to_string());
@@ -280,11 +281,11 @@ impl LifecycleMutation {
             form.set("payment_behavior", stripe_value(behavior));
         }
         if let Some(method) = default_payment_method {
-            let method = write::plain_id("defaultPaymentMethod", &method)?;
+            let method = input::plain_id("defaultPaymentMethod", &method)?;
             form.set("default_payment_method", method);
         }
-        write::metadata(&mut form, "metadata", "metadata", metadata.as_ref())?;
-        let key = write::idempotency_key(idempotency_key.as_deref())?;
+        input::metadata(&mut form, "metadata", "metadata", metadata.as_ref())?;
+        let key = input::idempotency_key(idempotency_key.as_deref())?;
         send(ctx, Write::create(IdKind::Subscription, form, key)).await
     }
 
@@ -301,8 +302,8 @@ impl LifecycleMutation {
         metadata: Option<Json<Value>>,
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<Option<Arc<Subscription>>> {
-        write::require_writer(ctx)?;
-        let id = write::id_arg("id", IdKind::Subscription, &id)?;
+        require_writer(ctx)?;
+        let id = input::id_arg("id", IdKind::Subscription, &id)?;
         let mut form = Form::new();
         let items = items.unwrap_or_default();
         item_count(items.len())?;
@@ -312,11 +313,11 @@ impl LifecycleMutation {
             match &item.id {
                 Some(item_id) => {
                     let item_id =
-                        write::id_arg(&format!("{at}.id"), IdKind::SubscriptionItem, item_id)?;
+                        input::id_arg(&format!("{at}.id"), IdKind::SubscriptionItem, item_id)?;
                     form.set(format!("items[{i}][id]"), item_id.as_str());
                     if deleted {
                         if item.price.is_some() || item.plan.is_some() || item.quantity.is_some() {
-                            return Err(write::invalid(
+                            return Err(input::invalid(
                                 &at,
                                 format!("`{at}`: a deleted item takes no price, plan or quantity"),
                             ));
@@ -333,7 +334,7 @@ impl LifecycleMutation {
                     }
                 }
                 None if deleted => {
-                    return Err(write::invalid(
+                    return Err(input::invalid(
                         &at,
                         format!("`{at}`: `deleted` needs the item's `id`"),
                     ))
@@ -348,16 +349,16 @@ impl LifecycleMutation {
             }
             quantity(&mut form, &at, item.quantity)?;
             let prefix = format!("items[{i}][metadata]");
-            write::metadata(
+            input::metadata(
                 &mut form,
                 &prefix,
                 &format!("{at}.metadata"),
                 item.metadata.as_ref(),
             )?;
         }
-        write::metadata(&mut form, "metadata", "metadata", metadata.as_ref())?;
+        input::metadata(&mut form, "metadata", "metadata", metadata.as_ref())?;
         if form.is_empty() {
-            return Err(write::invalid(
+            return Err(input::invalid(
                 "id",
                 "nothing to change: give `items` or `metadata`",
             ));
@@ -365,7 +366,7 @@ impl LifecycleMutation {
         if let Some(behavior) = proration_behavior {
             form.set("proration_behavior", stripe_value(behavior));
         }
-        let key = write::idempotency_key(idempotency_key.as_deref())?;
+        let key = input::idempotency_key(idempotency_key.as_deref())?;
         send(ctx, Write::update(id, form, key)).await
     }
 
@@ -385,12 +386,12 @@ impl LifecycleMutation {
         invoice_now: Option<bool>,
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<Option<Arc<Subscription>>> {
-        write::require_writer(ctx)?;
-        let id = write::id_arg("id", IdKind::Subscription, &id)?;
-        let key = write::idempotency_key(idempotency_key.as_deref())?;
+        require_writer(ctx)?;
+        let id = input::id_arg("id", IdKind::Subscription, &id)?;
+        let key = input::idempotency_key(idempotency_key.as_deref())?;
         if at_period_end == Some(true) {
             if prorate.is_some() || invoice_now.is_some() {
-                return Err(write::invalid(
+                return Err(input::invalid(
                     "atPeriodEnd",
                     "`prorate` and `invoiceNow` apply to an immediate cancellation, not to `atPeriodEnd: true`",
                 ));
@@ -429,9 +430,9 @@ impl LifecycleMutation {
         id: String,
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<Option<Arc<Subscription>>> {
-        write::require_writer(ctx)?;
-        let id = write::id_arg("id", IdKind::Subscription, &id)?;
-        let key = write::idempotency_key(idempotency_key.as_deref())?;
+        require_writer(ctx)?;
+        let id = input::id_arg("id", IdKind::Subscription, &id)?;
+        let key = input::idempotency_key(idempotency_key.as_deref())?;
         let mut form = Form::new();
         form.set("cancel_at_period_end", "false");
         send(ctx, Write::update(id, form, key)).await
@@ -448,14 +449,14 @@ impl LifecycleMutation {
         resumes_at: Option<UnixTimestamp>,
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<Option<Arc<Subscription>>> {
-        write::require_writer(ctx)?;
-        let id = write::id_arg("id", IdKind::Subscription, &id)?;
-        let key = write::idempotency_key(idempotency_key.as_deref())?;
+        require_writer(ctx)?;
+        let id = input::id_arg("id", IdKind::Subscription, &id)?;
+        let key = input::idempotency_key(idempotency_key.as_deref())?;
         let mut form = Form::new();
         form.set("pause_collection[behavior]", stripe_value(behavior));
         if let Some(at) = resumes_at {
             if at.0 <= 0 {
-                return Err(write::invalid(
+                return Err(input::invalid(
                     "resumesAt",
                     "`resumesAt` must be a Unix time in seconds",
                 ));
@@ -475,9 +476,9 @@ impl LifecycleMutation {
         id: String,
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<Option<Arc<Subscription>>> {
-        write::require_writer(ctx)?;
-        let id = write::id_arg("id", IdKind::Subscription, &id)?;
-        let key: Option<IdempotencyKey> = write::idempotency_key(idempotency_key.as_deref())?;
+        require_writer(ctx)?;
+        let id = input::id_arg("id", IdKind::Subscription, &id)?;
+        let key: Option<IdempotencyKey> = input::idempotency_key(idempotency_key.as_deref())?;
         let client = cache(ctx)?.client();
         let current = match client.retrieve::<Subscription>(&id).await {
             Err(StripeError::Deleted) => Err(StripeError::NotFound {
@@ -495,7 +496,7 @@ impl LifecycleMutation {
             form.set("pause_collection", "");
             return send(ctx, Write::update(id, form, key)).await;
         }
-        Err(write::invalid(
+        Err(input::invalid(
             "id",
             format!(
                 "the subscription is `{}` and its collection is not paused: nothing to resume",

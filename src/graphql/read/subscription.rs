@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, Enum, Object};
 
-use super::{
+use crate::graphql::{
     cache,
     error::GqlResult,
     list::{page, StripeList},

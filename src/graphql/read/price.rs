@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, Object};
 
-use super::{
+use crate::graphql::{
     cache,
     error::GqlResult,
     list::{page, StripeList},
-    product::product_by_id,
+    read::product::product_by_id,
     scope,
 };
 use crate::{
