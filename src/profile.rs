@@ -244,7 +244,7 @@ impl ProfileSync {
     /// finds one.
     async fn find(&self, sso_id: &Uuid) -> Result<Option<Arc<Customer>>, SyncError> {
         let query = sso_search_query(&self.metadata_key, sso_id);
-        let mut found = self.cache.client().search_customers(&query).await?;
+        let mut found = self.cache.search_customers(&query).await?;
         let uuid = sso_id.to_string();
         found.retain(|c| c.metadata.get(&self.metadata_key).and_then(Value::as_str) == Some(&uuid));
         if found.len() > 1 {
@@ -252,8 +252,7 @@ impl ProfileSync {
         }
         Ok(found
             .into_iter()
-            .min_by_key(|c| (c.created.0, c.id.clone()))
-            .map(|c| self.cache.written_customer(c)))
+            .min_by_key(|c| (c.created.0, c.id.clone())))
     }
 
     async fn create(&self, sso_id: &Uuid, profile: &Profile) -> Result<Arc<Customer>, SyncError> {
@@ -275,8 +274,7 @@ impl ProfileSync {
             sso_id.to_string(),
         );
         let write = Write::create(IdKind::Customer, form, Some(ensure_key(sso_id)));
-        let customer = self.cache.client().write::<Customer>(&write).await?;
-        Ok(self.cache.written_customer(customer))
+        Ok(self.cache.write::<Customer>(&write).await?)
     }
 
     /// Acts on one Hasura event trigger delivery for `public.customers`: an insert (or a
@@ -362,8 +360,7 @@ impl ProfileSync {
                 let key = IdempotencyKey::parse(&format!("profile-event-{}", event.id))
                     .unwrap_or_else(|_| IdempotencyKey::generate());
                 let write = Write::update(id, form, Some(key));
-                let updated = self.cache.client().write::<Customer>(&write).await?;
-                self.cache.written_customer(updated);
+                self.cache.write::<Customer>(&write).await?;
                 Ok(("updated", Some(customer)))
             }
             _ => Ok(("ignored", None)),

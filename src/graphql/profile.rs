@@ -127,13 +127,11 @@ impl ProfileQuery {
                     .unwrap_or_else(|| scope::DEFAULT_METADATA_KEY.to_owned());
                 let uuid = sso.to_string();
                 cache(ctx)?
-                    .client()
                     .search_customers(&sso_search_query(&key, &sso))
                     .await
                     .gql()?
                     .into_iter()
                     .filter(|c| c.metadata.get(&key).and_then(|v| v.as_str()) == Some(&uuid))
-                    .map(Arc::new)
                     .collect()
             }
             _ => {

@@ -41,7 +41,7 @@ use url::Url;
 
 pub use error::StripeError;
 use models::{Customer, List, StripeObject, Subscription};
-use request::{list_url, object_endpoint, object_url, ListRequest, Page};
+use request::{list_url, object_endpoint, object_url, ListQuery, ListRequest, Page};
 use retry::{Decision, Failure, RetryPolicy};
 use write::Write;
 
@@ -269,9 +269,18 @@ impl StripeClient {
         &self,
         request: &ListRequest<T>,
     ) -> Result<List<T>, StripeError> {
-        let url = list_url(&self.api_base, request.query())
-            .ok_or(StripeError::BadResponse { request_id: None })?;
-        let (value, request_id) = self.get_json(request.query().endpoint(), url).await?;
+        self.list_query(request.query()).await
+    }
+
+    /// One page of the list `query` asks for, decoded as a page of `T` (the caller knows
+    /// its collection holds `T`s: a page of anything else fails to decode).
+    pub async fn list_query<T: StripeObject + Clone>(
+        &self,
+        query: &ListQuery,
+    ) -> Result<List<T>, StripeError> {
+        let url =
+            list_url(&self.api_base, query).ok_or(StripeError::BadResponse { request_id: None })?;
+        let (value, request_id) = self.get_json(query.endpoint(), url).await?;
         decode_list(value, request_id)
     }
 

@@ -7,13 +7,11 @@ use serde_json::Value;
 
 use super::{input, require_writer, AddressInput};
 use crate::{
-    cache::Tag,
     graphql::{cache, error::GqlResult},
     ids::IdKind,
     stripe::{
         models::Customer,
         write::{Form, Write},
-        StripeError,
     },
 };
 
@@ -56,8 +54,7 @@ impl CustomerMutation {
         let form = fields.form()?;
         let key = input::idempotency_key(idempotency_key.as_deref())?;
         let write = Write::create(IdKind::Customer, form, key);
-        let customer = cache(ctx)?.client().write::<Customer>(&write).await.gql()?;
-        Ok(Some(cache(ctx)?.written_customer(customer)))
+        Ok(Some(cache(ctx)?.write::<Customer>(&write).await.gql()?))
     }
 
     /// Changes a customer (`POST /v1/customers/{id}`): only the arguments given. An empty
@@ -96,8 +93,7 @@ impl CustomerMutation {
         }
         let key = input::idempotency_key(idempotency_key.as_deref())?;
         let write = Write::update(id, form, key);
-        let customer = cache(ctx)?.client().write::<Customer>(&write).await.gql()?;
-        Ok(Some(cache(ctx)?.written_customer(customer)))
+        Ok(Some(cache(ctx)?.write::<Customer>(&write).await.gql()?))
     }
 
     /// Deletes a customer (`DELETE /v1/customers/{id}`); Stripe cancels its subscriptions at
@@ -111,24 +107,7 @@ impl CustomerMutation {
     ) -> async_graphql::Result<Option<DeletedCustomer>> {
         require_writer(ctx)?;
         let id = input::id_arg("id", IdKind::Customer, &id)?;
-        let cache = cache(ctx)?;
-        let client = cache.client();
-        match client
-            .delete(&Write::delete(id.clone(), Form::new()), "customer")
-            .await
-        {
-            Ok(()) => {}
-            Err(error @ StripeError::NotFound { .. }) => {
-                // Stripe answers a second delete with 404, but still knows the customer as
-                // deleted: that is the state asked for.
-                match client.retrieve::<Customer>(&id).await {
-                    Err(StripeError::Deleted) => {}
-                    _ => return Err(error).gql(),
-                }
-            }
-            Err(error) => return Err(error).gql(),
-        }
-        cache.write_through::<Customer>(&id, None, &Tag::of_customer_change(id.as_str(), true));
+        cache(ctx)?.delete_customer(&id).await.gql()?;
         Ok(Some(DeletedCustomer {
             id: id.as_str().to_owned(),
             deleted: true,

@@ -403,24 +403,10 @@ impl SubscriptionMutation {
         let mut params = Form::new();
         params.set_opt("invoice_now", invoice_now.map(|b| b.to_string()));
         params.set_opt("prorate", prorate.map(|b| b.to_string()));
-        let cache = cache(ctx)?;
-        let client = cache.client();
-        let canceled = match client
-            .write::<Subscription>(&Write::delete(id.clone(), params))
-            .await
-        {
-            Ok(subscription) => subscription,
-            Err(error @ (StripeError::InvalidRequest { .. } | StripeError::NotFound { .. })) => {
-                // Stripe refuses to cancel a canceled subscription; a retry after a lost
-                // answer meets exactly that. Canceled is the state asked for.
-                match client.retrieve::<Subscription>(&id).await {
-                    Ok(current) if current.status == "canceled" => current,
-                    _ => return Err(error).gql(),
-                }
-            }
-            Err(error) => return Err(error).gql(),
-        };
-        Ok(Some(cache.written_subscription(canceled)))
+        let cancel = Write::delete(id.clone(), params);
+        Ok(Some(
+            cache(ctx)?.cancel_subscription(&id, &cancel).await.gql()?,
+        ))
     }
 
     /// Takes back a cancellation scheduled for the period end (`cancel_at_period_end=false`).
@@ -479,8 +465,7 @@ impl SubscriptionMutation {
         require_writer(ctx)?;
         let id = input::id_arg("id", IdKind::Subscription, &id)?;
         let key: Option<IdempotencyKey> = input::idempotency_key(idempotency_key.as_deref())?;
-        let client = cache(ctx)?.client();
-        let current = match client.retrieve::<Subscription>(&id).await {
+        let current = match cache(ctx)?.current::<Subscription>(&id).await {
             Err(StripeError::Deleted) => Err(StripeError::NotFound {
                 param: Some("id".to_owned()),
                 request_id: None,
@@ -508,10 +493,5 @@ impl SubscriptionMutation {
 
 /// Sends one write, writes Stripe's answer through the cache, and returns it.
 async fn send(ctx: &Context<'_>, write: Write) -> async_graphql::Result<Option<Arc<Subscription>>> {
-    let subscription = cache(ctx)?
-        .client()
-        .write::<Subscription>(&write)
-        .await
-        .gql()?;
-    Ok(Some(cache(ctx)?.written_subscription(subscription)))
+    Ok(Some(cache(ctx)?.write::<Subscription>(&write).await.gql()?))
 }

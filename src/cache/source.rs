@@ -1,0 +1,112 @@
+//! The seam below the in-process level: where a miss is answered.
+//!
+//! The in-process level ([`super::memory`]) asks a [`Source`] for every [`Fetch`] it cannot
+//! serve, one call per key at a time (the coalescing is above, in [`super::StripeCache`]), and
+//! tells it of every invalidation after applying its own. Today the only source is Stripe
+//! itself ([`StripeSource`]). A level shared by several replicas, or a mirror of Stripe, is a
+//! `Source` too: it answers from what it keeps (with the answer's [`Filled::age`], so
+//! freshness holds across levels), asks the source below it otherwise, and spreads
+//! invalidations to the other replicas.
+
+use std::sync::Arc;
+
+use futures::{future::BoxFuture, FutureExt};
+
+use super::{
+    key::{customer_with_subscriptions, Entry, Fetch, Filled},
+    tags::Tag,
+};
+use crate::{
+    ids::IdKind,
+    stripe::{
+        models::{Customer, Plan, Price, Product, Subscription, SubscriptionItem},
+        request::ListQuery,
+        StripeClient, StripeError,
+    },
+};
+
+/// Where the in-process level's misses are answered.
+pub trait Source: Send + Sync + 'static {
+    /// Answers one fetch. "Does not exist" (404, or a deleted object) is an answer for an
+    /// object ([`Entry::Missing`]) and an error for a list page (what it means depends on
+    /// the list: [`super::StripeCache::subscriptions`]).
+    fn fetch(&self, fetch: Fetch) -> BoxFuture<'static, Result<Filled, StripeError>>;
+
+    /// Told of every invalidation, after the in-process level applied it.
+    fn invalidated(&self, _tags: &[Tag]) {}
+}
+
+/// Stripe itself, through the client (which paces, bounds and retries every call).
+pub struct StripeSource {
+    client: StripeClient,
+}
+
+impl StripeSource {
+    /// Answers misses with calls through `client`.
+    pub fn shared(client: StripeClient) -> Arc<dyn Source> {
+        Arc::new(StripeSource { client })
+    }
+}
+
+impl Source for StripeSource {
+    fn fetch(&self, fetch: Fetch) -> BoxFuture<'static, Result<Filled, StripeError>> {
+        let client = self.client.clone();
+        async move {
+            let found = match fetch {
+                Fetch::Object(id) => {
+                    let object = match id.kind() {
+                        IdKind::Customer => client
+                            .retrieve::<Customer>(&id)
+                            .await
+                            .map(|o| Entry::Customer(Arc::new(o))),
+                        IdKind::Subscription => client
+                            .retrieve::<Subscription>(&id)
+                            .await
+                            .map(|o| Entry::Subscription(Arc::new(o))),
+                        IdKind::Price => client
+                            .retrieve::<Price>(&id)
+                            .await
+                            .map(|o| Entry::Price(Arc::new(o))),
+                        IdKind::Plan => client
+                            .retrieve::<Plan>(&id)
+                            .await
+                            .map(|o| Entry::Plan(Arc::new(o))),
+                        IdKind::Product => client
+                            .retrieve::<Product>(&id)
+                            .await
+                            .map(|o| Entry::Product(Arc::new(o))),
+                        // Items are cached as their subscription's lists, never by id.
+                        IdKind::SubscriptionItem => {
+                            Err(StripeError::BadResponse { request_id: None })
+                        }
+                    };
+                    object.map(Filled::one)
+                }
+                Fetch::CustomerWithSubscriptions(id) => client
+                    .retrieve_customer_with_subscriptions(&id)
+                    .await
+                    .map(|(customer, page)| customer_with_subscriptions(&id, customer, page)),
+                Fetch::List(query) => return list(&client, &query).await,
+            };
+            match found {
+                Err(StripeError::NotFound { .. } | StripeError::Deleted) => {
+                    Ok(Filled::one(Entry::Missing))
+                }
+                other => other,
+            }
+        }
+        .boxed()
+    }
+}
+
+/// One list page, by its collection.
+async fn list(client: &StripeClient, query: &ListQuery) -> Result<Filled, StripeError> {
+    Ok(match query.collection() {
+        "customers" => Filled::page(client.list_query::<Customer>(query).await?),
+        "subscriptions" => Filled::page(client.list_query::<Subscription>(query).await?),
+        "prices" => Filled::page(client.list_query::<Price>(query).await?),
+        "subscription_items" => Filled::page(client.list_query::<SubscriptionItem>(query).await?),
+        // Every ListQuery is built by a typed ListRequest constructor of these collections.
+        _ => return Err(StripeError::BadResponse { request_id: None }),
+    })
+}
