@@ -470,6 +470,34 @@ mod tests {
     }
 
     #[test]
+    fn the_suites_view_examples() {
+        // The phone_e164 values tests/hasura/test_phone_e164.py and test_profiles_metadata.py
+        // give their profiles, as the server would set them: keep the lists equal.
+        for (phone, country, expected) in [
+            ("+1 (415) 555-0101", "US", "+14155550101"),
+            ("415-555-0101", "US", "+14155550101"),
+            ("207 946 0958", "GB", "+442079460958"),
+            ("207-946-0958", "US", "+12079460958"),
+            ("030 1234567", "DE", "+49301234567"),
+            ("+49 30 1234567", "FR", "+49301234567"),
+            ("03-1234-5678", "JP", "+81312345678"),
+            ("098765 43210", "IN", "+919876543210"),
+            ("+44 20 7946 0958", "US", "+442079460958"),
+        ] {
+            assert_eq!(
+                on(country, phone),
+                some(expected),
+                "{phone} on a {country} profile"
+            );
+        }
+        assert_eq!(
+            e164("020 7946 0958", None, Some(r("GB"))),
+            some("+442079460958")
+        );
+        assert_eq!(on("US", "555-555-5555"), None);
+    }
+
+    #[test]
     fn region_parse() {
         assert_eq!(r("US").as_str(), "US");
         assert_eq!(r("gb").to_string(), "GB");

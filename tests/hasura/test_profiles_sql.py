@@ -60,6 +60,7 @@ def test_profile_migration_is_followed_only_by_the_ones_building_on_it():
     names = [d.name for d in hp.migration_dirs()]
     assert names[names.index(MIGRATION) + 1:] == [
         "1795608240000_merge_refusals_as_data_exceptions",
+        "1795608300000_customers_phone_e164",
     ]
 
 
