@@ -17,6 +17,7 @@
 //! | [`limits`] | what one request may cost (Stripe-field budget, depth, complexity, deadline) and how many run at once |
 //! | [`http`] | actix-web routes: `/graphql`, `/webhooks/stripe`, `/healthz`, `/readyz`, bearer auth |
 //! | [`hasura`] | the server's own calls to Hasura's GraphQL API, each as a narrow role |
+//! | [`phone`] | phone numbers as E.164 under libphonenumber's rules, for duplicate detection (`customers.phone_e164`) |
 //! | [`profile`] | the Unified Customer Profile's Stripe side: one Stripe customer per profile, lifecycle dates from Stripe events |
 //! | [`webhook`] | Stripe webhooks: `Stripe-Signature` check, event parsing, what each event makes stale |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
@@ -33,6 +34,7 @@ pub mod http;
 pub mod ids;
 pub mod limits;
 pub mod metrics;
+pub mod phone;
 pub mod profile;
 pub mod sandbox;
 pub mod secret;

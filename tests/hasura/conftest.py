@@ -92,6 +92,23 @@ def apply_down(conn: psycopg.Connection) -> None:
         run_sql_file(conn, d / "down.sql")
 
 
+def apply_up_to(conn: psycopg.Connection, name: str) -> Path:
+    """Applies the migrations before `name` (not `name` itself) and returns `name`'s folder."""
+    for d in hp.migration_dirs():
+        if d.name == name:
+            return d
+        run_sql_file(conn, d / "up.sql")
+    raise KeyError(f"no migration {name!r}")
+
+
+def apply_down_from(conn: psycopg.Connection, name: str) -> None:
+    """Rolls back `name` and every migration before it (those after it must not be applied)."""
+    dirs = hp.migration_dirs()
+    last = [d.name for d in dirs].index(name)
+    for d in reversed(dirs[: last + 1]):
+        run_sql_file(conn, d / "down.sql")
+
+
 def apply_seeds(conn: psycopg.Connection) -> None:
     for f in hp.seed_files():
         run_sql_file(conn, f)
@@ -117,7 +134,13 @@ def databases():
 
 
 def schema_snapshot(conn: psycopg.Connection) -> dict[str, list]:
-    """Everything a migration can leave behind in schema public."""
+    """Everything a migration can leave behind in schema public: the objects' names and their
+    definitions (a down.sql that re-creates a function, view, index or constraint must bring
+    back the previous text, not just the name). Column positions are left out: PostgreSQL
+    cannot give a re-added column its old attnum, and nothing here depends on it."""
+    public_rel = (
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+    )
     queries = {
         "relations": "SELECT relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = 'public' ORDER BY 1",
@@ -130,6 +153,27 @@ def schema_snapshot(conn: psycopg.Connection) -> dict[str, list]:
         "types": "SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
         "WHERE n.nspname = 'public' ORDER BY 1",
         "extensions": "SELECT extname FROM pg_extension ORDER BY 1",
+        # Definitions.
+        "function_defs": "SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid), "
+        "obj_description(p.oid, 'pg_proc') FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND p.prokind IN ('f', 'p') ORDER BY 1",
+        "view_defs": f"SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c {public_rel} "
+        "AND c.relkind IN ('v', 'm') ORDER BY 1",
+        "columns": "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+        "pg_get_expr(d.adbin, d.adrelid), col_description(c.oid, a.attnum) "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p') AND a.attnum > 0 "
+        "AND NOT a.attisdropped ORDER BY 1, 2",
+        "index_defs": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+        "constraint_defs": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(c.oid) "
+        "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+        "WHERE n.nspname = 'public' ORDER BY 1, 2",
+        "trigger_defs": "SELECT tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND NOT t.tgisinternal ORDER BY 1",
+        "relation_comments": f"SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c {public_rel} "
+        "ORDER BY 1",
     }
     return {k: conn.execute(q).fetchall() for k, q in queries.items()}
 

@@ -170,3 +170,14 @@ def test_dockerignore():
     # Nothing the Rust build needs may be excluded.
     for needed in ("Cargo.toml", "Cargo.lock", "src/", "src"):
         assert needed not in lines
+    # hasura/ is left out, but for the documents the server sends to Hasura, which its
+    # sources may include_str! (the last matching line wins).
+    assert "hasura/" in lines
+    order = [l.strip() for l in (hp.REPO_ROOT / ".dockerignore").read_text().splitlines()]
+    assert order.index("!hasura/server_documents/") > order.index("hasura/")
+    assert (hp.HASURA_DIR / "server_documents").is_dir()
+
+
+def test_server_gets_the_phone_default_region_unset_by_default():
+    env = hp.env_mapping(hp.compose()["services"]["stripe-graphql"])
+    assert env["PHONE_DEFAULT_REGION"] == "${PHONE_DEFAULT_REGION:-}"

@@ -7,7 +7,16 @@ import pytest
 from graphql import FieldNode, parse
 
 import hasura_project as hp
-from conftest import PROJECT_TABLES, apply_seeds, apply_up, migrate_new_database, run_sql_file, schema_snapshot
+from conftest import (
+    PROJECT_TABLES,
+    apply_down_from,
+    apply_seeds,
+    apply_up,
+    apply_up_to,
+    migrate_new_database,
+    run_sql_file,
+    schema_snapshot,
+)
 
 # The customers the server's --demo sandbox serves (see docs/hasura.md).
 DEMO_STRIPE_IDS = {
@@ -61,6 +70,27 @@ def test_apply_rollback_reapply(databases, migrated):
         apply_seeds(conn)
         assert schema_snapshot(conn) == after
         assert conn.execute("SELECT count(*) FROM public.customers").fetchone()[0] == 8
+
+
+@pytest.mark.parametrize("name", [d.name for d in hp.migration_dirs()])
+def test_each_migration_down_up_down_up(databases, name):
+    """Each migration on its own, on a scratch database migrated up to it: down.sql restores
+    the catalogue exactly (definitions included), twice, and up.sql re-applies to the same
+    catalogue."""
+    url = databases.new()
+    with psycopg.connect(url, autocommit=True) as conn:
+        d = apply_up_to(conn, name)
+        before = schema_snapshot(conn)
+        run_sql_file(conn, d / "up.sql")
+        after = schema_snapshot(conn)
+        assert after != before, f"{name} changes nothing"
+        for _ in range(2):
+            run_sql_file(conn, d / "down.sql")
+            assert schema_snapshot(conn) == before, f"{name}/down.sql does not undo up.sql"
+            run_sql_file(conn, d / "up.sql")
+            assert schema_snapshot(conn) == after, f"{name}/up.sql does not re-apply"
+        if url == databases.admin_url:  # not a scratch database: leave it empty
+            apply_down_from(conn, name)
 
 
 def test_seed_rows(db):

@@ -16,7 +16,7 @@ import uuid
 import psycopg
 import pytest
 import yaml
-from graphql import FieldNode, OperationDefinitionNode, parse
+from graphql import FieldNode, OperationDefinitionNode, parse, print_ast
 from graphql.utilities import value_from_ast_untyped
 
 import hasura_project as hp
@@ -27,25 +27,29 @@ MERGE = ("public", "merge_customer_profiles")
 AVA = "6f1c2a3e-8b4d-4e5f-9a01-1b2c3d4e5f60"  # seeded, linked to cus_AvaMartinez
 HIRO = "d0839105-f2b4-45c6-a178-8293a4b5c6d7"  # seeded, no Stripe customer, a plan picked
 
-SERVER_ROLES = ("stripe_sync", "stripe_lifecycle")
+SERVER_ROLES = ("stripe_sync", "stripe_lifecycle", "stripe_phone")
 SELECT_COLUMNS = {
     "stripe_sync": {"sso_id", "firstName", "lastName", "email", "stripe_customer_id"},
     "stripe_lifecycle": {
         "sso_id", "stripe_customer_id", "activationDate", "delinquency_date", "plan_change_date",
         "stripe_status_event_at",
     },
+    "stripe_phone": {"sso_id", "phone", "country", "phone_e164"},
 }
 UPDATE_COLUMNS = {
     "stripe_sync": {"stripe_customer_id", "temporary_subscription_plan"},
     "stripe_lifecycle": {"activationDate", "delinquency_date", "plan_change_date", "stripe_status_event_at"},
+    "stripe_phone": {"phone_e164"},
 }
 UPDATE_FILTER = {
     "stripe_sync": {"stripe_customer_id": {"_is_null": True}},
     "stripe_lifecycle": {"stripe_customer_id": {"_is_null": False}},
+    "stripe_phone": {},
 }
 UPDATE_CHECK = {
     "stripe_sync": {"stripe_customer_id": {"_is_null": False}},
     "stripe_lifecycle": None,
+    "stripe_phone": {"_or": [{"phone_e164": {"_is_null": True}}, {"phone": {"_is_null": False}}]},
 }
 
 EVENT_TRIGGER = {
@@ -53,7 +57,7 @@ EVENT_TRIGGER = {
     "definition": {
         "enable_manual": True,
         "insert": {"columns": "*"},
-        "update": {"columns": ["email", "firstName", "lastName", "stripe_customer_id"]},
+        "update": {"columns": sorted(["country", "email", "firstName", "lastName", "phone", "stripe_customer_id"])},
     },
     "retry_conf": {"num_retries": 5, "interval_sec": 30, "timeout_sec": 25},
     "webhook_from_env": "STRIPE_GRAPHQL_EVENTS_URL",
@@ -101,6 +105,24 @@ SERVER_DOCUMENTS = {
                            _set: {plan_change_date: $at}) { affected_rows } }""",
     ),
 }
+
+# The phone_e164 write-back's documents live in one file the server reads (or copies and
+# compares): hasura/server_documents/phone_e164.graphql, one named operation each.
+PHONE_DOCUMENTS_FILE = hp.HASURA_DIR / "server_documents" / "phone_e164.graphql"
+PHONE_OPERATIONS = ("PhoneE164Profile", "PhoneE164Set", "PhoneE164Clear")
+
+
+def phone_documents() -> dict[str, str]:
+    """{operation name: the operation's text}, each one a document of its own."""
+    doc = parse(PHONE_DOCUMENTS_FILE.read_text(encoding="utf-8"))
+    return {
+        d.name.value: print_ast(d)
+        for d in doc.definitions
+        if isinstance(d, OperationDefinitionNode)
+    }
+
+
+SERVER_DOCUMENTS.update({name: ("stripe_phone", text) for name, text in phone_documents().items()})
 
 GRAPHQL_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 
@@ -178,6 +200,31 @@ def test_stripe_lifecycle_updates_only_the_four_lifecycle_columns_of_linked_prof
     assert not perm.get("set"), "no presets"
 
 
+def test_stripe_phone_updates_only_phone_e164_of_any_profile(db):
+    perm = permission("update_permissions", "stripe_phone")
+    assert set(perm["columns"]) == {"phone_e164"}
+    assert perm["filter"] == {}, "any profile, linked to Stripe or not"
+    assert perm["check"] == UPDATE_CHECK["stripe_phone"], "no number for a profile without a phone"
+    assert not perm.get("set"), "no presets"
+    # The link's guard is not widened along the way.
+    assert permission("update_permissions", "stripe_sync")["filter"] == {"stripe_customer_id": {"_is_null": True}}
+
+
+def test_stripe_phone_has_no_other_permission_anywhere():
+    """Exactly select and update on customers, and nothing on the remote schema."""
+    kinds = {
+        (table, kind)
+        for table, meta in hp.tracked_tables().items()
+        for kind in ("select_permissions", "insert_permissions", "update_permissions", "delete_permissions")
+        if "stripe_phone" in [p["role"] for p in meta.get(kind, [])]
+    }
+    assert kinds == {(CUSTOMERS, "select_permissions"), (CUSTOMERS, "update_permissions")}
+    for remote in hp.metadata("remote_schemas.yaml"):
+        assert "stripe_phone" not in [p["role"] for p in remote.get("permissions", [])]
+    for key, fn in tracked_functions().items():
+        assert "stripe_phone" not in [p["role"] for p in fn.get("permissions", [])], key
+
+
 @pytest.mark.parametrize("role", SERVER_ROLES)
 def test_server_role_update_columns_exist_and_exclude_identity_and_contact(db, role):
     cols = set(permission("update_permissions", role)["columns"])
@@ -214,12 +261,15 @@ def test_write_backs_fire_the_event_trigger_at_most_once_through_the_link():
         assert written <= {"stripe_customer_id"}, f"{role} writes watched columns {written}"
     sync = permission("update_permissions", "stripe_sync")
     assert sync["filter"] == {"stripe_customer_id": {"_is_null": True}}
+    # The phone write-back: the trigger watches phone and country, never phone_e164.
+    assert {"phone", "country"} <= watched and "phone_e164" not in watched
 
 
 def test_user_sees_its_own_contact_columns_but_not_the_ordering_guard(db):
     cols = set(permission("select_permissions", "user")["columns"])
     assert {"phone", "address_line1", "address_line2", "city", "postal_code", "country"} <= cols
     assert "stripe_status_event_at" not in cols
+    assert "phone_e164" not in cols, "the server's normalisation, for duplicate detection only"
     assert cols <= set(table_columns(db, *CUSTOMERS))
 
 
@@ -413,6 +463,101 @@ def test_lifecycle_role_cannot_touch_an_unlinked_profile(db):
         f"UPDATE public.customers SET delinquency_date = %s WHERE sso_id = %s AND ({filt})", params
     ).rowcount
     assert n == 0
+
+
+def test_phone_documents_file_holds_the_three_operations():
+    doc = parse(PHONE_DOCUMENTS_FILE.read_text(encoding="utf-8"))
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    assert len(ops) == len(doc.definitions), "operations only (no fragments)"
+    assert tuple(op.name.value for op in ops) == PHONE_OPERATIONS
+    assert [op.operation.value for op in ops] == ["query", "mutation", "mutation"]
+    for op in ops:
+        assert len(op.selection_set.selections) == 1, op.name.value
+    variables = {
+        op.name.value: {v.variable.name.value: print_ast(v.type) for v in op.variable_definitions} for op in ops
+    }
+    assert variables == {
+        "PhoneE164Profile": {"sso": "uuid!"},
+        "PhoneE164Set": {"sso": "uuid!", "phone": "String!", "e164": "String!"},
+        "PhoneE164Clear": {"sso": "uuid!", "phone": "String!"},
+    }
+    # Non-null variables only: Hasura v2 refuses a null in a comparison.
+
+
+def set_phone(db, sso_id, phone, country=None, e164=None):
+    """What a client (phone, country) and the server (phone_e164) wrote; one statement."""
+    db.execute(
+        "UPDATE public.customers SET phone = %s, country = %s, phone_e164 = %s WHERE sso_id = %s",
+        (phone, country, e164, sso_id),
+    )
+
+
+def test_phone_e164_write_back(db):
+    """The handler's steps for Hiro (seeded, no Stripe customer) as the server runs them."""
+    set_phone(db, HIRO, "415-555-0101", "US")
+    assert run_as(db, "PhoneE164Profile", sso=HIRO)["customers_by_pk"] == (
+        uuid.UUID(HIRO), "415-555-0101", "US", None,
+    )
+    assert run_as(db, "PhoneE164Set", sso=HIRO, phone="415-555-0101", e164="+14155550101") == {"update_customers": 1}
+    assert row(db, HIRO, "phone_e164") == ("+14155550101",)
+    # A redelivered event: the value is there, nothing is written.
+    assert run_as(db, "PhoneE164Set", sso=HIRO, phone="415-555-0101", e164="+14155550101") == {"update_customers": 0}
+    # A linked profile too (no filter on the link).
+    set_phone(db, AVA, "+44 20 7946 0958", "US")
+    assert run_as(db, "PhoneE164Set", sso=AVA, phone="+44 20 7946 0958", e164="+442079460958") == {"update_customers": 1}
+    assert row(db, AVA, "phone_e164", "stripe_customer_id") == ("+442079460958", "cus_AvaMartinez")
+
+
+def test_phone_e164_write_back_of_a_phone_that_changed_meanwhile_writes_nothing(db):
+    set_phone(db, HIRO, "415-555-0101", "US")
+    db.execute("UPDATE public.customers SET phone = '020 7946 0958', country = 'GB' WHERE sso_id = %s", (HIRO,))
+    # The handler of the first event computed +14155550101 from the phone it read before.
+    assert run_as(db, "PhoneE164Set", sso=HIRO, phone="415-555-0101", e164="+14155550101") == {"update_customers": 0}
+    assert run_as(db, "PhoneE164Set", sso=HIRO, phone="020 7946 0958", e164="+442079460958") == {"update_customers": 1}
+    assert row(db, HIRO, "phone_e164") == ("+442079460958",)
+
+
+def test_phone_e164_clear(db):
+    # A phone that is not (or no longer) a valid number.
+    set_phone(db, HIRO, "555-555-5555", "US", e164="+15555555555")
+    assert run_as(db, "PhoneE164Clear", sso=HIRO, phone="123") == {"update_customers": 0}, "another phone"
+    assert run_as(db, "PhoneE164Clear", sso=HIRO, phone="555-555-5555") == {"update_customers": 1}
+    assert row(db, HIRO, "phone_e164") == (None,)
+    assert run_as(db, "PhoneE164Clear", sso=HIRO, phone="555-555-5555") == {"update_customers": 0}
+    # No phone at all: the server passes "" (its variables are never null).
+    set_phone(db, HIRO, None, "US", e164="+14155550101")
+    assert run_as(db, "PhoneE164Clear", sso=HIRO, phone="") == {"update_customers": 1}
+    assert row(db, HIRO, "phone", "phone_e164") == (None, None)
+
+
+def test_stripe_phone_cannot_give_a_number_to_a_profile_without_a_phone(db):
+    """Even without the documents' phone condition: the permission's check refuses it."""
+    params: list = ["+14155550101", HIRO]
+    perm = permission("update_permissions", "stripe_phone")
+    check = bool_exp_sql(perm["check"], [])
+    with savepoint(db):
+        (ok,) = db.execute(
+            f"UPDATE public.customers SET phone_e164 = %s WHERE sso_id = %s RETURNING ({check})", params
+        ).fetchone()
+    assert ok is False
+    set_phone(db, HIRO, "415-555-0101", "US")
+    with savepoint(db):
+        (ok,) = db.execute(
+            f"UPDATE public.customers SET phone_e164 = %s WHERE sso_id = %s RETURNING ({check})", params
+        ).fetchone()
+    assert ok is True
+
+
+def test_phone_e164_write_back_does_not_fire_the_trigger():
+    (trigger,) = customers_meta()["event_triggers"]
+    written = set()
+    for name in PHONE_OPERATIONS:
+        role, document = SERVER_DOCUMENTS[name]
+        for field in root_fields(document):
+            if field.name.value.startswith("update_"):
+                written |= set(argument(field, "_set", {"e164": "x"}))
+    assert written == {"phone_e164"}
+    assert not written & set(trigger["definition"]["update"]["columns"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 import hasura_project as hp
-from conftest import apply_up, run_sql_file, schema_snapshot
+from conftest import apply_down_from, apply_up, run_sql_file, schema_snapshot
 
 MIGRATION = "1795608180000_profile_duplicates_and_stripe_sync"
 NEW_COLUMNS = {
@@ -56,8 +56,12 @@ def insert_profile(db, **values) -> uuid.UUID:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_profile_migration_is_the_last_one():
-    assert hp.migration_dirs()[-1].name == MIGRATION
+def test_profile_migration_is_followed_only_by_the_ones_building_on_it():
+    names = [d.name for d in hp.migration_dirs()]
+    assert names[names.index(MIGRATION) + 1:] == [
+        "1795608240000_merge_refusals_as_data_exceptions",
+        "1795608300000_customers_phone_e164",
+    ]
 
 
 def test_profile_migration_adds_the_contract_columns(db):
@@ -93,8 +97,7 @@ def test_profile_migration_down_up_down_up(databases):
         assert customer_columns(conn) == before[1]
         run_sql_file(conn, d / "up.sql")
         if url == databases.admin_url:  # not a scratch database: leave it empty
-            for m in reversed(hp.migration_dirs()):
-                run_sql_file(conn, m / "down.sql")
+            apply_down_from(conn, MIGRATION)
 
 
 def test_profile_migration_objects(db):
@@ -494,14 +497,16 @@ def test_merge_handles_every_customer_column(db):
         assert f"{quoted} = " in set_clause, f"merge_customer_profiles does not set customers.{column}"
 
 
-def assert_refused(db, keep, duplicate, *fragments):
+def assert_refused(db, keep, duplicate, sqlstate: str, message: str):
+    """The merge refuses with SQLSTATE `sqlstate` (class 22, so Hasura shows the message: see
+    migration 1795608240000) and exactly `message`, and changes nothing."""
     before = database_state(db)
-    with pytest.raises(psycopg.errors.RaiseException) as err:
+    with pytest.raises(psycopg.errors.DataError) as err:
         with db.transaction():
             merge(db, keep, duplicate)
-    message = err.value.diag.message_primary
-    for fragment in fragments:
-        assert fragment in message, message
+    assert err.value.sqlstate == err.value.diag.sqlstate == sqlstate
+    assert sqlstate.startswith("22"), "Hasura shows a mutation's own message only for class 22 and 23"
+    assert err.value.diag.message_primary == message
     assert database_state(db) == before, "a refused merge changed the database"
     return err.value
 
@@ -511,15 +516,22 @@ def test_merge_refuses_two_different_stripe_customers(db):
     duplicate = insert_profile(db, stripe_customer_id="cus_Two", email="a@example.com")
     add_child(db, "returns", duplicate, amount=1)
     err = assert_refused(
-        db, keep, duplicate, str(keep), str(duplicate), "cus_One", "cus_Two", "different Stripe customers",
-        "nothing was merged",
+        db, keep, duplicate, "22023",
+        f"merge_customer_profiles: profiles {keep} and {duplicate} are linked to different Stripe "
+        "customers (cus_One and cus_Two); nothing was merged. Decide which Stripe customer stays, "
+        "move or cancel the other one's subscriptions in Stripe, set that profile's "
+        "stripe_customer_id to NULL, then merge again",
     )
     assert err.diag.message_hint and "Stripe" in err.diag.message_hint
 
 
 def test_merge_refuses_a_profile_into_itself(db):
     ava = uuid.UUID("6f1c2a3e-8b4d-4e5f-9a01-1b2c3d4e5f60")
-    assert_refused(db, ava, ava, "cannot merge profile", "into itself")
+    assert_refused(
+        db, ava, ava, "22023",
+        f"merge_customer_profiles: cannot merge profile {ava} into itself (keep and duplicate are "
+        "the same profile); nothing was merged",
+    )
 
 
 @pytest.mark.parametrize("missing", ["keep", "duplicate"])
@@ -527,12 +539,26 @@ def test_merge_refuses_a_missing_profile(db, missing):
     ava = uuid.UUID("6f1c2a3e-8b4d-4e5f-9a01-1b2c3d4e5f60")
     ghost = uuid.uuid4()
     keep, duplicate = (ghost, ava) if missing == "keep" else (ava, ghost)
-    assert_refused(db, keep, duplicate, str(ghost), f"({missing}) does not exist")
+    assert_refused(
+        db, keep, duplicate, "22023",
+        f"merge_customer_profiles: profile {ghost} ({missing}) does not exist; nothing was merged",
+    )
 
 
-def test_merge_refuses_a_null_argument(db):
+@pytest.mark.parametrize(
+    "keep,duplicate,which",
+    [
+        ("ava", None, "duplicate is"),
+        (None, "ava", "keep is"),
+        (None, None, "keep and duplicate are"),
+    ],
+)
+def test_merge_refuses_a_null_argument(db, keep, duplicate, which):
     ava = uuid.UUID("6f1c2a3e-8b4d-4e5f-9a01-1b2c3d4e5f60")
-    assert_refused(db, ava, None, "both keep and duplicate must be given")
+    assert_refused(
+        db, ava if keep else None, ava if duplicate else None, "22004",
+        f"merge_customer_profiles: both keep and duplicate must be given ({which} NULL); nothing was merged",
+    )
 
 
 def test_merged_pair_leaves_the_duplicates_view(db):
