@@ -26,19 +26,17 @@
 
 pub mod cache;
 pub mod civil;
+pub mod clock;
 pub mod config;
 pub mod events;
 pub mod graphql;
-pub mod hasura;
 pub mod http;
 pub mod ids;
 pub mod limits;
 pub mod metrics;
-pub mod phone;
 pub mod profile;
 pub mod sandbox;
 pub mod secret;
 pub mod startup;
 pub mod stripe;
 pub mod telemetry;
-pub mod webhook;

@@ -14,14 +14,14 @@ use actix_web::{dev::Server, App, HttpServer};
 use crate::{
     cache::StripeCache,
     config::{Config, Upstream},
-    hasura::{HasuraClient, HasuraError},
+    events::{WebhookSettings, DEFAULT_TOLERANCE},
     http::{AppState, Services},
     metrics::Metrics,
+    profile::hasura::{HasuraClient, HasuraError},
     profile::ProfileSync,
     sandbox::{self, Sandbox},
     secret::SecretString,
     stripe::{ClientError, Endpoint, StripeClient},
-    webhook::{WebhookSettings, DEFAULT_TOLERANCE},
 };
 
 /// A built server, listening, not yet serving.

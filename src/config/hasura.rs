@@ -17,7 +17,7 @@ use crate::{
         },
         write::DEFAULT_WRITER_ROLE,
     },
-    hasura::HasuraSettings,
+    profile::hasura::HasuraSettings,
     secret::SecretString,
 };
 

@@ -37,13 +37,13 @@ pub use self::hasura::OnOff;
 pub use self::stripe::DemoMode;
 use crate::{
     cache::CacheSettings,
+    events::WebhookSettings,
     graphql::write::WriteSettings,
-    hasura::HasuraSettings,
     http::HttpSettings,
     limits::Limits,
+    profile::hasura::HasuraSettings,
     stripe::{ClientSettings, Endpoint},
     telemetry::LogFormat,
-    webhook::WebhookSettings,
 };
 
 /// stripe-graphql: Stripe customers, subscriptions, prices, plans and products over GraphQL,
@@ -499,7 +499,7 @@ mod tests {
             .unwrap()
             .expect("enabled");
         assert_eq!(on.secret.expose(), "whsec_abc");
-        assert_eq!(on.tolerance, crate::webhook::DEFAULT_TOLERANCE);
+        assert_eq!(on.tolerance, crate::events::DEFAULT_TOLERANCE);
         let wide = webhook(&[
             "--stripe-webhook-secret=whsec_abc",
             "--stripe-webhook-tolerance-seconds=600",

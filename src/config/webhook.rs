@@ -8,7 +8,7 @@ use super::{
     text::{word, Shown},
     ConfigError,
 };
-use crate::{secret::SecretString, webhook::WebhookSettings};
+use crate::{events::WebhookSettings, secret::SecretString};
 
 /// Webhook settings.
 #[derive(Debug, Args)]

@@ -1,7 +1,8 @@
 //! One webhook delivery, from its raw body to an [`Outcome`] the route maps to HTTP:
 //!
-//! 1. the `Stripe-Signature` is verified and the event read ([`crate::webhook::receive`]);
-//!    nothing of the body is read before;
+//! 1. the `Stripe-Signature` is verified ([`super::signature::verify`]) and then the event
+//!    read ([`super::event::parse`]) with what it makes stale ([`super::stale::stale_tags`]):
+//!    [`receive`], pure; nothing of the body is read before the signature passed;
 //! 2. the cache entries the event makes stale are invalidated;
 //! 3. the profile's lifecycle dates follow the event ([`ProfileSync::on_stripe_event`]),
 //!    after the invalidation, so what their rules read is fresh;
@@ -10,12 +11,67 @@
 //! Every step is idempotent, so a redelivery (Stripe delivers at least once, in no order)
 //! changes nothing more.
 
+use super::{
+    event::{self, Event, EventError},
+    signature::{verify, SignatureError, WebhookSettings},
+    stale::stale_tags,
+};
 use crate::{
-    cache::StripeCache,
+    cache::{StripeCache, Tag},
+    clock,
     metrics::{Metrics, WebhookOutcome},
     profile::{ProfileSync, SyncError},
-    webhook::{self, Rejected, WebhookSettings},
 };
+
+/// A verified delivery, ready to act on.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// What it makes stale; `None` for a type this server does not cache.
+    pub tags: Option<Vec<Tag>>,
+    /// The event itself, for what else acts on it (the profile's lifecycle dates).
+    pub event: Event,
+}
+
+/// Why a delivery was refused (answered 400, nothing changed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// The signature check failed.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// Signed, but not an event this server can act on.
+    #[error(transparent)]
+    Event(#[from] EventError),
+}
+
+impl Rejected {
+    /// The event type, when the body was signed and had one.
+    pub fn event_type(&self) -> Option<&str> {
+        match self {
+            Rejected::Signature(_) => None,
+            Rejected::Event(error) => error.event_type(),
+        }
+    }
+}
+
+/// Everything the endpoint decides about one delivery: the signature (`header` is the raw
+/// `Stripe-Signature` value, `None` when absent), then the event, then its tags. Nothing is
+/// read from the body before the signature is verified.
+pub fn receive(
+    settings: &WebhookSettings,
+    header: Option<&[u8]>,
+    body: &[u8],
+    now_unix: i64,
+) -> Result<Received, Rejected> {
+    let header = match header {
+        None => return Err(SignatureError::Missing.into()),
+        Some(raw) => std::str::from_utf8(raw)
+            .map_err(|_| SignatureError::Malformed("the header is not UTF-8"))?,
+    };
+    verify(header, body, &settings.secret, now_unix, settings.tolerance)?;
+    let event = event::parse(body)?;
+    let tags = stale_tags(&event)?;
+    Ok(Received { tags, event })
+}
 
 /// What a delivery came to.
 #[derive(Debug)]
@@ -67,8 +123,7 @@ impl Intake {
 
     /// One delivery: `signature` is the raw `Stripe-Signature` header (`None` when absent).
     pub async fn receive(&self, signature: Option<&[u8]>, body: &[u8]) -> Outcome {
-        let received = match webhook::receive(&self.settings, signature, body, webhook::unix_now())
-        {
+        let received = match receive(&self.settings, signature, body, clock::unix_now()) {
             Ok(received) => received,
             Err(rejected) => {
                 self.metrics
@@ -83,8 +138,8 @@ impl Intake {
             }
         };
         let delivered = Delivered {
-            id: received.id.clone(),
-            event_type: received.event_type.clone(),
+            id: received.event.id.clone(),
+            event_type: received.event.event_type.clone(),
         };
         let event_id = delivered.id.as_deref().unwrap_or("-");
         let mut applied = match &received.tags {
@@ -121,5 +176,70 @@ impl Intake {
         } else {
             Outcome::Ignored(delivered)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        events::{event::EventObject, signature::DEFAULT_TOLERANCE},
+        sandbox::webhooks::signature_header,
+        secret::SecretString,
+    };
+
+    const SECRET: &str = "whsec_test_secret";
+    const NOW: i64 = 1_700_000_000;
+
+    fn settings() -> WebhookSettings {
+        WebhookSettings {
+            secret: SecretString::new(SECRET),
+            tolerance: DEFAULT_TOLERANCE,
+        }
+    }
+
+    #[test]
+    fn receive_checks_the_signature_before_reading_the_body() {
+        let body = b"not json";
+        let header = signature_header("whsec_forger", NOW, body);
+        assert_eq!(
+            receive(&settings(), Some(header.as_bytes()), body, NOW).unwrap_err(),
+            Rejected::Signature(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            receive(&settings(), None, body, NOW).unwrap_err(),
+            Rejected::Signature(SignatureError::Missing)
+        );
+        assert!(matches!(
+            receive(&settings(), Some(b"t=1,v1=\xff"), body, NOW).unwrap_err(),
+            Rejected::Signature(SignatureError::Malformed(_))
+        ));
+        let header = signature_header(SECRET, NOW, body);
+        let refused = receive(&settings(), Some(header.as_bytes()), body, NOW).unwrap_err();
+        assert!(matches!(refused, Rejected::Event(EventError::NotJson(_))));
+        assert_eq!(refused.event_type(), None);
+    }
+
+    #[test]
+    fn receive_reads_a_signed_event_into_its_tags() {
+        let body = br#"{"id":"evt_9","type":"product.updated","created":1700000000,"data":{"object":{"id":"prod_1","object":"product","name":"New"},"previous_attributes":{"name":"Old"}}}"#;
+        let header = signature_header(SECRET, NOW, body);
+        let received = receive(&settings(), Some(header.as_bytes()), body, NOW).unwrap();
+        assert_eq!(received.tags, Some(vec![Tag::Object("prod_1".into())]));
+        assert_eq!(received.event.id.as_deref(), Some("evt_9"));
+        assert_eq!(received.event.created, Some(1_700_000_000));
+        let EventObject::Product(product) = &received.event.object else {
+            panic!("{:?}", received.event.object)
+        };
+        assert_eq!(product.name, "New");
+
+        let body = br#"{"type":"price.updated","data":{"object":{}}}"#;
+        let header = signature_header(SECRET, NOW, body);
+        let refused = receive(&settings(), Some(header.as_bytes()), body, NOW).unwrap_err();
+        assert_eq!(refused.event_type(), Some("price.updated"));
+        assert!(matches!(
+            refused,
+            Rejected::Event(EventError::MissingId { .. })
+        ));
     }
 }

@@ -4,5 +4,13 @@
 //! | module | holds |
 //! |---|---|
 //! | [`intake`] | the use case: verify → invalidate → profile dates → [`intake::Outcome`] |
+//! | [`signature`] | the `Stripe-Signature` check (pure) and the endpoint's settings |
+//! | [`event`] | the typed event: `data.object` as a model, `previous_attributes` as fields |
+//! | [`stale`] | what an event makes stale in the cache (pure) |
 
+pub mod event;
 pub mod intake;
+pub mod signature;
+pub mod stale;
+
+pub use signature::{WebhookSettings, DEFAULT_TOLERANCE, SIGNATURE_HEADER};

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{cache, error::GqlResult, scope, write};
 use crate::{
-    hasura::HasuraError,
+    profile::hasura::HasuraError,
     profile::{sso_search_query, ProfileSync, SyncError},
     stripe::{
         models::Customer,

@@ -40,13 +40,13 @@ pub use request_id::RequestId;
 use crate::{
     cache::StripeCache,
     events::intake::Intake,
+    events::WebhookSettings,
     graphql::{scope::ScopingSettings, write::WriteSettings, Executor},
     limits::Limits,
     metrics::Metrics,
     profile::ProfileSync,
     secret::SecretString,
     stripe::StripeClient,
-    webhook::WebhookSettings,
 };
 
 /// Settings of the HTTP layer (`GRAPHQL_AUTH_TOKEN`, `MAX_BODY_BYTES`, `METRICS_AUTH`, and how

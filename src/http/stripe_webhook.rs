@@ -20,9 +20,12 @@ use super::{
     reply::{self, Code},
 };
 use crate::{
-    events::intake::{Delivered, Intake, Outcome},
+    events::{
+        intake::{Delivered, Intake, Outcome, Rejected},
+        signature::SignatureError,
+        SIGNATURE_HEADER,
+    },
     metrics::{Metrics, WebhookOutcome},
-    webhook::{Rejected, SignatureError, SIGNATURE_HEADER},
 };
 
 /// What the route serves with: the intake, when webhooks are enabled.

@@ -606,6 +606,9 @@ where
     Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
 }
 
+/// The one id-or-object type: Stripe sends an expandable field as the id string, or, when
+/// expanded, as the object carrying its `id`. Read through [`expandable_id`],
+/// [`expandable_id_opt`] and [`expandable_id_nullable`], which keep only the id.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Expandable {
@@ -613,17 +616,32 @@ enum Expandable {
     Object { id: String },
 }
 
-/// An expandable field: the id string, or the expanded object's `id`.
-fn expandable_id<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
-    Ok(match Expandable::deserialize(de)? {
-        Expandable::Id(id) | Expandable::Object { id } => id,
-    })
+impl Expandable {
+    fn into_id(self) -> String {
+        match self {
+            Expandable::Id(id) | Expandable::Object { id } => id,
+        }
+    }
 }
 
-fn expandable_id_opt<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<Expandable>::deserialize(de)?.map(|e| match e {
-        Expandable::Id(id) | Expandable::Object { id } => id,
-    }))
+/// An expandable field: the id string, or the expanded object's `id`.
+pub fn expandable_id<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    Ok(Expandable::deserialize(de)?.into_id())
+}
+
+/// An optional expandable field (absent or `null`: `None`).
+pub fn expandable_id_opt<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<Expandable>::deserialize(de)?.map(Expandable::into_id))
+}
+
+/// An expandable field whose `null` means something (with `#[serde(default)]`: absent is
+/// `None`, `null` is `Some(None)`, an id or object is `Some(Some(id))`).
+pub fn expandable_id_nullable<'de, D: Deserializer<'de>>(
+    de: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(
+        Option::<Expandable>::deserialize(de)?.map(Expandable::into_id),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -5,10 +5,10 @@ use std::{process::Command, time::Duration};
 
 use serde_json::{json, Value};
 use stripe_graphql::{
+    events::WebhookSettings,
     http::MetricsAuth,
     sandbox::{demo::AVA, Fault},
     secret::SecretString,
-    webhook::WebhookSettings,
 };
 
 use crate::{

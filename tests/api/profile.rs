@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use stripe_graphql::{
-    hasura::HasuraSettings,
+    clock::unix_now,
+    events::{WebhookSettings, DEFAULT_TOLERANCE},
+    profile::hasura::HasuraSettings,
     sandbox::{demo::AVA, webhooks::signature_header, Delivery},
     secret::SecretString,
-    webhook::{unix_now, WebhookSettings, DEFAULT_TOLERANCE},
 };
 
 use crate::{

@@ -7,10 +7,10 @@ use std::time::Duration;
 use futures::stream;
 use serde_json::{json, Value};
 use stripe_graphql::{
-    hasura::HasuraSettings,
+    events::{WebhookSettings, DEFAULT_TOLERANCE},
+    profile::hasura::HasuraSettings,
     sandbox::demo::{AVA, BEN},
     secret::SecretString,
-    webhook::{WebhookSettings, DEFAULT_TOLERANCE},
 };
 
 use crate::{
@@ -265,7 +265,7 @@ async fn a_body_past_actixs_own_default_limit_but_under_the_bound_is_read_on_eve
     .unwrap();
     let signature = stripe_graphql::sandbox::webhooks::signature_header(
         WEBHOOK_SECRET,
-        stripe_graphql::webhook::unix_now(),
+        stripe_graphql::clock::unix_now(),
         &body,
     );
     let response = app

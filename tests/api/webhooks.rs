@@ -3,7 +3,9 @@
 
 use serde_json::{json, Value};
 use stripe_graphql::{
+    clock::unix_now,
     config::Upstream,
+    events::{WebhookSettings, DEFAULT_TOLERANCE},
     sandbox::{
         demo::{AVA, BEN},
         webhooks::signature_header,
@@ -11,7 +13,6 @@ use stripe_graphql::{
     },
     secret::SecretString,
     startup::Application,
-    webhook::{unix_now, WebhookSettings, DEFAULT_TOLERANCE},
 };
 
 use crate::helpers::{query_data, spawn_app, spawn_app_with, test_config, TestApp, KEY};
