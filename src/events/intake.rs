@@ -1,7 +1,7 @@
 //! One webhook delivery, from its raw body to an [`Outcome`] the route maps to HTTP:
 //!
 //! 1. the `Stripe-Signature` is verified ([`super::signature::verify`]) and then the event
-//!    read ([`super::event::parse`]) with what it makes stale ([`super::stale::stale_tags`]):
+//!    read ([`crate::stripe::event::parse`]) with what it makes stale ([`super::stale::stale_tags`]):
 //!    [`receive`], pure; nothing of the body is read before the signature passed;
 //! 2. the cache entries the event makes stale are invalidated;
 //! 3. the profile's lifecycle dates follow the event ([`ProfileSync::on_stripe_event`]),
@@ -12,7 +12,6 @@
 //! changes nothing more.
 
 use super::{
-    event::{self, Event, EventError},
     signature::{verify, SignatureError, WebhookSettings},
     stale::stale_tags,
 };
@@ -21,6 +20,7 @@ use crate::{
     clock,
     metrics::{Metrics, WebhookOutcome},
     profile::{ProfileSync, SyncError},
+    stripe::event::{self, Event, EventError},
 };
 
 /// A verified delivery, ready to act on.
@@ -183,9 +183,8 @@ impl Intake {
 mod tests {
     use super::*;
     use crate::{
-        events::{event::EventObject, signature::DEFAULT_TOLERANCE},
-        sandbox::webhooks::signature_header,
-        secret::SecretString,
+        events::signature::DEFAULT_TOLERANCE, sandbox::webhooks::signature_header,
+        secret::SecretString, stripe::event::EventObject,
     };
 
     const SECRET: &str = "whsec_test_secret";

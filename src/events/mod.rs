@@ -5,10 +5,10 @@
 //! |---|---|
 //! | [`intake`] | the use case: verify → invalidate → profile dates → [`intake::Outcome`] |
 //! | [`signature`] | the `Stripe-Signature` check (pure) and the endpoint's settings |
-//! | [`event`] | the typed event: `data.object` as a model, `previous_attributes` as fields |
 //! | [`stale`] | what an event makes stale in the cache (pure) |
+//!
+//! The typed event itself is a Stripe model: [`crate::stripe::event`].
 
-pub mod event;
 pub mod intake;
 pub mod signature;
 pub mod stale;

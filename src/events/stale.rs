@@ -6,8 +6,8 @@
 //! **Unknown types are acknowledged**: they map to `None` and are answered 200 (Stripe would
 //! otherwise retry them for days).
 
-use super::event::{Event, EventError, EventObject};
 use crate::cache::Tag;
+use crate::stripe::event::{Event, EventError, EventObject};
 
 /// The cache tags an event makes stale, or `None` for a type this server does not cache
 /// (acknowledged and ignored). The mapping (also in docs/design.md):
@@ -23,7 +23,7 @@ use crate::cache::Tag;
 /// | `product.*` | `Object(product)` |
 ///
 /// The objects were decoded and their own ids checked when the event was read
-/// ([`super::event::parse`]); a `customer.<object>.*` event whose object has no `customer`
+/// ([`crate::stripe::event::parse`]); a `customer.<object>.*` event whose object has no `customer`
 /// field is an [`EventError::MissingId`]: Stripe never sends one, so it is refused rather
 /// than guessed at.
 pub fn stale_tags(event: &Event) -> Result<Option<Vec<Tag>>, EventError> {
@@ -61,7 +61,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::events::event::parse;
+    use crate::stripe::event::parse;
 
     fn tags(event_type: &str, object: Value) -> Result<Option<Vec<Tag>>, EventError> {
         let body = json!({"id": "evt_1", "type": event_type, "data": {"object": object}});

@@ -11,8 +11,8 @@
 
 use super::{hasura::LifecycleChange, ProfileSync, SyncError};
 use crate::{
-    events::event::{Event, EventObject},
     ids::{IdKind, StripeId},
+    stripe::event::{Event, EventObject},
     stripe::{models::Subscription, request::ListRequest},
 };
 
@@ -151,7 +151,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::events::event::parse;
+    use crate::stripe::event::parse;
     use LifecycleChange::*;
 
     /// The event as read from a delivery's body.

@@ -25,6 +25,7 @@
 //! The client does not cache; [`crate::cache`] sits in front of it.
 
 pub mod error;
+pub mod event;
 pub mod models;
 pub mod request;
 pub mod retry;

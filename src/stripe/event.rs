@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::stripe::models::{
+use super::models::{
     self, expandable_id_nullable, expandable_id_opt, Customer, Plan, Price, Product, StripeObject,
     Subscription,
 };
