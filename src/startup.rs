@@ -103,6 +103,7 @@ impl Application {
                 HasuraClient::new(settings).map_err(StartupError::Hasura)?,
                 cache.clone(),
                 config.http.scoping.metadata_key.clone(),
+                settings.phone_default_region,
             )),
         };
         let services = Services {

@@ -17,7 +17,7 @@ use crate::{
         },
         write::DEFAULT_WRITER_ROLE,
     },
-    profile::hasura::HasuraSettings,
+    profile::{hasura::HasuraSettings, phone},
     secret::SecretString,
 };
 
@@ -80,6 +80,12 @@ pub struct HasuraArgs {
         value_name = "SECRET"
     )]
     pub hasura_admin_secret: Option<SecretString>,
+
+    /// The region (ISO 3166-1 alpha-2, e.g. US) of a profile's national phone number when the
+    /// profile has no country, for the E.164 form duplicates are compared in. Empty counts as
+    /// unset: such numbers then compare by their digits only.
+    #[arg(long, env = "PHONE_DEFAULT_REGION", value_name = "REGION")]
+    pub phone_default_region: Option<String>,
 }
 
 impl HasuraArgs {
@@ -146,7 +152,8 @@ impl HasuraArgs {
     }
 
     /// Where Hasura is: `HASURA_GRAPHQL_URL` and `HASURA_ADMIN_SECRET` both or neither (empty
-    /// counts as unset), the URL http(s) with a host.
+    /// counts as unset), the URL http(s) with a host; and `PHONE_DEFAULT_REGION`, checked
+    /// whether or not Hasura is configured, so a typo is found at once.
     pub fn client(&self) -> Result<Option<HasuraSettings>, ConfigError> {
         let url = self
             .hasura_graphql_url
@@ -159,6 +166,9 @@ impl HasuraArgs {
             Shown::Secret,
             "",
         )?;
+        let phone_default_region =
+            phone::default_region_setting(self.phone_default_region.as_deref().map(str::trim))
+                .map_err(|e| ConfigError(format!("PHONE_DEFAULT_REGION: {e}")))?;
         match (url, secret) {
             (None, None) => Ok(None),
             (Some(_), None) => Err(ConfigError(
@@ -180,6 +190,7 @@ impl HasuraArgs {
                     url,
                     admin_secret: SecretString::new(secret),
                     timeout: Duration::from_secs(10),
+                    phone_default_region,
                 }))
             }
         }

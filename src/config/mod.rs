@@ -546,6 +546,34 @@ mod tests {
     }
 
     #[test]
+    fn the_phone_default_region_is_a_region_libphonenumber_knows_or_unset() {
+        let hasura = |region: &str| {
+            action(&[
+                "--demo",
+                "--hasura-graphql-url=http://hasura:8080/v1/graphql",
+                "--hasura-admin-secret=s",
+                &format!("--phone-default-region={region}"),
+            ])
+        };
+        let region = |value: &str| match hasura(value) {
+            Ok(Action::Serve(config)) => config.hasura.unwrap().phone_default_region,
+            other => panic!("{value}: {other:?}"),
+        };
+        assert_eq!(region(""), None);
+        assert_eq!(region("us").unwrap().as_str(), "US");
+        assert_eq!(region(" GB ").unwrap().as_str(), "GB");
+        for bad in ["USA", "XX", "1"] {
+            let err = hasura(bad).unwrap_err().0;
+            assert!(err.starts_with("PHONE_DEFAULT_REGION"), "{bad}: {err}");
+        }
+        // Checked even without Hasura, so a typo shows at once.
+        let err = action(&["--demo", "--phone-default-region=XX"])
+            .unwrap_err()
+            .0;
+        assert!(err.starts_with("PHONE_DEFAULT_REGION"), "{err}");
+    }
+
+    #[test]
     fn the_unauthorized_role_is_optional_and_never_trusted_or_a_writer() {
         assert_eq!(scoping(&[]).unwrap().unauthorized_role, None);
         assert_eq!(

@@ -1,16 +1,33 @@
 //! Hasura's `customers_stripe_sync` event trigger (`POST /hasura/events`): a profile's changes
 //! follow to its Stripe customer.
 //!
-//! **Redelivered events create nothing new**: an insert event runs [`ProfileSync::ensure`]
-//! (idempotent); an update event's Stripe write carries a key derived from the event id, so a
-//! redelivery is answered from Stripe's record. Handling an event never writes a column the
-//! trigger watches, so the server's own write-backs end here (no loop). Hasura delivers at
+//! Every delivery (an insert, an update of the watched columns, a manual run) does two things:
+//!
+//! 1. **The phone in E.164** ([`phone_change`]): `phone_e164`, the form duplicates are
+//!    compared in, follows `phone` and `country` (or `PHONE_DEFAULT_REGION`), written as the
+//!    narrow `stripe_phone` role. When the event's own row already agrees, no call is made;
+//!    otherwise the row is read as it is now (events for one row may come out of order) and
+//!    written only while it still has the phone the value was computed from.
+//! 2. **The Stripe customer**: an insert (or a manual run, or an update of a profile without
+//!    one) ensures it ([`ProfileSync::ensure`]); an update of a linked profile's names or
+//!    email sends them to Stripe, and a new or moved link makes its `metadata.sso` name the
+//!    profile.
+//!
+//! **Redelivered events create nothing new**: ensuring is idempotent; an update's Stripe
+//! write carries a key derived from the event id, so a redelivery is answered from Stripe's
+//! record; the phone is written only when it differs. Handling an event never writes a column
+//! the trigger watches, so the server's own write-backs end here (no loop). Hasura delivers at
 //! least once, possibly out of order, and its `created_at` may carry no zone (UTC).
 
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{display_name, hasura, ProfileSync, SyncError};
+use super::{
+    display_name,
+    hasura::{self, PhoneRow},
+    phone::{self, Region},
+    ProfileSync, SyncError,
+};
 use crate::{
     clock,
     ids::{IdKind, StripeId},
@@ -124,6 +141,9 @@ impl ProfileSync {
         let Some(sso) = sso else {
             return Ok(("ignored", None));
         };
+        if matches!(event.event.op.as_str(), "INSERT" | "UPDATE" | "MANUAL") {
+            self.keep_phone(&sso, new).await?;
+        }
         let linked = new
             .and_then(|row| row.get("stripe_customer_id"))
             .and_then(Value::as_str)
@@ -172,6 +192,65 @@ impl ProfileSync {
     }
 }
 
+impl ProfileSync {
+    /// Brings the profile's `phone_e164` in step with its phone and country (see the module
+    /// docs). `row` is the event's new row: when its own columns already agree, nothing is
+    /// asked of Hasura.
+    async fn keep_phone(&self, sso: &Uuid, row: Option<&Value>) -> Result<(), SyncError> {
+        let text = |name: &str| row.and_then(|r| r.get(name)).and_then(Value::as_str);
+        let seen = PhoneRow {
+            phone: text("phone").map(str::to_owned),
+            country: text("country").map(str::to_owned),
+            phone_e164: text("phone_e164").map(str::to_owned),
+        };
+        if phone_change(&seen, self.phone_region) == PhoneChange::Keep {
+            return Ok(());
+        }
+        let Some(now) = self.hasura.phone(sso).await? else {
+            return Ok(());
+        };
+        let written = match phone_change(&now, self.phone_region) {
+            PhoneChange::Keep => return Ok(()),
+            PhoneChange::Set(e164) => {
+                let phone = now.phone.as_deref().unwrap_or_default();
+                self.hasura.set_phone_e164(sso, phone, &e164).await?
+            }
+            PhoneChange::Clear => {
+                let phone = now.phone.as_deref().unwrap_or_default();
+                self.hasura.clear_phone_e164(sso, phone).await?
+            }
+        };
+        tracing::info!(%sso, written, "profile phone_e164 kept in step");
+        Ok(())
+    }
+}
+
+/// What a profile's `phone_e164` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneChange {
+    /// It is what its phone and country make.
+    Keep,
+    /// It must become this.
+    Set(String),
+    /// It must be cleared: the phone is gone or not a valid number.
+    Clear,
+}
+
+/// The pure decision: the E.164 of the row's phone, read in its country (else
+/// `default_region`), against the `phone_e164` it holds.
+pub fn phone_change(row: &PhoneRow, default_region: Option<Region>) -> PhoneChange {
+    let wanted = row
+        .phone
+        .as_deref()
+        .and_then(|raw| phone::e164(raw, row.country.as_deref(), default_region));
+    match (wanted, row.phone_e164.as_deref()) {
+        (Some(wanted), Some(held)) if wanted == held => PhoneChange::Keep,
+        (Some(wanted), _) => PhoneChange::Set(wanted),
+        (None, Some(_)) => PhoneChange::Clear,
+        (None, None) => PhoneChange::Keep,
+    }
+}
+
 /// The Stripe form for a profile update: `name` when a name changed, `email` when it changed.
 fn profile_changes(old: Option<&Value>, new: Option<&Value>) -> Form {
     let field = |row: Option<&Value>, name: &str| {
@@ -197,6 +276,68 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn row(phone: Option<&str>, country: Option<&str>, e164: Option<&str>) -> PhoneRow {
+        PhoneRow {
+            phone: phone.map(str::to_owned),
+            country: country.map(str::to_owned),
+            phone_e164: e164.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_phone_e164_follows_the_phone_read_in_the_profiles_country_or_the_default_region() {
+        let us = Region::parse("US").ok();
+        let set = |e: &str| PhoneChange::Set(e.to_owned());
+        // Written in full, read in the profile's country, or in the default region.
+        assert_eq!(
+            phone_change(&row(Some("+1 (415) 555-0101"), None, None), None),
+            set("+14155550101")
+        );
+        assert_eq!(
+            phone_change(&row(Some("415-555-0101"), Some("US"), None), None),
+            set("+14155550101")
+        );
+        assert_eq!(
+            phone_change(&row(Some("415-555-0101"), None, None), us),
+            set("+14155550101")
+        );
+        assert_eq!(
+            phone_change(&row(Some("020 7946 0958"), Some("GB"), None), us),
+            set("+442079460958")
+        );
+        // A national number with no region to read it in, or not a number: nothing to hold.
+        assert_eq!(
+            phone_change(&row(Some("415-555-0101"), None, None), None),
+            PhoneChange::Keep
+        );
+        assert_eq!(
+            phone_change(&row(Some("call me"), Some("US"), None), us),
+            PhoneChange::Keep
+        );
+        assert_eq!(
+            phone_change(&row(None, Some("US"), None), us),
+            PhoneChange::Keep
+        );
+        // What it holds is kept when right, replaced when not, cleared when it names nothing.
+        let held = Some("+14155550101");
+        assert_eq!(
+            phone_change(&row(Some("(415) 555-0101"), Some("US"), held), None),
+            PhoneChange::Keep
+        );
+        assert_eq!(
+            phone_change(&row(Some("(415) 555-0102"), Some("US"), held), None),
+            set("+14155550102")
+        );
+        assert_eq!(
+            phone_change(&row(Some("not a phone"), Some("US"), held), None),
+            PhoneChange::Clear
+        );
+        assert_eq!(
+            phone_change(&row(None, None, held), None),
+            PhoneChange::Clear
+        );
+    }
 
     #[test]
     fn a_profile_update_sends_only_what_changed() {

@@ -6,10 +6,12 @@
 //!   logs) **and** `x-hasura-role`, so Hasura applies that role's permissions, not admin's:
 //!   [`SYNC_ROLE`] may only set `stripe_customer_id` and `temporary_subscription_plan` on a
 //!   profile whose `stripe_customer_id` is still null, and [`LIFECYCLE_ROLE`] only the three
-//!   lifecycle dates and their ordering column, on linked profiles. The server holds the
-//!   admin secret, but nothing it sends can write another column;
-//! - the documents are fixed strings here (no document is built from input); values travel as
-//!   variables;
+//!   lifecycle dates and their ordering column, on linked profiles, and [`PHONE_ROLE`] only
+//!   `phone_e164`. The server holds the admin secret, but nothing it sends can write another
+//!   column;
+//! - the documents are fixed strings (no document is built from input), here or, for the
+//!   phone role, in `hasura/server_documents/` beside the suite that runs them; values travel
+//!   as variables;
 //! - each call is bounded by the timeout and runs on the Stripe I/O runtime (so a worker's
 //!   shutdown cannot cut a connection another request is using);
 //! - a GraphQL `errors` answer is an error ([`HasuraError::Refused`]) carrying Hasura's code,
@@ -21,14 +23,24 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 use url::Url;
 
+use super::phone::Region;
 use crate::secret::SecretString;
 
 /// The role the profile link is written as.
 pub const SYNC_ROLE: &str = "stripe_sync";
 /// The role the lifecycle dates are written as.
 pub const LIFECYCLE_ROLE: &str = "stripe_lifecycle";
+/// The role a profile's `phone_e164` is written as.
+pub const PHONE_ROLE: &str = "stripe_phone";
 
-/// Where Hasura is and how to call it (`HASURA_GRAPHQL_URL`, `HASURA_ADMIN_SECRET`).
+/// The documents of the phone role, one file with three named operations, shared with the
+/// Hasura suite, which runs each on PostgreSQL as that role (`hasura/server_documents/`). Sent
+/// whole, with the operation's name.
+pub const PHONE_DOCUMENTS: &str = include_str!("../../hasura/server_documents/phone_e164.graphql");
+
+/// The profile write-back's settings: where Hasura is and how to call it
+/// (`HASURA_GRAPHQL_URL`, `HASURA_ADMIN_SECRET`), and how phones are read
+/// (`PHONE_DEFAULT_REGION`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HasuraSettings {
     /// The GraphQL endpoint, e.g. `http://hasura:8080/v1/graphql`.
@@ -37,6 +49,19 @@ pub struct HasuraSettings {
     pub admin_secret: SecretString,
     /// Bound on each call.
     pub timeout: Duration,
+    /// The region of a national phone number on a profile without a country.
+    pub phone_default_region: Option<Region>,
+}
+
+/// A profile's phone columns, as the phone role reads them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct PhoneRow {
+    /// The phone as the customer typed it.
+    pub phone: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: Option<String>,
+    /// The E.164 form duplicates are compared in, as last written.
+    pub phone_e164: Option<String>,
 }
 
 /// Why a Hasura call failed.
@@ -181,6 +206,55 @@ impl HasuraClient {
                 LINK,
                 json!({ "sso": sso_id.to_string(), "customer": customer }),
             )
+            .await?;
+        affected(&data, "update_customers").map(|n| n > 0)
+    }
+
+    /// The phone columns of the profile with this SSO uuid, as the phone role sees them;
+    /// `None` when there is none.
+    pub async fn phone(&self, sso_id: &uuid::Uuid) -> Result<Option<PhoneRow>, HasuraError> {
+        let data = self
+            .run(
+                PHONE_ROLE,
+                "PhoneE164Profile",
+                PHONE_DOCUMENTS,
+                json!({ "sso": sso_id.to_string() }),
+            )
+            .await?;
+        match data.get("customers_by_pk") {
+            Some(Value::Null) => Ok(None),
+            Some(row) => serde_json::from_value(row.clone())
+                .map(Some)
+                .map_err(|_| HasuraError::BadResponse),
+            None => Err(HasuraError::BadResponse),
+        }
+    }
+
+    /// Sets the profile's `phone_e164` to `e164`, only while its phone is still `phone` and
+    /// its `phone_e164` differs. Returns whether a row changed.
+    pub async fn set_phone_e164(
+        &self,
+        sso_id: &uuid::Uuid,
+        phone: &str,
+        e164: &str,
+    ) -> Result<bool, HasuraError> {
+        let variables = json!({ "sso": sso_id.to_string(), "phone": phone, "e164": e164 });
+        let data = self
+            .run(PHONE_ROLE, "PhoneE164Set", PHONE_DOCUMENTS, variables)
+            .await?;
+        affected(&data, "update_customers").map(|n| n > 0)
+    }
+
+    /// Clears the profile's `phone_e164`, only while its phone is still `phone` (or it has
+    /// none: `phone` is then `""`). Returns whether a row changed.
+    pub async fn clear_phone_e164(
+        &self,
+        sso_id: &uuid::Uuid,
+        phone: &str,
+    ) -> Result<bool, HasuraError> {
+        let variables = json!({ "sso": sso_id.to_string(), "phone": phone });
+        let data = self
+            .run(PHONE_ROLE, "PhoneE164Clear", PHONE_DOCUMENTS, variables)
             .await?;
         affected(&data, "update_customers").map(|n| n > 0)
     }
@@ -416,6 +490,7 @@ mod tests {
                 &["delinquency_date", "stripe_status_event_at"][..],
             ),
             (PLAN_CHANGE, &["plan_change_date"][..]),
+            (PHONE_DOCUMENTS, &["phone_e164"][..]),
         ] {
             for set in document.split("_set: {").skip(1) {
                 let fields = set.split('}').next().unwrap();
@@ -433,6 +508,7 @@ mod tests {
             url: "http://127.0.0.1:9/v1/graphql".parse().unwrap(),
             admin_secret: SecretString::new("hasura-admin-secret-xyz"),
             timeout: Duration::from_secs(1),
+            phone_default_region: None,
         };
         let client = HasuraClient::new(&settings).unwrap();
         let shown = format!("{client:?} {settings:?}");

@@ -132,15 +132,24 @@ pub struct ProfileSync {
     hasura: HasuraClient,
     cache: StripeCache,
     metadata_key: String,
+    /// `PHONE_DEFAULT_REGION`.
+    phone_region: Option<phone::Region>,
 }
 
 impl ProfileSync {
-    /// Syncs through `hasura` and `cache`; the uuid is kept under `metadata[metadata_key]`.
-    pub fn new(hasura: HasuraClient, cache: StripeCache, metadata_key: String) -> ProfileSync {
+    /// Syncs through `hasura` and `cache`; the uuid is kept under `metadata[metadata_key]`,
+    /// and a national phone number on a profile without a country is read in `phone_region`.
+    pub fn new(
+        hasura: HasuraClient,
+        cache: StripeCache,
+        metadata_key: String,
+        phone_region: Option<phone::Region>,
+    ) -> ProfileSync {
         ProfileSync {
             hasura,
             cache,
             metadata_key,
+            phone_region,
         }
     }
 

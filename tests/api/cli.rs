@@ -124,6 +124,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "REQUEST_DEADLINE_SECONDS",
         "MAX_REQUESTS_IN_FLIGHT",
         "HASURA_UNAUTHORIZED_ROLE",
+        "PHONE_DEFAULT_REGION",
         "HASURA_GRAPHQL_URL",
         "STRIPE_WEBHOOK_SECRET",
     ] {

@@ -13,10 +13,15 @@
 //! | `StripeSyncLink($sso, $customer)` | `{"data": {"update_customers": {"affected_rows": n}}}` |
 //! | `StripeActivation`, `StripeRecovered`, `StripePlanChange` (`$customer`, `$at`) | the same |
 //! | `StripeDelinquent($customer, $at)` | `{"data": {"first": {"affected_rows": n}, "seen": {"affected_rows": n}}}` |
+//! | `PhoneE164Profile($sso)` | `{"data": {"customers_by_pk": {sso_id, phone, country, phone_e164} \| null}}` |
+//! | `PhoneE164Set($sso, $phone, $e164)`, `PhoneE164Clear($sso, $phone)` | `{"data": {"update_customers": {"affected_rows": n}}}` |
+//!
+//! The phone operations' contract is the file the Hasura suite runs on PostgreSQL
+//! (`hasura/server_documents/phone_e164.graphql`), sent whole with the operation's name.
 //!
 //! Each document's `where` and `_set` are applied to the table as written in the contract,
 //! AND-ed with the role's permission filter (`stripe_sync`: `stripe_customer_id IS NULL`;
-//! `stripe_lifecycle`: `stripe_customer_id IS NOT NULL`). A request runs under one lock, so
+//! `stripe_lifecycle`: `stripe_customer_id IS NOT NULL`; `stripe_phone`: none). A request runs under one lock, so
 //! `StripeDelinquent`'s two root fields run one after the other with nothing in between, as
 //! in Hasura's single transaction.
 //!
@@ -51,7 +56,6 @@ use std::{
 
 use actix_web::{dev::ServerHandle, web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
-use stripe_graphql::civil::{civil_from_days, days_from_civil};
 use tokio::sync::watch;
 
 /// One row of `public.customers`, the columns the contract touches. Timestamps are seconds
@@ -72,6 +76,10 @@ pub struct Profile {
     pub delinquency_date: Option<i64>,
     pub plan_change_date: Option<i64>,
     pub stripe_status_event_at: Option<i64>,
+    pub phone: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub phone_e164: Option<String>,
 }
 
 impl Profile {
@@ -317,8 +325,14 @@ fn operation_in(document: &str) -> Option<String> {
     words.find(|w| !w.is_empty()).map(str::to_owned)
 }
 
-/// The contract's documents (docs/ issue 10), by operation name.
+/// The phone role's documents, as the Hasura suite runs them.
+const PHONE_DOCUMENTS: &str = include_str!("../../hasura/server_documents/phone_e164.graphql");
+
+/// The contract's documents (docs/ issue 10, and the phone role's), by operation name.
 const DOCUMENTS: &[(&str, &str)] = &[
+    ("PhoneE164Profile", PHONE_DOCUMENTS),
+    ("PhoneE164Set", PHONE_DOCUMENTS),
+    ("PhoneE164Clear", PHONE_DOCUMENTS),
     (
         "StripeSyncProfile",
         "query StripeSyncProfile($sso: uuid!) { customers_by_pk(sso_id: $sso) { sso_id firstName lastName email stripe_customer_id } }",
@@ -372,6 +386,7 @@ enum Role {
     Admin,
     Sync,
     Lifecycle,
+    Phone,
 }
 
 /// Runs operation `name` (with `document`) for `role` over `table`: the answer body.
@@ -402,8 +417,9 @@ fn run(
         None | Some("admin") => Role::Admin,
         Some("stripe_sync") => Role::Sync,
         Some("stripe_lifecycle") => Role::Lifecycle,
+        Some("stripe_phone") => Role::Phone,
         Some(_) => {
-            let (field, root) = if name == "StripeSyncProfile" {
+            let (field, root) = if name.ends_with("Profile") {
                 ("customers_by_pk", "query_root")
             } else {
                 ("update_customers", "mutation_root")
@@ -414,8 +430,12 @@ fn run(
             );
         }
     };
+    let phone_operation = name.starts_with("PhoneE164");
     let refused = match (name, role) {
         (_, Role::Admin) => None,
+        (_, Role::Phone) if phone_operation => None,
+        (_, _) if phone_operation => Some("field 'phone_e164' not found in type: 'customers'"),
+        (_, Role::Phone) => Some("field 'stripe_customer_id' not found in type: 'customers'"),
         ("StripeSyncProfile" | "StripeSyncLink", Role::Sync) => None,
         ("StripeSyncProfile", _) => Some("field 'firstName' not found in type: 'customers'"),
         ("StripeSyncLink", _) => {
@@ -435,7 +455,7 @@ fn run(
     }
     // The role's update filter.
     let permitted = |p: &Profile| match role {
-        Role::Admin => true,
+        Role::Admin | Role::Phone => true,
         Role::Sync => p.stripe_customer_id.is_none(),
         Role::Lifecycle => p.stripe_customer_id.is_some(),
     };
@@ -485,6 +505,15 @@ fn run_checked(
         })
     };
     let affected = |n: usize| json!({ "affected_rows": n });
+    if name == "PhoneE164Profile" {
+        let row = table.get(&sso()?).map(|p| {
+            json!({
+                "sso_id": key(&p.sso_id), "phone": p.phone, "country": p.country,
+                "phone_e164": p.phone_e164,
+            })
+        });
+        return Ok(json!({ "customers_by_pk": row }));
+    }
     if name == "StripeSyncProfile" {
         // Both roles' select permissions have no row filter.
         let row = table.get(&sso()?).map(|p| {
@@ -509,6 +538,30 @@ fn run_checked(
     // `_is_null: true` OR `column <op> $at`.
     let null_or = |v: Option<i64>, holds: &dyn Fn(i64) -> bool| v.is_none_or(holds);
     Ok(match name {
+        "PhoneE164Set" => {
+            let (sso, phone, e164) = (sso()?, text("phone")?, text("e164")?);
+            let n = update(
+                &|p| {
+                    key(&p.sso_id) == sso
+                        && p.phone.as_deref() == Some(&phone)
+                        && p.phone_e164.as_deref() != Some(&e164)
+                },
+                &|p| p.phone_e164 = Some(e164.clone()),
+            );
+            json!({ "update_customers": affected(n) })
+        }
+        "PhoneE164Clear" => {
+            let (sso, phone) = (sso()?, text("phone")?);
+            let n = update(
+                &|p| {
+                    key(&p.sso_id) == sso
+                        && p.phone_e164.is_some()
+                        && p.phone.as_deref().is_none_or(|held| held == phone)
+                },
+                &|p| p.phone_e164 = None,
+            );
+            json!({ "update_customers": affected(n) })
+        }
         "StripeSyncLink" => {
             let (sso, customer) = (sso()?, text("customer")?);
             let n = update(
@@ -570,82 +623,27 @@ fn run_checked(
     })
 }
 
-/// Parses an ISO 8601 `timestamptz` (`YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH[:MM])`, `T` or a
-/// space) into whole seconds since the epoch; fractions are dropped.
+/// Parses an ISO 8601 `timestamptz` (`YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH[[:]MM])`, `T` or a
+/// space) into whole seconds since the epoch; fractions are dropped. Unlike an event's
+/// `created_at`, a `timestamptz` value must carry its zone.
 pub fn parse_timestamp(raw: &str) -> Option<i64> {
-    let b = raw.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let s = raw.get(from..from + len)?;
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())?
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let mut rest = &raw[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = &fraction[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let zone = &rest[1..];
-            let (h, m) = match zone.len() {
-                2 => (zone, "00"),
-                4 => zone.split_at(2),
-                5 if zone.as_bytes()[2] == b':' => (&zone[..2], &zone[3..]),
-                _ => return None,
-            };
-            let all_digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
-            if !all_digits(h) || !all_digits(m) {
-                return None;
-            }
-            let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
-            if h > 15 || m > 59 {
-                return None;
-            }
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
+    let zoned = raw
+        .get(19..)
+        .is_some_and(|rest| rest.contains(['Z', 'z', '+', '-']));
+    zoned
+        .then(|| stripe_graphql::profile::hasura::parse_timestamp(raw))
+        .flatten()
 }
 
 /// Formats seconds since the epoch as Hasura answers a `timestamptz`:
 /// `2026-11-27T05:00:00+00:00`.
 pub fn format_timestamp(seconds: i64) -> String {
-    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
-    let s = seconds.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|at| at.format(&format).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

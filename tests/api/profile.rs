@@ -27,7 +27,13 @@ const JANE: &str = "0b7e8d7c-1111-4c1e-9a52-3f1c5d2e7a10";
 
 /// The server with a token, webhooks, and the profile write-back pointed at `hasura`.
 async fn app_with_hasura(hasura: &FakeHasura) -> TestApp {
+    app_with_hasura_reading_phones_in(hasura, None).await
+}
+
+/// As [`app_with_hasura`], with `PHONE_DEFAULT_REGION` set to `region`.
+async fn app_with_hasura_reading_phones_in(hasura: &FakeHasura, region: Option<&str>) -> TestApp {
     let url = hasura.url();
+    let region = region.map(|r| stripe_graphql::profile::phone::Region::parse(r).unwrap());
     let app = spawn_app_with(move |o| {
         o.config.http.auth_token = Some(SecretString::new(TOKEN));
         o.config.webhook = Some(WebhookSettings {
@@ -38,6 +44,7 @@ async fn app_with_hasura(hasura: &FakeHasura) -> TestApp {
             url: url.parse().unwrap(),
             admin_secret: SecretString::new(ADMIN_SECRET),
             timeout: Duration::from_secs(10),
+            phone_default_region: region,
         });
     })
     .await;
@@ -371,6 +378,151 @@ async fn hasura_events_need_the_token_a_customers_payload_and_a_working_hasura()
     );
     let body = graphql(&plain, &ensure(JANE), &[]).await;
     assert_eq!(error_code(&body), "HASURA_NOT_CONFIGURED", "{body}");
+}
+
+/// A profile as Hasura's event carries it: its columns, phone ones included.
+fn profile_row(sso: &str, phone: Option<&str>, country: Option<&str>, e164: Option<&str>) -> Value {
+    json!({"sso_id": sso, "firstName": "Pat", "lastName": "Lee", "email": "pat@example.com",
+           "stripe_customer_id": null, "phone": phone, "country": country, "phone_e164": e164})
+}
+
+fn event_of(id: &str, op: &str, old: Value, new: Value) -> Value {
+    json!({
+        "id": id, "created_at": "2026-11-27T05:00:00.000",
+        "trigger": {"name": "customers_stripe_sync"},
+        "table": {"schema": "public", "name": "customers"},
+        "event": {"op": op, "data": {"old": old, "new": new}},
+    })
+}
+
+#[tokio::test]
+async fn a_profiles_phone_is_kept_in_e164_read_in_its_country_or_the_default_region() {
+    let hasura = FakeHasura::start(ADMIN_SECRET);
+    let app = app_with_hasura_reading_phones_in(&hasura, Some("US")).await;
+    // (sso, phone, country, phone_e164 before, phone_e164 after)
+    let cases = [
+        (
+            "11111111-1111-4111-8111-111111111111",
+            "+1 (415) 555-0101",
+            None,
+            None,
+            Some("+14155550101"),
+        ),
+        // A national number on a profile without a country: read in PHONE_DEFAULT_REGION.
+        (
+            "11111111-1111-4111-8111-111111111112",
+            "415-555-0101",
+            None,
+            None,
+            Some("+14155550101"),
+        ),
+        (
+            "11111111-1111-4111-8111-111111111113",
+            "020 7946 0958",
+            Some("GB"),
+            None,
+            Some("+442079460958"),
+        ),
+        (
+            "11111111-1111-4111-8111-111111111114",
+            "(030) 123-45-67",
+            Some("DE"),
+            None,
+            Some("+49301234567"),
+        ),
+        (
+            "11111111-1111-4111-8111-111111111115",
+            "03-1234-5678",
+            Some("JP"),
+            None,
+            Some("+81312345678"),
+        ),
+        // An international number keeps its own country whatever the profile's.
+        (
+            "11111111-1111-4111-8111-111111111116",
+            "+44 20 7946 0958",
+            Some("US"),
+            None,
+            Some("+442079460958"),
+        ),
+        // Not a number any more: what it held is cleared.
+        (
+            "11111111-1111-4111-8111-111111111117",
+            "call me",
+            Some("US"),
+            Some("+14155550199"),
+            None,
+        ),
+    ];
+    for (i, (sso, phone, country, before, after)) in cases.iter().enumerate() {
+        let mut profile = Profile::new(sso, "Pat", "Lee", "pat@example.com");
+        profile.phone = Some(phone.to_string());
+        profile.country = country.map(str::to_owned);
+        profile.phone_e164 = before.map(str::to_owned);
+        hasura.insert(profile);
+        let insert = event_of(
+            &format!("evt-p{i}"),
+            "INSERT",
+            Value::Null,
+            profile_row(sso, Some(phone), *country, *before),
+        );
+        let (status, answer) = deliver(&app, &insert, Some(TOKEN)).await;
+        assert_eq!(status, 200, "{phone}: {answer}");
+        let stored = hasura.profile(sso).unwrap();
+        assert_eq!(
+            stored.phone_e164.as_deref(),
+            *after,
+            "{phone} in {country:?}"
+        );
+    }
+    // Written as the phone role only, through the suite's documents.
+    let writes: Vec<_> = ["PhoneE164Profile", "PhoneE164Set", "PhoneE164Clear"]
+        .iter()
+        .flat_map(|op| hasura.requests_for(op))
+        .collect();
+    assert_eq!(
+        writes.len(),
+        7 + 6 + 1,
+        "one read each, six sets, one clear"
+    );
+    assert!(writes
+        .iter()
+        .all(|r| r.role.as_deref() == Some("stripe_phone")));
+
+    // A redelivery whose row is stale reads the profile, finds it right, and writes nothing.
+    let sso = cases[0].0;
+    let again = event_of(
+        "evt-p0",
+        "INSERT",
+        Value::Null,
+        profile_row(sso, Some(cases[0].1), None, None),
+    );
+    assert_eq!(deliver(&app, &again, Some(TOKEN)).await.0, 200);
+    assert_eq!(hasura.requests_for("PhoneE164Set").len(), 6);
+    // An event whose own row already agrees asks Hasura nothing about the phone.
+    let reads = hasura.requests_for("PhoneE164Profile").len();
+    let agreed = profile_row(sso, Some(cases[0].1), None, Some("+14155550101"));
+    let update = event_of("evt-p8", "UPDATE", agreed.clone(), agreed);
+    assert_eq!(deliver(&app, &update, Some(TOKEN)).await.0, 200);
+    assert_eq!(hasura.requests_for("PhoneE164Profile").len(), reads);
+
+    // An event handled after a newer change: the profile as it is now decides.
+    let sso = cases[2].0;
+    let mut moved = hasura.profile(sso).unwrap();
+    moved.phone = Some("07911 123456".into());
+    moved.phone_e164 = None;
+    hasura.insert(moved);
+    let late = event_of(
+        "evt-p9",
+        "UPDATE",
+        profile_row(sso, Some("0000"), Some("GB"), None),
+        profile_row(sso, Some("020 7946 0958"), Some("GB"), None),
+    );
+    assert_eq!(deliver(&app, &late, Some(TOKEN)).await.0, 200);
+    assert_eq!(
+        hasura.profile(sso).unwrap().phone_e164.as_deref(),
+        Some("+447911123456")
+    );
 }
 
 #[tokio::test]

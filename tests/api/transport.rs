@@ -70,6 +70,7 @@ async fn a_query_answers_the_same_over_get_and_post() {
                 url: url.parse().unwrap(),
                 admin_secret: SecretString::new(ADMIN_SECRET),
                 timeout: Duration::from_secs(5),
+                phone_default_region: None,
             });
         },
     )
@@ -167,6 +168,7 @@ async fn with_body_bound(max_body_bytes: usize, hasura: &FakeHasura) -> TestApp 
             url: url.parse().unwrap(),
             admin_secret: SecretString::new(ADMIN_SECRET),
             timeout: Duration::from_secs(5),
+            phone_default_region: None,
         });
     })
     .await
