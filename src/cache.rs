@@ -851,10 +851,10 @@ impl Tag {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use stripe_sandbox::{demo, Sandbox};
 
     use super::*;
     use crate::{
-        sandbox::{demo, Sandbox},
         secret::SecretString,
         stripe::request::{Page, SubscriptionFilter},
         stripe::{ClientSettings, Endpoint},

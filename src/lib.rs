@@ -21,7 +21,6 @@
 //! | [`webhook`] | Stripe webhooks: `Stripe-Signature` check, event parsing, what each event makes stale |
 //! | [`graphiql`] | the GraphiQL page and its assets, compiled in: offline, same-origin only, strict CSP |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
-//! | [`sandbox`] | the embedded fake Stripe used by `--demo` and by the tests |
 #![forbid(unsafe_code)]
 
 pub mod cache;
@@ -35,7 +34,6 @@ pub mod ids;
 pub mod limits;
 pub mod metrics;
 pub mod profile;
-pub mod sandbox;
 pub mod secret;
 pub mod startup;
 pub mod stripe;

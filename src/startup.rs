@@ -10,6 +10,7 @@ use std::{
 };
 
 use actix_web::{dev::Server, web, App, HttpServer};
+use stripe_sandbox::Sandbox;
 
 use crate::{
     cache::StripeCache,
@@ -18,7 +19,6 @@ use crate::{
     http::{self, AppState},
     metrics::Metrics,
     profile::ProfileSync,
-    sandbox::{self, Sandbox},
     secret::SecretString,
     stripe::{ClientError, Endpoint, StripeClient},
     webhook::{WebhookSettings, DEFAULT_TOLERANCE},
@@ -65,7 +65,7 @@ impl Application {
                 let sandbox = Sandbox::start_demo().await.map_err(StartupError::Sandbox)?;
                 let endpoint = Endpoint {
                     api_base: sandbox.base_url().parse().expect("sandbox URL is valid"),
-                    secret_key: SecretString::new(sandbox::DEMO_KEY),
+                    secret_key: SecretString::new(stripe_sandbox::DEMO_KEY),
                 };
                 (endpoint, Some(sandbox))
             }
@@ -158,13 +158,13 @@ impl Application {
             tracing::info!(
                 sandbox = %sandbox.base_url(),
                 "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: {base}/graphiql{how} ; sample customer id: {}",
-                sandbox::demo::AVA
+                stripe_sandbox::demo::AVA
             );
             tracing::info!(
                 "DEMO webhooks: the sandbox sends signed events to {base}/webhooks/stripe when its data changes. Try: curl {}/v1/customers/{} -H 'Authorization: Bearer {}' -d name='Ava M.' -d 'metadata[tier]=gold' , then query the customer again: it is fresh at once",
                 sandbox.base_url(),
-                sandbox::demo::AVA,
-                sandbox::DEMO_KEY
+                stripe_sandbox::demo::AVA,
+                stripe_sandbox::DEMO_KEY
             );
         } else {
             tracing::info!("GraphiQL: {base}/graphiql{how}");

@@ -428,9 +428,9 @@ pub fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use stripe_sandbox::webhooks::signature_header;
 
     use super::*;
-    use crate::sandbox::webhooks::signature_header;
 
     const SECRET: &str = "whsec_test_secret";
     const NOW: i64 = 1_700_000_000;
@@ -888,9 +888,9 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use proptest::prelude::*;
+    use stripe_sandbox::webhooks::signature_header;
 
     use super::*;
-    use crate::sandbox::webhooks::signature_header;
 
     fn secret() -> impl Strategy<Value = String> {
         prop_oneof![

@@ -1,7 +1,7 @@
 //! Lists: Stripe's filters, cursor paging and lazily resolved nested objects.
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::{
+use stripe_sandbox::{
     demo::{AVA, CHLOE, EMMA},
     fixtures::{self, ItemSpec},
     routes::EMBEDDED_ITEMS,

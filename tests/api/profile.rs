@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use stripe_graphql::{
     hasura::HasuraSettings,
-    sandbox::{demo::AVA, webhooks::signature_header, Delivery},
     secret::SecretString,
     webhook::{unix_now, WebhookSettings, DEFAULT_TOLERANCE},
 };
+use stripe_sandbox::{demo::AVA, webhooks::signature_header, Delivery};
 
 use crate::{
     fake_hasura::{FakeHasura, Profile},
@@ -71,7 +71,7 @@ fn stripe_customers_for(app: &TestApp, sso: &str) -> Vec<Value> {
     })
 }
 
-fn creates(app: &TestApp) -> Vec<stripe_graphql::sandbox::Call> {
+fn creates(app: &TestApp) -> Vec<stripe_sandbox::Call> {
     app.sandbox
         .calls()
         .into_iter()

@@ -1,5 +1,5 @@
-//! The embedded sandbox: an in-memory, stateful stand-in for the Stripe endpoints this
-//! server reads and writes, served over real HTTP on a loopback port inside the process.
+//! The sandbox: an in-memory, stateful stand-in for the Stripe endpoints stripe-graphql reads
+//! and writes, served over real HTTP on a loopback port inside the process that starts it.
 //!
 //! `--demo` serves it with [`demo::store`] data so the demo exercises the real client, and
 //! the test suite uses it as its fake Stripe. It is split by concern:
@@ -54,6 +54,8 @@
 //! stored answer with `Idempotent-Replayed: true`; other parameters are 400
 //! `idempotency_error`; refusals are not stored), then delivers its events, then answers.
 
+#![forbid(unsafe_code)]
+
 pub mod demo;
 pub mod fixtures;
 pub mod form;
@@ -77,6 +79,7 @@ use std::{
 use actix_web::{dev::ServerHandle, web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
+pub use fixtures::API_VERSION;
 use routes::ApiError;
 pub use store::Store;
 pub use webhooks::{Delivery, DeliveryError};

@@ -519,7 +519,7 @@ pub(super) fn render_subscription(stored: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::fixtures::{customer, price, subscription, ItemSpec, Recurrence};
+    use crate::fixtures::{customer, price, subscription, ItemSpec, Recurrence};
 
     fn store_with_customers(n: usize) -> Store {
         let mut store = Store::new();
@@ -867,7 +867,7 @@ mod tests {
 
     #[test]
     fn every_demo_customer_is_found_by_its_sso_metadata() {
-        let store = crate::sandbox::demo::store(1_800_000_000);
+        let store = crate::demo::store(1_800_000_000);
         let customers: Vec<Value> = store
             .objects("customer")
             .filter(|c| c["deleted"] != json!(true))

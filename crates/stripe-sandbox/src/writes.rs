@@ -74,8 +74,7 @@
 //!   sandbox a test moves it there with [`Store::set_subscription_status`].
 
 use serde_json::{json, Value};
-
-use crate::civil::{civil_from_days, days_from_civil};
+use time::{Date, Month, OffsetDateTime};
 
 use super::{
     fixtures::{self, plan_view},
@@ -584,16 +583,22 @@ fn check_items(items: &[Value]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `at` plus `count` calendar months, the day clamped to the last day of the target month.
+/// `at` plus `count` calendar months, the day clamped to the last day of the target month,
+/// the time of day kept. A time outside the years ±9999 is returned as it is.
 fn add_months(at: i64, count: i64) -> i64 {
-    let (days, seconds) = (at.div_euclid(DAY), at.rem_euclid(DAY));
-    let (year, month, day) = civil_from_days(days);
-    let months = year * 12 + (month - 1) + count;
-    let (y, m) = (months.div_euclid(12), months.rem_euclid(12) + 1);
-    let first = days_from_civil(y, m, 1);
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    let month_len = days_from_civil(ny, nm, 1) - first;
-    (first + day.min(month_len) - 1) * DAY + seconds
+    let Ok(start) = OffsetDateTime::from_unix_timestamp(at) else {
+        return at;
+    };
+    let months = i64::from(start.year()) * 12 + i64::from(u8::from(start.month()) - 1) + count;
+    let Ok(year) = i32::try_from(months.div_euclid(12)) else {
+        return at;
+    };
+    let month = Month::January.nth_next(months.rem_euclid(12) as u8);
+    let day = start.day().min(month.length(year));
+    match Date::from_calendar_date(year, month, day) {
+        Ok(date) => start.replace_date(date).unix_timestamp(),
+        Err(_) => at,
+    }
 }
 
 /// `at` plus one billing interval of a price's `recurring`.
@@ -940,7 +945,7 @@ fn resume_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::fixtures::{customer, price, Recurrence};
+    use crate::fixtures::{customer, price, Recurrence};
 
     const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -1853,7 +1858,7 @@ mod tests {
 
     #[test]
     fn in_the_demo_ava_subscribes_without_a_trial_and_ben_needs_one() {
-        use crate::sandbox::demo::{self, AVA, BEN};
+        use crate::demo::{self, AVA, BEN};
         let mut store = demo::store(NOW);
         for price in ["price_EssentialsMonthly", "price_ProYearly"] {
             let body = format!("customer={BEN}&items[0][price]={price}");
@@ -1873,21 +1878,28 @@ mod tests {
 
     #[test]
     fn billing_periods_are_calendar_intervals() {
-        let jan_31 = days_from_civil(2026, 1, 31) * DAY + 3_600;
-        assert_eq!(civil_from_days(days_from_civil(2026, 1, 31)), (2026, 1, 31));
+        /// Midnight UTC of a date, in Unix seconds.
+        fn midnight(year: i32, month: Month, day: u8) -> i64 {
+            Date::from_calendar_date(year, month, day)
+                .unwrap()
+                .midnight()
+                .assume_utc()
+                .unix_timestamp()
+        }
+        use Month::{December, February, January};
+        assert_eq!(midnight(2026, January, 1), NOW);
+        let jan_31 = midnight(2026, January, 31) + 3_600;
+        assert_eq!(add_months(jan_31, 1), midnight(2026, February, 28) + 3_600);
+        assert_eq!(add_months(jan_31, 13), midnight(2027, February, 28) + 3_600);
+        let leap = midnight(2028, January, 30);
+        assert_eq!(add_months(leap, 1), midnight(2028, February, 29));
         assert_eq!(
-            add_months(jan_31, 1),
-            days_from_civil(2026, 2, 28) * DAY + 3_600
+            add_months(midnight(2026, December, 15), 1),
+            midnight(2027, January, 15)
         );
         assert_eq!(
-            add_months(jan_31, 13),
-            days_from_civil(2027, 2, 28) * DAY + 3_600
-        );
-        let leap = days_from_civil(2028, 1, 30) * DAY;
-        assert_eq!(add_months(leap, 1), days_from_civil(2028, 2, 29) * DAY);
-        assert_eq!(
-            add_months(days_from_civil(2026, 12, 15) * DAY, 1),
-            days_from_civil(2027, 1, 15) * DAY
+            add_months(midnight(2026, February, 28), -2),
+            midnight(2025, December, 28)
         );
         let weekly = json!({"interval": "week", "interval_count": 2});
         assert_eq!(add_interval(NOW, &weekly), NOW + 14 * DAY);
@@ -1897,7 +1909,7 @@ mod tests {
         );
         assert_eq!(
             add_interval(NOW, &json!({"interval": "year", "interval_count": 1})),
-            days_from_civil(2027, 1, 1) * DAY
+            midnight(2027, January, 1)
         );
     }
 

@@ -23,8 +23,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use super::{lock, routes, unix_now, writes, Sandbox, State};
-use crate::stripe::DEFAULT_API_VERSION;
+use super::{fixtures::API_VERSION, lock, routes, unix_now, writes, Sandbox, State};
 
 /// How long the sandbox waits for the receiver of a webhook to answer.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -152,7 +151,7 @@ impl State {
         json!({
             "id": format!("evt_sandbox{n:06}"),
             "object": "event",
-            "api_version": DEFAULT_API_VERSION,
+            "api_version": API_VERSION,
             "created": unix_now(),
             "data": data,
             "livemode": false,
