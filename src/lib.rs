@@ -21,6 +21,11 @@
 //! | [`webhook`] | Stripe webhooks: `Stripe-Signature` check, event parsing, what each event makes stale |
 //! | [`graphiql`] | the GraphiQL page and its assets, compiled in: offline, same-origin only, strict CSP |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
+//!
+//! The fake Stripe that `--demo` serves and the tests use is the workspace's other crate,
+//! `stripe-sandbox` (`crates/stripe-sandbox`); the server has it inside only with the default
+//! `demo` feature (`cargo build --no-default-features` builds one without it, which refuses
+//! `--demo`).
 #![forbid(unsafe_code)]
 
 pub mod cache;

@@ -10,6 +10,7 @@ use std::{
 };
 
 use actix_web::{dev::Server, web, App, HttpServer};
+#[cfg(feature = "demo")]
 use stripe_sandbox::Sandbox;
 
 use crate::{
@@ -19,8 +20,12 @@ use crate::{
     http::{self, AppState},
     metrics::Metrics,
     profile::ProfileSync,
+    stripe::{ClientError, StripeClient},
+};
+#[cfg(feature = "demo")]
+use crate::{
     secret::SecretString,
-    stripe::{ClientError, Endpoint, StripeClient},
+    stripe::Endpoint,
     webhook::{WebhookSettings, DEFAULT_TOLERANCE},
 };
 
@@ -28,6 +33,7 @@ use crate::{
 pub struct Application {
     server: Server,
     addr: SocketAddr,
+    #[cfg(feature = "demo")]
     sandbox: Option<Sandbox>,
 }
 
@@ -45,6 +51,10 @@ pub enum StartupError {
     /// The embedded sandbox could not start.
     #[error("cannot start the demo sandbox: {0}")]
     Sandbox(std::io::Error),
+    /// Demo mode (`--demo`, or `DEMO=auto` without a key) in a server built without the
+    /// `demo` feature, which has no sandbox inside.
+    #[error("this build has no embedded sandbox (built without the `demo` feature), so it cannot serve the demo (--demo, or DEMO=auto without a key): set STRIPE_SECRET_KEY to serve Stripe, or build with default features (cargo build --release) for the demo")]
+    NoSandbox,
     /// The Stripe client could not be built.
     #[error("{0}")]
     Client(#[from] ClientError),
@@ -57,8 +67,10 @@ impl Application {
     /// Builds everything and binds `config.listen_addr`. In demo mode, starts the embedded
     /// sandbox first, points the Stripe client at it, and has it send its webhooks to this
     /// server's `/webhooks/stripe`, signed with `STRIPE_WEBHOOK_SECRET` or, when that is unset,
-    /// a secret generated now (so `--demo` exercises the real webhook path).
+    /// a secret generated now (so `--demo` exercises the real webhook path). A server built
+    /// without the `demo` feature refuses demo mode ([`StartupError::NoSandbox`]).
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        #[cfg(feature = "demo")]
         let (endpoint, sandbox) = match &config.upstream {
             Upstream::Stripe(endpoint) => (endpoint.clone(), None),
             Upstream::DemoSandbox => {
@@ -70,6 +82,11 @@ impl Application {
                 (endpoint, Some(sandbox))
             }
         };
+        #[cfg(not(feature = "demo"))]
+        let endpoint = match &config.upstream {
+            Upstream::Stripe(endpoint) => endpoint.clone(),
+            Upstream::DemoSandbox => return Err(StartupError::NoSandbox),
+        };
         let listener =
             TcpListener::bind(config.listen_addr).map_err(|source| StartupError::Bind {
                 addr: config.listen_addr,
@@ -79,7 +96,9 @@ impl Application {
             addr: config.listen_addr,
             source,
         })?;
+        #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
         let mut webhook = config.webhook.clone();
+        #[cfg(feature = "demo")]
         if let Some(sandbox) = &sandbox {
             let settings = webhook.get_or_insert_with(|| WebhookSettings {
                 secret: SecretString::new(format!(
@@ -119,6 +138,7 @@ impl Application {
         let app = Application {
             server,
             addr,
+            #[cfg(feature = "demo")]
             sandbox,
         };
         app.log_startup(&config);
@@ -131,12 +151,14 @@ impl Application {
     }
 
     /// The embedded sandbox, in demo mode.
+    #[cfg(feature = "demo")]
     pub fn sandbox(&self) -> Option<&Sandbox> {
         self.sandbox.as_ref()
     }
 
     /// Serves until the process receives SIGINT/SIGTERM (graceful, up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        #[cfg(feature = "demo")]
         let _sandbox = self.sandbox;
         self.server.await
     }
@@ -154,19 +176,8 @@ impl Application {
             ""
         };
         tracing::info!("GraphQL endpoint: {base}/graphql");
-        if let Some(sandbox) = &self.sandbox {
-            tracing::info!(
-                sandbox = %sandbox.base_url(),
-                "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: {base}/graphiql{how} ; sample customer id: {}",
-                stripe_sandbox::demo::AVA
-            );
-            tracing::info!(
-                "DEMO webhooks: the sandbox sends signed events to {base}/webhooks/stripe when its data changes. Try: curl {}/v1/customers/{} -H 'Authorization: Bearer {}' -d name='Ava M.' -d 'metadata[tier]=gold' , then query the customer again: it is fresh at once",
-                sandbox.base_url(),
-                stripe_sandbox::demo::AVA,
-                stripe_sandbox::DEMO_KEY
-            );
-        } else {
+        let demo = self.log_demo(&base, how);
+        if !demo {
             tracing::info!("GraphiQL: {base}/graphiql{how}");
         }
         match &config.webhook {
@@ -181,11 +192,37 @@ impl Application {
                     );
                 }
             }
-            None if self.sandbox.is_none() => tracing::info!(
+            None if !demo => tracing::info!(
                 "Stripe webhooks: disabled (set STRIPE_WEBHOOK_SECRET to enable POST /webhooks/stripe; until then changes show after CACHE_TTL_SECONDS)"
             ),
             None => {}
         }
+    }
+
+    /// In demo mode, logs where the sandbox is and how to try it; returns whether it did.
+    #[cfg(feature = "demo")]
+    fn log_demo(&self, base: &str, how: &str) -> bool {
+        let Some(sandbox) = &self.sandbox else {
+            return false;
+        };
+        tracing::info!(
+            sandbox = %sandbox.base_url(),
+            "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: {base}/graphiql{how} ; sample customer id: {}",
+            stripe_sandbox::demo::AVA
+        );
+        tracing::info!(
+            "DEMO webhooks: the sandbox sends signed events to {base}/webhooks/stripe when its data changes. Try: curl {}/v1/customers/{} -H 'Authorization: Bearer {}' -d name='Ava M.' -d 'metadata[tier]=gold' , then query the customer again: it is fresh at once",
+            sandbox.base_url(),
+            stripe_sandbox::demo::AVA,
+            stripe_sandbox::DEMO_KEY
+        );
+        true
+    }
+
+    /// A server built without the `demo` feature is never in demo mode.
+    #[cfg(not(feature = "demo"))]
+    fn log_demo(&self, _base: &str, _how: &str) -> bool {
+        false
     }
 }
 
