@@ -1,5 +1,8 @@
 //! Webhooks from the sandbox: when its data changes, it sends a Stripe-shaped event, signed as
-//! Stripe signs, to the URL set with [`Sandbox::send_webhooks_to`].
+//! Stripe signs, to the URL set with `Sandbox::send_webhooks_to`. This module makes, signs and
+//! delivers the events ([`Webhooks`]); the [`Sandbox`](crate::Sandbox) methods that change
+//! data and send them (`update`, `create`, `delete_customer`, `emit`, `send_event`,
+//! `post_webhook`) are in `server.rs`.
 //!
 //! - **Events** are shaped as Stripe's: `{"id": "evt_…", "object": "event", "api_version",
 //!   "created", "data": {"object", "previous_attributes"?}, "livemode": false,
@@ -10,27 +13,33 @@
 //! - **Delivery is awaited**: every method that changes data returns after the receiver
 //!   answered, with its status and body ([`Delivery`]), so a test awaits the delivery instead
 //!   of sleeping. There is one attempt per event (Stripe retries failures; a test that wants a
-//!   retry sends the event again with [`Sandbox::send_event`]).
-//! - The write endpoints ([`super::writes`]) deliver their events (`customer.created`,
+//!   retry sends the event again with `Sandbox::send_event`).
+//! - The write endpoints ([`crate::writes`]) deliver their events (`customer.created`,
 //!   `customer.subscription.updated`, …) the same way before they answer, so `--demo` data
 //!   changed with curl, or by a mutation, is fresh in the server as soon as the call returns.
 //!   Their events carry the request's id and `Idempotency-Key` in `request`. A replayed
 //!   idempotent request sends no event.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex, PoisonError,
+    },
+    time::Duration,
+};
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use super::{fixtures::API_VERSION, lock, routes, unix_now, writes, Sandbox, State};
+use crate::{clock::unix_now, fixtures::API_VERSION, routes};
 
 /// How long the sandbox waits for the receiver of a webhook to answer.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the sandbox sends its events, and the secret it signs them with.
 #[derive(Clone)]
-pub(super) struct Target {
+struct Target {
     url: String,
     secret: String,
     client: reqwest::Client,
@@ -50,7 +59,7 @@ pub struct Delivery {
 /// Why the sandbox could not change its data or deliver an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
-    /// [`Sandbox::send_webhooks_to`] was never called.
+    /// `Sandbox::send_webhooks_to` was never called.
     #[error("the sandbox sends no webhooks: call Sandbox::send_webhooks_to first")]
     NoTarget,
     /// The object to change does not exist.
@@ -126,24 +135,68 @@ pub fn previous_attributes(before: &Value, after: &Value) -> Value {
 }
 
 /// A stored object as the API answers it (and as events carry it).
-fn rendered(object: &str, stored: &Value) -> Value {
+pub(crate) fn rendered(object: &str, stored: &Value) -> Value {
     match object {
         "subscription" => routes::render_subscription(stored),
         _ => stored.clone(),
     }
 }
 
-impl State {
-    fn event(
+/// The sandbox's webhook sender: the target its events go to (none until
+/// `Sandbox::send_webhooks_to`) and the numbering of their ids.
+pub(crate) struct Webhooks {
+    target: Mutex<Option<Target>>,
+    event_ids: AtomicU64,
+}
+
+impl Webhooks {
+    /// No target yet: nothing is sent.
+    pub(crate) fn new() -> Webhooks {
+        Webhooks {
+            target: Mutex::new(None),
+            event_ids: AtomicU64::new(0),
+        }
+    }
+
+    /// From now on, events go to `url`, signed with `secret`. Replaces an earlier target.
+    pub(crate) fn send_to(&self, url: &str, secret: &str) {
+        // No idle connections are kept: deliveries are made from the caller's runtime or
+        // from the sandbox's own worker threads, and a pooled connection belongs to one.
+        let client = reqwest::Client::builder()
+            .timeout(DELIVERY_TIMEOUT)
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("a plain HTTP client builds");
+        *self.lock_target() = Some(Target {
+            url: url.to_owned(),
+            secret: secret.to_owned(),
+            client,
+        });
+    }
+
+    fn lock_target(&self) -> std::sync::MutexGuard<'_, Option<Target>> {
+        self.target.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn target(&self) -> Result<Target, DeliveryError> {
+        self.lock_target().clone().ok_or(DeliveryError::NoTarget)
+    }
+
+    /// [`DeliveryError::NoTarget`] unless a target is set: a change that would send an event
+    /// checks this before it changes anything.
+    pub(crate) fn require_target(&self) -> Result<(), DeliveryError> {
+        self.target().map(drop)
+    }
+
+    /// The event Stripe sends for `change`, with the next id, created now, naming the request
+    /// and its `Idempotency-Key` (none for changes made outside a request).
+    pub(crate) fn event(
         &self,
         change: Change,
         request_id: Option<&str>,
         idempotency_key: Option<&str>,
     ) -> Value {
-        let n = self
-            .event_ids
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
+        let n = self.event_ids.fetch_add(1, Ordering::SeqCst) + 1;
         let mut data = json!({ "object": change.object });
         if let Some(previous) = change.previous_attributes {
             data["previous_attributes"] = previous;
@@ -161,13 +214,9 @@ impl State {
         })
     }
 
-    fn target(&self) -> Result<Target, DeliveryError> {
-        lock(&self.webhooks).clone().ok_or(DeliveryError::NoTarget)
-    }
-
     /// Posts `body` to the target with `signature` (none when `None`) and waits for the
     /// answer.
-    async fn post(
+    pub(crate) async fn post(
         &self,
         body: Vec<u8>,
         signature: Option<String>,
@@ -201,7 +250,7 @@ impl State {
     }
 
     /// Signs `event` now with the target's secret and delivers it.
-    async fn send(&self, event: &Value) -> Result<Delivery, DeliveryError> {
+    pub(crate) async fn send(&self, event: &Value) -> Result<Delivery, DeliveryError> {
         let target = self.target()?;
         let body = serde_json::to_vec(event).expect("JSON values serialise");
         let signature = signature_header(&target.secret, unix_now(), &body);
@@ -211,13 +260,13 @@ impl State {
     /// Delivers one event per change, in order, when a target is set (for the write
     /// endpoints: a failed delivery is logged, never an API error). The events name the
     /// request and its `Idempotency-Key` in `request`, as Stripe's do.
-    pub(super) async fn deliver_changes(
+    pub(crate) async fn deliver_changes(
         &self,
         changes: Vec<Change>,
         request_id: &str,
         idempotency_key: Option<&str>,
     ) {
-        if lock(&self.webhooks).is_none() {
+        if self.lock_target().is_none() {
             return;
         }
         for change in changes {
@@ -233,138 +282,6 @@ impl State {
                 }
             }
         }
-    }
-}
-
-impl Sandbox {
-    /// From now on, data changes made through this sandbox ([`Sandbox::update`],
-    /// [`Sandbox::create`], [`Sandbox::delete_customer`], the write endpoints) send their
-    /// events to `url`, signed with `secret`. Replaces an earlier target.
-    pub fn send_webhooks_to(&self, url: &str, secret: &str) {
-        // No idle connections are kept: deliveries are made from the caller's runtime or
-        // from the sandbox's own worker threads, and a pooled connection belongs to one.
-        let client = reqwest::Client::builder()
-            .timeout(DELIVERY_TIMEOUT)
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("a plain HTTP client builds");
-        *lock(&self.state.webhooks) = Some(Target {
-            url: url.to_owned(),
-            secret: secret.to_owned(),
-            client,
-        });
-    }
-
-    /// Changes a stored object (`customer`, `subscription`, `price`, `product`) and delivers
-    /// its `*.updated` event (`customer.subscription.updated` for a subscription), with
-    /// `previous_attributes`. A price change also shows in the subscriptions that embed it,
-    /// as on Stripe. Returns after the receiver answered. Like every method here that
-    /// changes data, it changes nothing when [`Sandbox::send_webhooks_to`] was not called
-    /// ([`DeliveryError::NoTarget`]) or the object does not exist.
-    pub async fn update(
-        &self,
-        object: &str,
-        id: &str,
-        change: impl FnOnce(&mut Value),
-    ) -> Result<Delivery, DeliveryError> {
-        self.state.target()?;
-        let (before, after) = self
-            .with_store(|store| {
-                let before = store.get(object, id).map(|v| rendered(object, v))?;
-                store.update(object, id, change);
-                let after = rendered(object, store.get(object, id)?);
-                Some((before, after))
-            })
-            .ok_or_else(|| DeliveryError::NoSuchObject {
-                object: object.to_owned(),
-                id: id.to_owned(),
-            })?;
-        let event = self.state.event(
-            Change {
-                event_type: event_type(object, "updated"),
-                previous_attributes: Some(previous_attributes(&before, &after)),
-                object: after,
-            },
-            None,
-            None,
-        );
-        self.state.send(&event).await
-    }
-
-    /// Stores a new object (routed by its `object` field, as [`super::Store::put`], which
-    /// panics on a type the store does not keep) and delivers its `*.created` event. Returns
-    /// after the receiver answered.
-    pub async fn create(&self, object: Value) -> Result<Delivery, DeliveryError> {
-        self.state.target()?;
-        let kind = object["object"].as_str().unwrap_or_default().to_owned();
-        let stored = self.with_store(|store| {
-            store.put(object.clone());
-            rendered(&kind, &object)
-        });
-        let event = self.state.event(
-            Change {
-                event_type: event_type(&kind, "created"),
-                object: stored,
-                previous_attributes: None,
-            },
-            None,
-            None,
-        );
-        self.state.send(&event).await
-    }
-
-    /// Deletes a customer as Stripe does ([`super::Store::delete_customer`]) and delivers what
-    /// Stripe sends: `customer.subscription.deleted` for each subscription it canceled, then
-    /// `customer.deleted` with the customer as it was. Returns after every delivery was
-    /// answered, in that order.
-    pub async fn delete_customer(&self, id: &str) -> Result<Vec<Delivery>, DeliveryError> {
-        self.state.target()?;
-        let changes = self
-            .with_store(|store| writes::customer_deletion(store, id, unix_now()))
-            .ok_or_else(|| DeliveryError::NoSuchObject {
-                object: "customer".into(),
-                id: id.to_owned(),
-            })?;
-        let mut deliveries = Vec::with_capacity(changes.len());
-        for change in changes {
-            let event = self.state.event(change, None, None);
-            deliveries.push(self.state.send(&event).await?);
-        }
-        Ok(deliveries)
-    }
-
-    /// Delivers an event of any type about `object` without changing any data (e.g. a type
-    /// the server does not cache). Returns after the receiver answered.
-    pub async fn emit(&self, event_type: &str, object: Value) -> Result<Delivery, DeliveryError> {
-        let event = self.state.event(
-            Change {
-                event_type: event_type.to_owned(),
-                object,
-                previous_attributes: None,
-            },
-            None,
-            None,
-        );
-        self.state.send(&event).await
-    }
-
-    /// Delivers `event` as it is (e.g. a [`Delivery::event`] again, as Stripe redelivers),
-    /// signed now. Returns after the receiver answered.
-    pub async fn send_event(&self, event: &Value) -> Result<Delivery, DeliveryError> {
-        self.state.send(event).await
-    }
-
-    /// Posts `body` to the webhook URL with this `Stripe-Signature` value, or none: for
-    /// forged, stale or malformed deliveries ([`signature_header`] makes one with any secret
-    /// and time). Returns after the receiver answered.
-    pub async fn post_webhook(
-        &self,
-        body: &[u8],
-        signature: Option<&str>,
-    ) -> Result<Delivery, DeliveryError> {
-        self.state
-            .post(body.to_vec(), signature.map(str::to_owned))
-            .await
     }
 }
 
