@@ -8,13 +8,15 @@
 //! | module | holds |
 //! |---|---|
 //! | [`server`] | the HTTP server ([`Sandbox`]), its knobs, fault injection and the call log |
-//! | [`routes`] | the read endpoints (method and path to one function each), parameter checks, paging, Stripe's error shapes |
+//! | [`routes`] | the read endpoints (method and path to one function each) and their parameter checks |
+//! | [`params`] | query parameters, decoded, and Stripe's paging of lists (`limit`, cursors, newest first) |
 //! | [`search`] | `GET /v1/customers/search`: Stripe's search query language (the part this project uses), without Stripe's indexing lag |
 //! | [`writes`] | the write endpoints (customers and subscriptions: create, update, delete, cancel, resume) and their rules |
 //! | [`form`] | Stripe's form encoding with nested keys (`items[0][metadata][k]`), decoded |
 //! | [`idempotency`] | the answers stored under `Idempotency-Key`s |
 //! | [`webhooks`] | signed events sent to a configured URL when the data changes |
 //! | [`store`] | the stored objects and the operations that change them |
+//! | [`error`] | [`ApiError`](error::ApiError): a refusal in Stripe's error shape |
 //! | [`fixtures`] | builders of objects in dahlia shapes, and the API version they follow |
 //! | [`demo`] | the demo data |
 //! | [`clock`] | [`unix_now`], the time writes, events and signatures are made at |
@@ -22,9 +24,11 @@
 
 pub mod clock;
 pub mod demo;
+pub mod error;
 pub mod fixtures;
 pub mod form;
 pub mod idempotency;
+pub mod params;
 pub mod routes;
 pub mod search;
 pub mod server;

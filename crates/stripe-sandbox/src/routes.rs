@@ -1,6 +1,6 @@
 //! The sandbox's endpoints: a table from method and path to one small function per endpoint,
-//! and what the endpoints share with Stripe: query parameter checking, paging with cursors,
-//! and Stripe's error shapes.
+//! and the checks of their query parameters (paging is in [`crate::params`], Stripe's error
+//! shapes in [`crate::error`]).
 //!
 //! Answers follow Stripe (API version 2026-07-29.dahlia) in these respects, which the tests
 //! below pin:
@@ -17,23 +17,24 @@
 //! - **A method and path with no endpoint** is 404 `invalid_request_error` with Stripe's
 //!   `Unrecognized request URL (<METHOD>: <path>). …` message and no `code` or `param`.
 //!
-//! These are the read endpoints; the writes are in [`super::writes`]. Customer search
-//! (`GET /v1/customers/search`) is routed here and answered by [`super::search`].
+//! These are the read endpoints; the writes are in [`crate::writes`]. Customer search
+//! (`GET /v1/customers/search`) is routed here and answered by [`crate::search`].
 //!
 //! Refusals are [`ApiError`]s: an HTTP status and the `{"error": {…}}` body, in Stripe's shape.
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Value};
 
-use super::{fixtures::plan_view, store::Store};
+use crate::{
+    error::ApiError,
+    fixtures::plan_view,
+    params::{self, newest_first, page, Params, PAGING},
+    search,
+    store::Store,
+};
 
 /// How many items a subscription embeds before its `items` list says `has_more` and the
 /// rest must be read from `/v1/subscription_items`.
 pub const EMBEDDED_ITEMS: usize = 10;
-
-/// The query parameters every list takes.
-const PAGING: [&str; 3] = ["limit", "starting_after", "ending_before"];
 
 /// The `status` filters `/v1/subscriptions` takes.
 const SUBSCRIPTION_STATUSES: [&str; 10] = [
@@ -77,58 +78,6 @@ const ROUTES: &[Route] = &[
     Route::retrieve("/v1/products/{id}", retrieve_product),
 ];
 
-/// A refusal in Stripe's error shape.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: u16,
-    /// The `{"error": {...}}` body.
-    pub body: Value,
-}
-
-impl ApiError {
-    /// `invalid_request_error` with a code, a param, a message and the code's `doc_url`.
-    pub fn invalid(status: u16, code: &str, param: Option<&str>, message: String) -> ApiError {
-        ApiError {
-            status,
-            body: json!({"error": {
-                "type": "invalid_request_error", "code": code, "param": param, "message": message,
-                "doc_url": format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-")),
-            }}),
-        }
-    }
-
-    /// 404 `resource_missing` for the object of type `noun` with id `id`, named by `param`.
-    pub fn missing(noun: &str, id: &str, param: &str) -> ApiError {
-        ApiError::invalid(
-            404,
-            "resource_missing",
-            Some(param),
-            format!("No such {noun}: '{id}'"),
-        )
-    }
-
-    /// 404 for a method and path Stripe has no endpoint for, worded as Stripe words it.
-    pub fn unrecognized(method: &str, path: &str) -> ApiError {
-        ApiError {
-            status: 404,
-            body: json!({"error": {
-                "type": "invalid_request_error",
-                "message": format!(
-                    "Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
-                ),
-            }}),
-        }
-    }
-
-    fn bad_param(param: &str, message: String) -> ApiError {
-        ApiError::invalid(400, "parameter_invalid", Some(param), message)
-    }
-}
-
-/// Query parameters of one request, decoded.
-pub type Params = BTreeMap<String, String>;
-
 /// The `/`-separated segments of a raw path, each percent-decoded.
 pub(super) fn decoded_segments(path: &str) -> Vec<String> {
     path.trim_start_matches('/')
@@ -150,7 +99,7 @@ pub fn answer(store: &Store, method: &str, path: &str, query: &str) -> Result<Va
         .iter()
         .find_map(|route| Some((route, route.matches(method, &segments)?)))
         .ok_or_else(|| ApiError::unrecognized(method, path))?;
-    let params = parse_params(query)?;
+    let params = params::parse(query)?;
     route.check_params(&params)?;
     (route.endpoint)(
         store,
@@ -261,19 +210,6 @@ pub(super) fn match_path<'s>(pattern: &str, segments: &'s [String]) -> Option<&'
     Some(id)
 }
 
-fn parse_params(query: &str) -> Result<Params, ApiError> {
-    let mut params = Params::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if params.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(ApiError::bad_param(
-                &k,
-                format!("Received duplicate parameter: {k}"),
-            ));
-        }
-    }
-    Ok(params)
-}
-
 /// `GET /v1/customers`: live customers, optionally those with one `email`.
 fn list_customers(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
     let email = req.params.get("email");
@@ -285,7 +221,7 @@ fn list_customers(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
 
 /// `GET /v1/customers/search`: see [`super::search`].
 fn search_customers(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    super::search::search_customers(store, req.params)
+    search::search_customers(store, req.params)
 }
 
 /// `GET /v1/customers/{id}`: a deleted customer is its stub, with 200. With
@@ -438,70 +374,6 @@ fn status_matches(status: &str, filter: Option<&str>) -> bool {
         Some("ended") => matches!(status, "canceled" | "incomplete_expired"),
         Some(wanted) => status == wanted,
     }
-}
-
-/// The rows, newest `created` first, ties by id descending.
-pub(super) fn newest_first<'a>(rows: impl Iterator<Item = &'a Value>) -> Vec<Value> {
-    let mut rows: Vec<Value> = rows.cloned().collect();
-    rows.sort_by(|a, b| {
-        let key = |v: &Value| {
-            (
-                v["created"].as_i64().unwrap_or(0),
-                v["id"].as_str().unwrap_or("").to_owned(),
-            )
-        };
-        key(b).cmp(&key(a))
-    });
-    rows
-}
-
-/// The `limit` parameter: 1 to 100, 10 when absent.
-pub(super) fn parse_limit(params: &Params) -> Result<usize, ApiError> {
-    match params.get("limit") {
-        None => Ok(10),
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid(
-                400,
-                "parameter_invalid_integer",
-                Some("limit"),
-                format!("Invalid integer: {raw}: limit must be between 1 and 100"),
-            )),
-        },
-    }
-}
-
-/// Cuts one page out of `rows` with Stripe's `limit`, `starting_after` and `ending_before`
-/// (`starting_after` wins when both are given). `noun` names the rows in a cursor's 404.
-fn page(rows: Vec<Value>, params: &Params, noun: &str, url: &str) -> Result<Value, ApiError> {
-    let limit = parse_limit(params)?;
-    let position = |param: &str| -> Result<Option<usize>, ApiError> {
-        match params.get(param) {
-            None => Ok(None),
-            Some(id) => rows
-                .iter()
-                .position(|r| r["id"].as_str() == Some(id))
-                .map(Some)
-                .ok_or_else(|| ApiError::missing(noun, id, param)),
-        }
-    };
-    let (data, has_more): (Vec<Value>, bool) = if let Some(after) = position("starting_after")? {
-        let rest = &rows[after + 1..];
-        (
-            rest.iter().take(limit).cloned().collect(),
-            rest.len() > limit,
-        )
-    } else if let Some(before) = position("ending_before")? {
-        let head = &rows[..before];
-        let start = head.len().saturating_sub(limit);
-        (head[start..].to_vec(), start > 0)
-    } else {
-        (
-            rows.iter().take(limit).cloned().collect(),
-            rows.len() > limit,
-        )
-    };
-    Ok(json!({"object": "list", "data": data, "has_more": has_more, "url": url}))
 }
 
 /// A subscription as answered: the embedded item list holds at most [`EMBEDDED_ITEMS`].

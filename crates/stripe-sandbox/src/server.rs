@@ -50,12 +50,13 @@ use std::{
 };
 
 use actix_web::{dev::ServerHandle, web, App, HttpRequest, HttpResponse, HttpServer};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::{
     clock::unix_now,
-    demo, form, idempotency,
-    routes::{self, ApiError},
+    demo,
+    error::ApiError,
+    form, idempotency, routes,
     store::Store,
     webhooks::{self, rendered, Change, Delivery, DeliveryError, Webhooks},
     writes,
@@ -558,9 +559,9 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
             Fault::Truncated => return cut_off(request_id, b"{\"id\": \"cus_"),
             Fault::Dropped => return cut_off(request_id, b""),
             Fault::DroppedAfterApplying => drop_answer = true,
-            Fault::Status(status) => return stripe_error(status, request_id),
+            Fault::Status(status) => return refuse(ApiError::injected(status), request_id),
             Fault::ShouldRetry(status, retry) => {
-                let mut response = stripe_error(status, request_id);
+                let mut response = refuse(ApiError::injected(status), request_id);
                 response.headers_mut().insert(
                     actix_web::http::header::HeaderName::from_static("stripe-should-retry"),
                     actix_web::http::header::HeaderValue::from_static(if retry {
@@ -574,13 +575,8 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
         }
     }
     if !authorized {
-        let message = if req.headers().contains_key("authorization") {
-            "Invalid API Key provided."
-        } else {
-            "You did not provide an API key. Provide it in the Authorization header as `Bearer <key>`."
-        };
-        let body = json!({"error": {"type": "invalid_request_error", "message": message}});
-        return respond(401, body, request_id);
+        let sent = req.headers().contains_key("authorization");
+        return refuse(ApiError::unauthorized(sent), request_id);
     }
     let key = idempotency_key.as_deref().filter(|_| method == "POST");
     let answer = route(
@@ -702,21 +698,6 @@ fn cut_off(request_id: String, sent: &'static [u8]) -> HttpResponse {
         .streaming(futures::stream::iter(chunks))
 }
 
-/// `status` in Stripe's error shape: `rate_limit` for 429, `api_error` for 5xx.
-fn stripe_error(status: u16, request_id: String) -> HttpResponse {
-    let (kind, code, message) = match status {
-        429 => (
-            "invalid_request_error",
-            Some("rate_limit"),
-            "Too many requests hit the API too quickly.",
-        ),
-        s if s >= 500 => ("api_error", None, "An unknown error occurred."),
-        _ => ("invalid_request_error", None, "Injected failure."),
-    };
-    let body = json!({"error": {"type": kind, "code": code, "message": message}});
-    respond(status, body, request_id)
-}
-
 fn take_fault(state: &State, path: &str) -> Option<Fault> {
     let mut faults = lock(&state.faults);
     let rule = faults.iter_mut().find(|r| {
@@ -728,6 +709,11 @@ fn take_fault(state: &State, path: &str) -> Option<Fault> {
     Some(fault)
 }
 
+/// A refusal in Stripe's error shape, with a `Request-Id` header.
+fn refuse(error: ApiError, request_id: String) -> HttpResponse {
+    respond(error.status, error.body, request_id)
+}
+
 /// A JSON answer with `status` (200 if it is no HTTP status) and a `Request-Id` header.
 fn respond(status: u16, body: Value, request_id: String) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
@@ -737,6 +723,8 @@ fn respond(status: u16, body: Value, request_id: String) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::fixtures;
 

@@ -77,9 +77,10 @@ use serde_json::{json, Value};
 use time::{Date, Month, OffsetDateTime};
 
 use super::{
+    error::ApiError,
     fixtures::{self, plan_view},
     form::{self, first_leaf_name, invalid, missing, Field, Form, Hash},
-    routes::{decoded_segments, match_path, render_subscription, ApiError},
+    routes::{decoded_segments, match_path, render_subscription},
     store::Store,
     webhooks::{event_type, previous_attributes, Change},
 };
