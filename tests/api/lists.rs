@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use stripe_sandbox::{
     demo::{AVA, CHLOE, EMMA},
     fixtures::{self, ItemSpec},
-    routes::EMBEDDED_ITEMS,
+    render::EMBEDDED_ITEMS,
 };
 
 use crate::helpers::spawn_app;

@@ -14,7 +14,9 @@
 //! | [`writes`] | the write endpoints (customers and subscriptions: create, update, delete, cancel, resume) and their rules |
 //! | [`form`] | Stripe's form encoding with nested keys (`items[0][metadata][k]`), decoded |
 //! | [`idempotency`] | the answers stored under `Idempotency-Key`s |
-//! | [`webhooks`] | signed events sent to a configured URL when the data changes |
+//! | [`events`] | the changes Stripe sends events for: event types and `previous_attributes` |
+//! | [`webhooks`] | those events, shaped and signed as Stripe's, sent to a configured URL |
+//! | [`render`] | how stored objects are answered: a subscription embeds at most 10 items |
 //! | [`store`] | the stored objects and the operations that change them |
 //! | [`error`] | [`ApiError`](error::ApiError): a refusal in Stripe's error shape |
 //! | [`fixtures`] | builders of objects in dahlia shapes, and the API version they follow |
@@ -25,10 +27,12 @@
 pub mod clock;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod fixtures;
 pub mod form;
 pub mod idempotency;
 pub mod params;
+pub mod render;
 pub mod routes;
 pub mod search;
 pub mod server;

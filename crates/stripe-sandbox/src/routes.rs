@@ -28,13 +28,10 @@ use crate::{
     error::ApiError,
     fixtures::plan_view,
     params::{self, newest_first, page, Params, PAGING},
+    render::render_subscription,
     search,
     store::Store,
 };
-
-/// How many items a subscription embeds before its `items` list says `has_more` and the
-/// rest must be read from `/v1/subscription_items`.
-pub const EMBEDDED_ITEMS: usize = 10;
 
 /// The `status` filters `/v1/subscriptions` takes.
 const SUBSCRIPTION_STATUSES: [&str; 10] = [
@@ -376,22 +373,13 @@ fn status_matches(status: &str, filter: Option<&str>) -> bool {
     }
 }
 
-/// A subscription as answered: the embedded item list holds at most [`EMBEDDED_ITEMS`].
-pub(super) fn render_subscription(stored: &Value) -> Value {
-    let mut sub = stored.clone();
-    if let Some(items) = sub["items"]["data"].as_array_mut() {
-        if items.len() > EMBEDDED_ITEMS {
-            items.truncate(EMBEDDED_ITEMS);
-            sub["items"]["has_more"] = json!(true);
-        }
-    }
-    sub
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{customer, price, subscription, ItemSpec, Recurrence};
+    use crate::{
+        fixtures::{customer, price, subscription, ItemSpec, Recurrence},
+        render::EMBEDDED_ITEMS,
+    };
 
     fn store_with_customers(n: usize) -> Store {
         let mut store = Store::new();

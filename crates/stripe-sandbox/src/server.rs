@@ -23,7 +23,7 @@
 //! - **webhooks**: with [`Sandbox::send_webhooks_to`], changes made through
 //!   [`Sandbox::update`], [`Sandbox::create`], [`Sandbox::delete_customer`] or the write
 //!   endpoints deliver Stripe-signed events there, and return once they were answered (see
-//!   [`webhooks`]);
+//!   [`crate::webhooks`]);
 //! - **status changes Stripe makes on its own** (a trial that ends without a payment method
 //!   makes a subscription `paused`, a failed renewal `past_due`): a test makes them with
 //!   `sandbox.with_store(|s| s.set_subscription_status(id, "paused"))`
@@ -56,9 +56,12 @@ use crate::{
     clock::unix_now,
     demo,
     error::ApiError,
-    form, idempotency, routes,
+    events::{self, Change},
+    form, idempotency,
+    render::rendered,
+    routes,
     store::Store,
-    webhooks::{self, rendered, Change, Delivery, DeliveryError, Webhooks},
+    webhooks::{Delivery, DeliveryError, Webhooks},
     writes,
 };
 
@@ -349,8 +352,8 @@ impl Sandbox {
     }
 }
 
-/// Webhooks ([`webhooks`]): where the sandbox sends its events, and the data changes that send
-/// them.
+/// Webhooks ([`crate::webhooks`]): where the sandbox sends its events, and the data changes
+/// that send them.
 impl Sandbox {
     /// From now on, data changes made through this sandbox ([`Sandbox::update`],
     /// [`Sandbox::create`], [`Sandbox::delete_customer`], the write endpoints) send their
@@ -385,8 +388,8 @@ impl Sandbox {
             })?;
         let event = self.state.webhooks.event(
             Change {
-                event_type: webhooks::event_type(object, "updated"),
-                previous_attributes: Some(webhooks::previous_attributes(&before, &after)),
+                event_type: events::event_type(object, "updated"),
+                previous_attributes: Some(events::previous_attributes(&before, &after)),
                 object: after,
             },
             None,
@@ -407,7 +410,7 @@ impl Sandbox {
         });
         let event = self.state.webhooks.event(
             Change {
-                event_type: webhooks::event_type(&kind, "created"),
+                event_type: events::event_type(&kind, "created"),
                 object: stored,
                 previous_attributes: None,
             },
@@ -459,8 +462,8 @@ impl Sandbox {
     }
 
     /// Posts `body` to the webhook URL with this `Stripe-Signature` value, or none: for
-    /// forged, stale or malformed deliveries ([`webhooks::signature_header`] makes one with
-    /// any secret and time). Returns after the receiver answered.
+    /// forged, stale or malformed deliveries ([`crate::webhooks::signature_header`] makes one
+    /// with any secret and time). Returns after the receiver answered.
     pub async fn post_webhook(
         &self,
         body: &[u8],

@@ -1,8 +1,8 @@
 //! Webhooks from the sandbox: when its data changes, it sends a Stripe-shaped event, signed as
-//! Stripe signs, to the URL set with `Sandbox::send_webhooks_to`. This module makes, signs and
-//! delivers the events ([`Webhooks`]); the [`Sandbox`](crate::Sandbox) methods that change
-//! data and send them (`update`, `create`, `delete_customer`, `emit`, `send_event`,
-//! `post_webhook`) are in `server.rs`.
+//! Stripe signs, to the URL set with [`Sandbox::send_webhooks_to`]. This module makes, signs
+//! and delivers the events; the [`Sandbox`] methods that change data and send them (`update`,
+//! `create`, `delete_customer`, `emit`, `send_event`, `post_webhook`) are in
+//! [`server`](crate::server), with its other knobs.
 //!
 //! - **Events** are shaped as Stripe's: `{"id": "evt_…", "object": "event", "api_version",
 //!   "created", "data": {"object", "previous_attributes"?}, "livemode": false,
@@ -13,12 +13,16 @@
 //! - **Delivery is awaited**: every method that changes data returns after the receiver
 //!   answered, with its status and body ([`Delivery`]), so a test awaits the delivery instead
 //!   of sleeping. There is one attempt per event (Stripe retries failures; a test that wants a
-//!   retry sends the event again with `Sandbox::send_event`).
+//!   retry sends the event again with [`Sandbox::send_event`]).
 //! - The write endpoints ([`crate::writes`]) deliver their events (`customer.created`,
 //!   `customer.subscription.updated`, …) the same way before they answer, so `--demo` data
 //!   changed with curl, or by a mutation, is fresh in the server as soon as the call returns.
 //!   Their events carry the request's id and `Idempotency-Key` in `request`. A replayed
 //!   idempotent request sends no event.
+//!
+//! [`Sandbox`]: crate::Sandbox
+//! [`Sandbox::send_webhooks_to`]: crate::Sandbox::send_webhooks_to
+//! [`Sandbox::send_event`]: crate::Sandbox::send_event
 
 use std::{
     sync::{
@@ -29,10 +33,10 @@ use std::{
 };
 
 use hmac::{Hmac, Mac};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::{clock::unix_now, fixtures::API_VERSION, routes};
+use crate::{clock::unix_now, events::Change, fixtures::API_VERSION};
 
 /// How long the sandbox waits for the receiver of a webhook to answer.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,7 +63,7 @@ pub struct Delivery {
 /// Why the sandbox could not change its data or deliver an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
-    /// `Sandbox::send_webhooks_to` was never called.
+    /// [`Sandbox::send_webhooks_to`](crate::Sandbox::send_webhooks_to) was never called.
     #[error("the sandbox sends no webhooks: call Sandbox::send_webhooks_to first")]
     NoTarget,
     /// The object to change does not exist.
@@ -80,18 +84,6 @@ pub enum DeliveryError {
     },
 }
 
-/// A change Stripe sends an event for: the event's type, the object after the change, and
-/// the previous values of the top-level fields that changed (for `*.updated`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    /// e.g. `customer.updated`
-    pub event_type: String,
-    /// the object after the change, as the API answers it
-    pub object: Value,
-    /// `data.previous_attributes`, for updates
-    pub previous_attributes: Option<Value>,
-}
-
 /// The `Stripe-Signature` header Stripe sends for `body` at `timestamp` (Unix seconds):
 /// `t=<timestamp>,v1=<hex HMAC-SHA256 of "{timestamp}.{body}">`, keyed with `secret`'s
 /// UTF-8 bytes as they are (the `whsec_` prefix included).
@@ -110,40 +102,9 @@ pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={hex}")
 }
 
-/// The event type Stripe sends when an object of this type (`customer`, `subscription`,
-/// `price`, `product`) is `action` (`created`, `updated`, `deleted`).
-pub fn event_type(object: &str, action: &str) -> String {
-    match object {
-        "subscription" => format!("customer.subscription.{action}"),
-        other => format!("{other}.{action}"),
-    }
-}
-
-/// The top-level fields of `after` whose value differs in `before`, with `before`'s value
-/// (`null` for a field `before` lacked): Stripe's `previous_attributes`.
-pub fn previous_attributes(before: &Value, after: &Value) -> Value {
-    let mut changed = Map::new();
-    if let Some(after) = after.as_object() {
-        for (key, value) in after {
-            let old = before.get(key).unwrap_or(&Value::Null);
-            if old != value {
-                changed.insert(key.clone(), old.clone());
-            }
-        }
-    }
-    Value::Object(changed)
-}
-
-/// A stored object as the API answers it (and as events carry it).
-pub(crate) fn rendered(object: &str, stored: &Value) -> Value {
-    match object {
-        "subscription" => routes::render_subscription(stored),
-        _ => stored.clone(),
-    }
-}
-
 /// The sandbox's webhook sender: the target its events go to (none until
-/// `Sandbox::send_webhooks_to`) and the numbering of their ids.
+/// [`Sandbox::send_webhooks_to`](crate::Sandbox::send_webhooks_to)) and the numbering of their
+/// ids.
 pub(crate) struct Webhooks {
     target: Mutex<Option<Target>>,
     event_ids: AtomicU64,
@@ -282,29 +243,5 @@ impl Webhooks {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn previous_attributes_hold_the_old_values_of_changed_fields_only() {
-        let before = json!({"id": "cus_1", "name": "Old", "metadata": {"a": "1"}});
-        let after = json!({"id": "cus_1", "name": "New", "metadata": {"a": "1"}, "email": "e"});
-        assert_eq!(
-            previous_attributes(&before, &after),
-            json!({"name": "Old", "email": null})
-        );
-    }
-
-    #[test]
-    fn subscription_events_are_customer_subscription_events() {
-        assert_eq!(
-            event_type("subscription", "updated"),
-            "customer.subscription.updated"
-        );
-        assert_eq!(event_type("price", "created"), "price.created");
     }
 }

@@ -76,13 +76,14 @@
 use serde_json::{json, Value};
 use time::{Date, Month, OffsetDateTime};
 
-use super::{
+use crate::{
     error::ApiError,
+    events::{event_type, previous_attributes, Change},
     fixtures::{self, plan_view},
     form::{self, first_leaf_name, invalid, missing, Field, Form, Hash},
-    routes::{decoded_segments, match_path, render_subscription},
+    render::render_subscription,
+    routes::{decoded_segments, match_path},
     store::Store,
-    webhooks::{event_type, previous_attributes, Change},
 };
 
 const DAY: i64 = 86_400;
