@@ -8,7 +8,8 @@
 //! | module | holds |
 //! |---|---|
 //! | [`server`] | the HTTP server ([`Sandbox`]), its knobs, fault injection and the call log |
-//! | [`routes`] | the read endpoints (method and path to one function each) and their parameter checks |
+//! | [`routes`] | every endpoint, reads and writes, in one table: method and path template to one function each |
+//! | [`reads`] | the read endpoints: one function each, from the store and the checked query parameters |
 //! | [`params`] | query parameters, decoded, and Stripe's paging of lists (`limit`, cursors, newest first) |
 //! | [`search`] | `GET /v1/customers/search`: Stripe's search query language (the part this project uses), without Stripe's indexing lag |
 //! | [`writes`] | the write endpoints (customers and subscriptions: create, update, delete, cancel, resume) and their rules |
@@ -32,6 +33,7 @@ pub mod fixtures;
 pub mod form;
 pub mod idempotency;
 pub mod params;
+pub mod reads;
 pub mod render;
 pub mod routes;
 pub mod search;

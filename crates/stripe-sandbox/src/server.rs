@@ -59,7 +59,7 @@ use crate::{
     events::{self, Change},
     form, idempotency,
     render::rendered,
-    routes,
+    routes::{self, Handler},
     store::Store,
     webhooks::{Delivery, DeliveryError, Webhooks},
     writes,
@@ -608,8 +608,8 @@ enum WriteOutcome {
     Refused(ApiError),
 }
 
-/// Answers an authorized request: a write ([`writes`], with its idempotency key), else a read
-/// ([`routes::answer`]).
+/// Answers an authorized request through the route table ([`routes::find`]): a read from
+/// the store, or a write under its idempotency key ([`write`]).
 async fn route(
     state: &State,
     method: &str,
@@ -620,18 +620,25 @@ async fn route(
     request_id: &str,
 ) -> HttpResponse {
     let request_id = request_id.to_owned();
-    let Some(matched) = writes::find(method, path) else {
-        return match routes::answer(&lock(&state.store), method, path, query) {
-            Ok(body) => respond(200, body, request_id),
-            Err(ApiError { status, body }) => respond(status, body, request_id),
-        };
+    let matched = match routes::find(method, path) {
+        Ok(matched) => matched,
+        Err(e) => return refuse(e, request_id),
+    };
+    let endpoint = match matched.handler {
+        Handler::Read(read) => {
+            return match read.answer(&lock(&state.store), &matched.id, query) {
+                Ok(body) => respond(200, body, request_id),
+                Err(e) => refuse(e, request_id),
+            }
+        }
+        Handler::Write(endpoint) => *endpoint,
     };
     let params = if method == "POST" {
         form
     } else {
         form::pairs(query.as_bytes())
     };
-    match write(state, &matched, method, path, &params, key) {
+    match write(state, endpoint, &matched.id, method, path, &params, key) {
         WriteOutcome::Applied(answer, changes) => {
             state
                 .webhooks
@@ -647,7 +654,7 @@ async fn route(
             );
             response
         }
-        WriteOutcome::Refused(ApiError { status, body }) => respond(status, body, request_id),
+        WriteOutcome::Refused(e) => refuse(e, request_id),
     }
 }
 
@@ -655,7 +662,8 @@ async fn route(
 /// stored answer happen under the store's lock, so two requests with one key write once.
 fn write(
     state: &State,
-    matched: &writes::Matched,
+    endpoint: writes::Endpoint,
+    id: &str,
     method: &str,
     path: &str,
     params: &[(String, String)],
@@ -673,7 +681,7 @@ fn write(
             idempotency::Seen::Conflict(e) => return WriteOutcome::Refused(e),
         }
     }
-    match matched.apply(&mut store, params, unix_now()) {
+    match writes::apply(endpoint, &mut store, id, params, unix_now()) {
         Ok((answer, changes)) => {
             if let Some(key) = key {
                 keys.remember(key, method, path, params, 200, answer.clone());
