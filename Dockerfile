@@ -11,23 +11,29 @@ ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /build
 
-# 1) Dependencies only. This layer is rebuilt only when Cargo.toml or Cargo.lock change, so
-#    editing src/ does not recompile the dependency tree. A placeholder crate stands in for the
-#    sources; its own artefacts are deleted so the real build below cannot reuse them.
+# 1) Dependencies only. This layer is rebuilt only when a Cargo.toml or Cargo.lock changes, so
+#    editing the sources does not recompile the dependency tree. Placeholder crates stand in for
+#    the workspace's two packages (the server at the top, the sandbox in crates/stripe-sandbox,
+#    which the default `demo` feature builds in); their own artefacts are deleted so the real
+#    build below cannot reuse them.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src \
+COPY crates/stripe-sandbox/Cargo.toml crates/stripe-sandbox/Cargo.toml
+RUN mkdir -p src crates/stripe-sandbox/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
+    && touch src/lib.rs crates/stripe-sandbox/src/lib.rs \
     && cargo build --release --locked \
-    && rm -rf src \
+    && rm -rf src crates/stripe-sandbox/src \
         target/release/stripe-graphql* \
         target/release/deps/stripe_graphql-* \
         target/release/deps/libstripe_graphql-* \
-        target/release/.fingerprint/stripe-graphql-*
+        target/release/.fingerprint/stripe-graphql-* \
+        target/release/deps/stripe_sandbox-* \
+        target/release/deps/libstripe_sandbox-* \
+        target/release/.fingerprint/stripe-sandbox-*
 
 # 2) The real sources (.dockerignore keeps target/, .git and the Hasura/docs trees out).
 COPY . .
-RUN touch src/main.rs src/lib.rs \
+RUN touch src/main.rs src/lib.rs crates/stripe-sandbox/src/lib.rs \
     && cargo build --release --locked --bin stripe-graphql \
     && install -D -m 0755 target/release/stripe-graphql /out/stripe-graphql
 

@@ -1,31 +1,33 @@
 //! stripe-graphql: Stripe customers, subscriptions, prices, plans and products behind one
 //! GraphQL schema, with a shared cache in front of Stripe, built to be a Hasura v2 remote schema.
 //!
-//! One module per concern; a reader should find any behaviour in one hop:
+//! One folder per flow or concern; a reader should find any behaviour in one hop. From the top
+//! layer down (a module only imports those below it):
 //!
 //! | module | concern |
 //! |---|---|
-//! | [`civil`] | calendar arithmetic on Unix time (dates without a date library) |
-//! | [`config`] | command line and environment, validated once at startup |
-//! | [`telemetry`] | tracing subscriber (text or JSON logs) |
-//! | [`secret`] | [`secret::SecretString`]: the key and token, never printed |
-//! | [`ids`] | Stripe id validation: the only way to build a [`ids::StripeId`] |
-//! | [`stripe`] | typed reqwest client and requests, serde models (also the GraphQL object types), typed errors |
-//! | [`cache`] | the moka cache in front of every Stripe read (TTL, coalescing) |
-//! | [`graphql`] | the schema, split by Stripe domain, and error codes |
-//! | [`metrics`] | Prometheus metrics: Stripe calls, cache, webhooks, GraphQL requests |
-//! | [`limits`] | what one request may cost (Stripe-field budget, depth, complexity, deadline) and how many run at once |
-//! | [`http`] | actix-web routes: `/graphql`, `/webhooks/stripe`, `/healthz`, `/readyz`, bearer auth |
-//! | [`hasura`] | the server's own calls to Hasura's GraphQL API, each as a narrow role |
-//! | [`phone`] | phone numbers as E.164 under libphonenumber's rules, for duplicate detection (`customers.phone_e164`) |
-//! | [`profile`] | the Unified Customer Profile's Stripe side: one Stripe customer per profile, lifecycle dates from Stripe events |
-//! | [`webhook`] | Stripe webhooks: `Stripe-Signature` check, event parsing, what each event makes stale |
 //! | [`startup`] | wiring: builds the app, binds the listener, runs `--demo` |
-//! | [`sandbox`] | the embedded fake Stripe used by `--demo` and by the tests |
+//! | [`config`] | command line and environment, one `clap::Args` per concern, validated once |
+//! | [`http`] | transport: one file per route, the bearer token, the bounded body reader, JSON error codes |
+//! | [`graphql`] | the schema by flow: the read path, the write path, the profile's fields; scoping, budget, error codes |
+//! | [`events`] | Stripe event intake: the signature check, what an event makes stale, the use case |
+//! | [`profile`] | the profile sync: one Stripe customer per profile, Hasura's event trigger, lifecycle dates, phones, the Hasura client |
+//! | [`cache`] | the cache every Stripe call goes through: the in-process level and the seam below it |
+//! | [`stripe`] | the typed reqwest client: requests, writes, retries, errors, models, the typed event |
+//! | [`ids`] | Stripe id validation: the only way to build a [`ids::StripeId`] |
+//! | [`secret`] | [`secret::SecretString`]: the key and token, never printed |
+//! | [`clock`] | the server's clock reading |
+//! | [`limits`] | what one request may cost and how many run at once |
+//! | [`metrics`] | Prometheus metrics: Stripe calls, cache, webhooks, GraphQL requests |
+//! | [`telemetry`] | tracing subscriber (text or JSON logs) |
+//!
+//! The fake Stripe that `--demo` serves and the tests use is the workspace's other crate,
+//! `stripe-sandbox` (`crates/stripe-sandbox`); the server has it inside only with the default
+//! `demo` feature (`cargo build --no-default-features` builds one without it, which refuses
+//! `--demo`).
 #![forbid(unsafe_code)]
 
 pub mod cache;
-pub mod civil;
 pub mod clock;
 pub mod config;
 pub mod events;
@@ -35,7 +37,6 @@ pub mod ids;
 pub mod limits;
 pub mod metrics;
 pub mod profile;
-pub mod sandbox;
 pub mod secret;
 pub mod startup;
 pub mod stripe;

@@ -10,24 +10,32 @@ use std::{
 };
 
 use actix_web::{dev::Server, App, HttpServer};
+#[cfg(feature = "demo")]
+use stripe_sandbox::Sandbox;
 
 use crate::{
     cache::StripeCache,
     config::{Config, Upstream},
-    events::{WebhookSettings, DEFAULT_TOLERANCE},
     http::{AppState, Services},
     metrics::Metrics,
-    profile::hasura::{HasuraClient, HasuraError},
-    profile::ProfileSync,
-    sandbox::{self, Sandbox},
+    profile::{
+        hasura::{HasuraClient, HasuraError},
+        ProfileSync,
+    },
+    stripe::{ClientError, StripeClient},
+};
+#[cfg(feature = "demo")]
+use crate::{
+    events::{WebhookSettings, DEFAULT_TOLERANCE},
     secret::SecretString,
-    stripe::{ClientError, Endpoint, StripeClient},
+    stripe::Endpoint,
 };
 
 /// A built server, listening, not yet serving.
 pub struct Application {
     server: Server,
     addr: SocketAddr,
+    #[cfg(feature = "demo")]
     sandbox: Option<Sandbox>,
 }
 
@@ -45,6 +53,10 @@ pub enum StartupError {
     /// The embedded sandbox could not start.
     #[error("cannot start the demo sandbox: {0}")]
     Sandbox(std::io::Error),
+    /// Demo mode (`--demo`, or `DEMO=auto` without a key) in a server built without the
+    /// `demo` feature, which has no sandbox inside.
+    #[error("this build has no embedded sandbox (built without the `demo` feature), so it cannot serve the demo (--demo, or DEMO=auto without a key): set STRIPE_SECRET_KEY to serve Stripe, or build with default features (cargo build --release) for the demo")]
+    NoSandbox,
     /// The Stripe client could not be built.
     #[error("{0}")]
     Client(#[from] ClientError),
@@ -57,18 +69,25 @@ impl Application {
     /// Builds everything and binds `config.listen_addr`. In demo mode, starts the embedded
     /// sandbox first, points the Stripe client at it, and has it send its webhooks to this
     /// server's `/webhooks/stripe`, signed with `STRIPE_WEBHOOK_SECRET` or, when that is unset,
-    /// a secret generated now (so `--demo` exercises the real webhook path).
+    /// a secret generated now (so `--demo` exercises the real webhook path). A server built
+    /// without the `demo` feature refuses demo mode ([`StartupError::NoSandbox`]).
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        #[cfg(feature = "demo")]
         let (endpoint, sandbox) = match &config.upstream {
             Upstream::Stripe(endpoint) => (endpoint.clone(), None),
             Upstream::DemoSandbox => {
                 let sandbox = Sandbox::start_demo().await.map_err(StartupError::Sandbox)?;
                 let endpoint = Endpoint {
                     api_base: sandbox.base_url().parse().expect("sandbox URL is valid"),
-                    secret_key: SecretString::new(sandbox::DEMO_KEY),
+                    secret_key: SecretString::new(stripe_sandbox::DEMO_KEY),
                 };
                 (endpoint, Some(sandbox))
             }
+        };
+        #[cfg(not(feature = "demo"))]
+        let endpoint = match &config.upstream {
+            Upstream::Stripe(endpoint) => endpoint.clone(),
+            Upstream::DemoSandbox => return Err(StartupError::NoSandbox),
         };
         let listener =
             TcpListener::bind(config.listen_addr).map_err(|source| StartupError::Bind {
@@ -79,7 +98,9 @@ impl Application {
             addr: config.listen_addr,
             source,
         })?;
+        #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
         let mut webhook = config.webhook.clone();
+        #[cfg(feature = "demo")]
         if let Some(sandbox) = &sandbox {
             let settings = webhook.get_or_insert_with(|| WebhookSettings {
                 secret: SecretString::new(format!(
@@ -126,6 +147,7 @@ impl Application {
         let app = Application {
             server,
             addr,
+            #[cfg(feature = "demo")]
             sandbox,
         };
         app.log_startup(&config);
@@ -138,12 +160,14 @@ impl Application {
     }
 
     /// The embedded sandbox, in demo mode.
+    #[cfg(feature = "demo")]
     pub fn sandbox(&self) -> Option<&Sandbox> {
         self.sandbox.as_ref()
     }
 
     /// Serves until the process receives SIGINT/SIGTERM (graceful, up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        #[cfg(feature = "demo")]
         let _sandbox = self.sandbox;
         self.server.await
     }
@@ -161,19 +185,8 @@ impl Application {
             ""
         };
         tracing::info!("GraphQL endpoint: {base}/graphql");
-        if let Some(sandbox) = &self.sandbox {
-            tracing::info!(
-                sandbox = %sandbox.base_url(),
-                "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: {base}/graphiql{how} ; sample customer id: {}",
-                sandbox::demo::AVA
-            );
-            tracing::info!(
-                "DEMO webhooks: the sandbox sends signed events to {base}/webhooks/stripe when its data changes. Try: curl {}/v1/customers/{} -H 'Authorization: Bearer {}' -d name='Ava M.' -d 'metadata[tier]=gold' , then query the customer again: it is fresh at once",
-                sandbox.base_url(),
-                sandbox::demo::AVA,
-                sandbox::DEMO_KEY
-            );
-        } else {
+        let demo = self.log_demo(&base, how);
+        if !demo {
             tracing::info!("GraphiQL: {base}/graphiql{how}");
         }
         match &config.webhook {
@@ -188,11 +201,37 @@ impl Application {
                     );
                 }
             }
-            None if self.sandbox.is_none() => tracing::info!(
+            None if !demo => tracing::info!(
                 "Stripe webhooks: disabled (set STRIPE_WEBHOOK_SECRET to enable POST /webhooks/stripe; until then changes show after CACHE_TTL_SECONDS)"
             ),
             None => {}
         }
+    }
+
+    /// In demo mode, logs where the sandbox is and how to try it; returns whether it did.
+    #[cfg(feature = "demo")]
+    fn log_demo(&self, base: &str, how: &str) -> bool {
+        let Some(sandbox) = &self.sandbox else {
+            return false;
+        };
+        tracing::info!(
+            sandbox = %sandbox.base_url(),
+            "DEMO MODE: serving embedded sandbox data, not Stripe. GraphiQL: {base}/graphiql{how} ; sample customer id: {}",
+            stripe_sandbox::demo::AVA
+        );
+        tracing::info!(
+            "DEMO webhooks: the sandbox sends signed events to {base}/webhooks/stripe when its data changes. Try: curl {}/v1/customers/{} -H 'Authorization: Bearer {}' -d name='Ava M.' -d 'metadata[tier]=gold' , then query the customer again: it is fresh at once",
+            sandbox.base_url(),
+            stripe_sandbox::demo::AVA,
+            stripe_sandbox::DEMO_KEY
+        );
+        true
+    }
+
+    /// A server built without the `demo` feature is never in demo mode.
+    #[cfg(not(feature = "demo"))]
+    fn log_demo(&self, _base: &str, _how: &str) -> bool {
+        false
     }
 }
 

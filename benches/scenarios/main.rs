@@ -37,7 +37,7 @@ use clap::{Parser, ValueEnum};
 use futures::StreamExt;
 use load::{Dialect, Measured, Target};
 use serde_json::Value;
-use stripe_graphql::sandbox::{demo, unix_now, Sandbox};
+use stripe_sandbox::{demo, unix_now, Sandbox};
 
 /// Runs the stripe-graphql benchmark scenarios against the sandbox, and the same against
 /// @nhost/stripe-graphql-js; prints Markdown tables.

@@ -10,7 +10,7 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::{
+use stripe_sandbox::{
     demo,
     fixtures::{self, ItemSpec},
     Sandbox, Settings, Store,

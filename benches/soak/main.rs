@@ -30,7 +30,7 @@ use std::{
 };
 
 use serde_json::Value;
-use stripe_graphql::sandbox::Fault;
+use stripe_sandbox::Fault;
 
 #[allow(dead_code)]
 #[path = "../scenarios/load.rs"]
@@ -192,7 +192,7 @@ fn check(tally: &mut Tally, answer: &load::Answer, ids: &[String]) {
     }
 }
 
-fn injector(sandbox: Arc<stripe_graphql::sandbox::Sandbox>, running: Arc<AtomicBool>) {
+fn injector(sandbox: Arc<stripe_sandbox::Sandbox>, running: Arc<AtomicBool>) {
     let faults = [
         Fault::Status(429),
         Fault::Status(500),
@@ -218,7 +218,7 @@ fn median(mut values: Vec<u64>) -> u64 {
 }
 
 async fn soak(options: Options) -> Result<(), Vec<String>> {
-    let now = stripe_graphql::sandbox::unix_now();
+    let now = stripe_sandbox::unix_now();
     let sandbox = Arc::new(procs::start_sandbox(procs::bench_store(now, CUSTOMERS, 0)));
     sandbox.set_latency(Duration::from_millis(20));
     let port = procs::free_port();

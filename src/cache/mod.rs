@@ -477,9 +477,10 @@ mod tests {
     use serde_json::json;
 
     use super::{key::Entry, tags::tags_of, *};
+    use stripe_sandbox::{demo, Sandbox};
+
     use crate::{
         ids::IdKind,
-        sandbox::{demo, Sandbox},
         secret::SecretString,
         stripe::request::{Page, SubscriptionFilter},
         stripe::{ClientSettings, Endpoint},

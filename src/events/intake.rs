@@ -182,9 +182,10 @@ impl Intake {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stripe_sandbox::webhooks::signature_header;
+
     use crate::{
-        events::signature::DEFAULT_TOLERANCE, sandbox::webhooks::signature_header,
-        secret::SecretString, stripe::event::EventObject,
+        events::signature::DEFAULT_TOLERANCE, secret::SecretString, stripe::event::EventObject,
     };
 
     const SECRET: &str = "whsec_test_secret";

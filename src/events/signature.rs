@@ -175,7 +175,7 @@ fn decode_hex_32(text: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::webhooks::signature_header;
+    use stripe_sandbox::webhooks::signature_header;
 
     const SECRET: &str = "whsec_test_secret";
     const NOW: i64 = 1_700_000_000;
@@ -386,7 +386,7 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::sandbox::webhooks::signature_header;
+    use stripe_sandbox::webhooks::signature_header;
 
     fn secret() -> impl Strategy<Value = String> {
         prop_oneof![

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::{demo::AVA, Fault};
+use stripe_sandbox::{demo::AVA, Fault};
 
 use crate::helpers::{error_code, spawn_app, spawn_app_with};
 

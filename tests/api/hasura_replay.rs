@@ -2,7 +2,7 @@
 //! per distinct non-null `stripe_customer_id`, keys inlined as string literals.
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::demo::FAISAL;
+use stripe_sandbox::demo::FAISAL;
 
 use crate::helpers::{fixture, spawn_app};
 

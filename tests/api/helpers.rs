@@ -9,12 +9,12 @@ use stripe_graphql::{
     graphql::{scope::ScopingSettings, write::WriteSettings},
     http::{HttpSettings, MetricsAuth},
     limits::Limits,
-    sandbox::{demo, Fault, Sandbox, Store},
     secret::SecretString,
     startup::Application,
     stripe::{retry::RetryPolicy, ClientSettings, Endpoint},
     telemetry::LogFormat,
 };
+use stripe_sandbox::{demo, Fault, Sandbox, Store};
 
 /// The key the test sandbox accepts.
 pub const KEY: &str = "sk_test_api_suite_key_0123";

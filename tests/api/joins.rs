@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::{
+use stripe_sandbox::{
     demo::{AVA, BEN, CHLOE, DIEGO, EMMA, FAISAL, GRACE},
     fixtures,
 };

@@ -5,10 +5,8 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use stripe_graphql::{
-    limits::Limits,
-    sandbox::demo::{AVA, BEN, CHLOE, DIEGO, EMMA, GRACE},
-};
+use stripe_graphql::limits::Limits;
+use stripe_sandbox::demo::{AVA, BEN, CHLOE, DIEGO, EMMA, GRACE};
 
 use crate::helpers::{error_code, seed_join, spawn_app_with, TestApp};
 

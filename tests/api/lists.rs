@@ -1,10 +1,10 @@
 //! Lists: Stripe's filters, cursor paging and lazily resolved nested objects.
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::{
+use stripe_sandbox::{
     demo::{AVA, CHLOE, EMMA},
     fixtures::{self, ItemSpec},
-    routes::EMBEDDED_ITEMS,
+    render::EMBEDDED_ITEMS,
 };
 
 use crate::helpers::spawn_app;

@@ -4,12 +4,8 @@
 use std::{process::Command, time::Duration};
 
 use serde_json::{json, Value};
-use stripe_graphql::{
-    events::WebhookSettings,
-    http::MetricsAuth,
-    sandbox::{demo::AVA, Fault},
-    secret::SecretString,
-};
+use stripe_graphql::{events::WebhookSettings, http::MetricsAuth, secret::SecretString};
+use stripe_sandbox::{demo::AVA, Fault};
 
 use crate::{
     helpers::{spawn_app, spawn_app_with, TestApp},

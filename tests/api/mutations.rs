@@ -2,7 +2,7 @@
 //! endpoints) the lifecycle, idempotency, retries and write-through freshness.
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::demo;
+use stripe_sandbox::demo;
 
 use crate::helpers::{error_code, spawn_app_with, TestApp};
 
@@ -250,7 +250,7 @@ async fn mutated(app: &TestApp, query: &str) -> Value {
 }
 
 /// The sandbox calls with this method whose path starts with `path`.
-fn calls(app: &TestApp, method: &str, path: &str) -> Vec<stripe_graphql::sandbox::Call> {
+fn calls(app: &TestApp, method: &str, path: &str) -> Vec<stripe_sandbox::Call> {
     app.sandbox
         .calls()
         .into_iter()
@@ -427,7 +427,7 @@ async fn a_post_whose_answer_was_lost_is_retried_with_the_same_key_and_makes_one
     let before = subscriptions_of(&app, demo::AVA);
     app.fail_next(
         Some("/v1/subscriptions"),
-        stripe_graphql::sandbox::Fault::DroppedAfterApplying,
+        stripe_sandbox::Fault::DroppedAfterApplying,
         1,
     );
     let data = mutated(
@@ -455,11 +455,7 @@ async fn a_post_whose_answer_was_lost_is_retried_with_the_same_key_and_makes_one
 #[tokio::test]
 async fn a_stripe_server_error_on_a_post_is_retried_with_the_same_key() {
     let app = writer_app().await;
-    app.fail_next(
-        Some("/v1/customers"),
-        stripe_graphql::sandbox::Fault::Status(500),
-        1,
-    );
+    app.fail_next(Some("/v1/customers"), stripe_sandbox::Fault::Status(500), 1);
     let body = send(
         &app,
         CREATE_CUSTOMER,
@@ -515,7 +511,7 @@ async fn stripe_refusals_are_coded_errors_naming_the_parameter_and_change_nothin
     // A declined card, as Stripe answers it.
     app.fail_next(
         Some("/v1/subscriptions"),
-        stripe_graphql::sandbox::Fault::Json(
+        stripe_sandbox::Fault::Json(
             402,
             json!({"error": {"type": "card_error", "code": "card_declined",
                 "decline_code": "insufficient_funds", "param": "default_payment_method",

@@ -9,7 +9,7 @@ use std::{
 };
 
 use serde_json::Value;
-use stripe_graphql::sandbox::Sandbox;
+use stripe_sandbox::Sandbox;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-graphql");
 

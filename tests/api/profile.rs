@@ -9,9 +9,9 @@ use stripe_graphql::{
     clock::unix_now,
     events::{WebhookSettings, DEFAULT_TOLERANCE},
     profile::hasura::HasuraSettings,
-    sandbox::{demo::AVA, webhooks::signature_header, Delivery},
     secret::SecretString,
 };
+use stripe_sandbox::{demo::AVA, webhooks::signature_header, Delivery};
 
 use crate::{
     fake_hasura::{FakeHasura, Profile},
@@ -79,7 +79,7 @@ fn stripe_customers_for(app: &TestApp, sso: &str) -> Vec<Value> {
     })
 }
 
-fn creates(app: &TestApp) -> Vec<stripe_graphql::sandbox::Call> {
+fn creates(app: &TestApp) -> Vec<stripe_sandbox::Call> {
     app.sandbox
         .calls()
         .into_iter()
@@ -540,7 +540,7 @@ async fn hasura_is_asked_to_come_again_only_for_failures_that_clear_on_their_own
     assert_eq!(answer["error"]["code"], json!("UPSTREAM_FAILED"));
     app.fail_next(
         Some("/v1/customers/search"),
-        stripe_graphql::sandbox::Fault::Status(503),
+        stripe_sandbox::Fault::Status(503),
         3,
     );
     let (status, after, answer) = deliver_reading_retry_after(&app, &insert, Some(TOKEN)).await;

@@ -3,7 +3,7 @@
 use std::{num::NonZeroU32, time::Duration};
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::{
+use stripe_sandbox::{
     demo::{self, AVA},
     Fault,
 };

@@ -2,10 +2,8 @@
 //! customer whose `metadata.sso` is its `x-hasura-user-id`, and no list root fields.
 
 use serde_json::{json, Value};
-use stripe_graphql::{
-    sandbox::demo::{AVA, BEN},
-    secret::SecretString,
-};
+use stripe_graphql::secret::SecretString;
+use stripe_sandbox::demo::{AVA, BEN};
 
 use crate::helpers::{error_code, seed_join, spawn_app_with, TestApp};
 

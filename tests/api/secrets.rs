@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::{
+use stripe_sandbox::{
     demo::{self, AVA},
     webhooks::signature_header,
     Fault, Sandbox,
@@ -120,7 +120,7 @@ async fn no_secret_appears_in_any_response_or_log_line_at_debug_level() {
     let event = json!({"id": "evt_1", "object": "event", "type": "customer.updated",
         "data": {"object": {"id": AVA, "object": "customer"}}});
     let body = event.to_string();
-    let now = stripe_graphql::sandbox::unix_now();
+    let now = stripe_sandbox::unix_now();
     for signature in [
         Some(signature_header(WEBHOOK_SECRET, now, body.as_bytes())),
         Some(signature_header("whsec_other", now, body.as_bytes())),

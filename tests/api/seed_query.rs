@@ -1,7 +1,7 @@
 //! The seed's query, as Hasura sends it, on current Stripe API versions.
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::demo::{AVA, DIEGO};
+use stripe_sandbox::demo::{AVA, DIEGO};
 
 use crate::helpers::{fixture, spawn_app};
 

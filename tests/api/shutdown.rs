@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stripe_graphql::sandbox::{
+use stripe_sandbox::{
     demo::{self, AVA, BEN},
     Sandbox,
 };

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::json;
-use stripe_graphql::sandbox::demo::{self, AVA};
+use stripe_sandbox::demo::{self, AVA};
 
 use crate::helpers::{seed_join, spawn_app, spawn_app_with, spawn_app_with_store, NOW};
 

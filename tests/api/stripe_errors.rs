@@ -3,10 +3,8 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use stripe_graphql::{
-    sandbox::{demo::AVA, Fault},
-    secret::SecretString,
-};
+use stripe_graphql::secret::SecretString;
+use stripe_sandbox::{demo::AVA, Fault};
 
 use crate::helpers::{error_code, spawn_app, spawn_app_with, KEY};
 

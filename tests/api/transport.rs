@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use stripe_graphql::{
     events::{WebhookSettings, DEFAULT_TOLERANCE},
     profile::hasura::HasuraSettings,
-    sandbox::demo::{AVA, BEN},
     secret::SecretString,
 };
+use stripe_sandbox::demo::{AVA, BEN};
 
 use crate::{
     fake_hasura::FakeHasura,
@@ -265,7 +265,7 @@ async fn a_body_past_actixs_own_default_limit_but_under_the_bound_is_read_on_eve
         "data": {"object": {"id": "in_1", "object": "invoice", "padding": padding}},
     }))
     .unwrap();
-    let signature = stripe_graphql::sandbox::webhooks::signature_header(
+    let signature = stripe_sandbox::webhooks::signature_header(
         WEBHOOK_SECRET,
         stripe_graphql::clock::unix_now(),
         &body,

@@ -6,13 +6,13 @@ use stripe_graphql::{
     clock::unix_now,
     config::Upstream,
     events::{WebhookSettings, DEFAULT_TOLERANCE},
-    sandbox::{
-        demo::{AVA, BEN},
-        webhooks::signature_header,
-        Delivery, DEMO_KEY,
-    },
     secret::SecretString,
     startup::Application,
+};
+use stripe_sandbox::{
+    demo::{AVA, BEN},
+    webhooks::signature_header,
+    Delivery, DEMO_KEY,
 };
 
 use crate::helpers::{query_data, spawn_app, spawn_app_with, test_config, TestApp, KEY};
@@ -48,6 +48,15 @@ fn ava_updated_body() -> Vec<u8> {
         "data": {"object": {"id": AVA, "object": "customer", "name": "Mallory"}},
     }))
     .unwrap()
+}
+
+/// The sandbox's events (and the shapes it answers) follow the API version the client sends.
+#[test]
+fn the_sandbox_follows_the_api_version_the_client_sends() {
+    assert_eq!(
+        stripe_sandbox::API_VERSION,
+        stripe_graphql::stripe::DEFAULT_API_VERSION
+    );
 }
 
 fn assert_applied(delivery: &Delivery, event_type: &str) {

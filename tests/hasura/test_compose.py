@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 
 import pytest
 from jsonschema import Draft7Validator
@@ -162,6 +163,29 @@ def test_dockerfile_runtime_stage():
     (entry,) = [rest for w, rest in stage if w == "ENTRYPOINT"]
     assert json.loads(entry) == [BINARY]
     assert ("EXPOSE", "8000") in stage
+
+
+def test_dockerfile_dependency_stage_has_every_workspace_member():
+    # The dependency stage builds the workspace from its manifests alone, with placeholder
+    # sources: a member whose Cargo.toml is not copied fails that build, and one whose
+    # placeholder artefacts are kept could stand in for its real sources in the build after it.
+    workspace = tomllib.loads((hp.REPO_ROOT / "Cargo.toml").read_text(encoding="utf-8"))
+    members = workspace["workspace"]["members"]
+    assert members, "the server's Cargo.toml names its workspace members"
+    ins = dockerfile_instructions()
+    sources = ins.index(("COPY", ". ."))
+    copied = " ".join(rest for w, rest in ins[:sources] if w == "COPY")
+    placeholder = " ".join(rest for w, rest in ins[:sources] if w == "RUN")
+    real_build = " ".join(rest for w, rest in ins[sources:] if w == "RUN")
+    for member in members:
+        manifest = tomllib.loads((hp.REPO_ROOT / member / "Cargo.toml").read_text(encoding="utf-8"))
+        package = manifest["package"]["name"]
+        lib = manifest.get("lib", {}).get("name", package.replace("-", "_"))
+        assert f"{member}/Cargo.toml" in copied, f"copy {member}/Cargo.toml before the sources"
+        assert f"{member}/src/lib.rs" in placeholder, f"give {member} a placeholder src/lib.rs"
+        for artefact in (f"deps/lib{lib}-*", f".fingerprint/{package}-*"):
+            assert f"target/release/{artefact}" in placeholder, f"delete {artefact}"
+        assert f"{member}/src/lib.rs" in real_build, f"touch {member}/src/lib.rs"
 
 
 def test_dockerignore():

@@ -21,7 +21,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::{json, Value};
 
-use super::routes::ApiError;
+use crate::error::ApiError;
 
 /// How many keys a sandbox remembers.
 pub const KEY_CAPACITY: usize = 10_000;

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use super::routes::ApiError;
+use crate::error::ApiError;
 
 /// The decoded `name=value` pairs of a form body or query string, in the order sent.
 pub fn pairs(raw: &[u8]) -> Vec<(String, String)> {

@@ -1,21 +1,6 @@
-//! The embedded sandbox: an in-memory, stateful stand-in for the Stripe endpoints this
-//! server reads and writes, served over real HTTP on a loopback port inside the process.
-//!
-//! `--demo` serves it with [`demo::store`] data so the demo exercises the real client, and
-//! the test suite uses it as its fake Stripe. It is split by concern:
-//!
-//! | module | holds |
-//! |---|---|
-//! | this one | the HTTP server ([`Sandbox`]), its knobs, fault injection and the call log |
-//! | [`routes`] | the read endpoints (method and path to one function each), parameter checks, paging, Stripe's error shapes |
-//! | [`search`] | `GET /v1/customers/search`: Stripe's search query language (the part this project uses), without Stripe's indexing lag |
-//! | [`writes`] | the write endpoints (customers and subscriptions: create, update, delete, cancel, resume) and their rules |
-//! | [`form`] | Stripe's form encoding with nested keys (`items[0][metadata][k]`), decoded |
-//! | [`idempotency`] | the answers stored under `Idempotency-Key`s |
-//! | [`store`] | the stored objects and the operations that change them |
-//! | [`fixtures`] | builders of objects in dahlia shapes |
-//! | [`demo`] | the demo data |
-//! | [`webhooks`] | signed events sent to a configured URL when the data changes |
+//! The sandbox's HTTP server ([`Sandbox`]): one actix-web server on `127.0.0.1:<free port>`,
+//! its knobs, fault injection and the call log, and the way each request goes through them to
+//! its endpoint ([`crate::routes`]).
 //!
 //! The knobs, all on [`Sandbox`]:
 //!
@@ -38,7 +23,7 @@
 //! - **webhooks**: with [`Sandbox::send_webhooks_to`], changes made through
 //!   [`Sandbox::update`], [`Sandbox::create`], [`Sandbox::delete_customer`] or the write
 //!   endpoints deliver Stripe-signed events there, and return once they were answered (see
-//!   [`webhooks`]);
+//!   [`crate::webhooks`]);
 //! - **status changes Stripe makes on its own** (a trial that ends without a payment method
 //!   makes a subscription `paused`, a failed renewal `past_due`): a test makes them with
 //!   `sandbox.with_store(|s| s.set_subscription_status(id, "paused"))`
@@ -54,16 +39,6 @@
 //! stored answer with `Idempotent-Replayed: true`; other parameters are 400
 //! `idempotency_error`; refusals are not stored), then delivers its events, then answers.
 
-pub mod demo;
-pub mod fixtures;
-pub mod form;
-pub mod idempotency;
-pub mod routes;
-pub mod search;
-pub mod store;
-pub mod webhooks;
-pub mod writes;
-
 use std::{
     collections::VecDeque,
     net::{SocketAddr, TcpListener},
@@ -75,11 +50,20 @@ use std::{
 };
 
 use actix_web::{dev::ServerHandle, web, App, HttpRequest, HttpResponse, HttpServer};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use routes::ApiError;
-pub use store::Store;
-pub use webhooks::{Delivery, DeliveryError};
+use crate::{
+    clock::unix_now,
+    demo,
+    error::ApiError,
+    events::{self, Change},
+    form, idempotency,
+    render::rendered,
+    routes::{self, Handler},
+    store::Store,
+    webhooks::{Delivery, DeliveryError, Webhooks},
+    writes,
+};
 
 /// The key the demo sandbox accepts (and `--demo` configures the client with).
 pub const DEMO_KEY: &str = "sk_test_sandbox_demo_key";
@@ -221,8 +205,7 @@ struct State {
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
     request_ids: AtomicU64,
-    webhooks: Mutex<Option<webhooks::Target>>,
-    event_ids: AtomicU64,
+    webhooks: Webhooks,
     /// Locked after `store`, never before it.
     idempotency: Mutex<idempotency::Keys>,
 }
@@ -261,8 +244,7 @@ impl Sandbox {
             in_flight: AtomicUsize::new(0),
             peak_in_flight: AtomicUsize::new(0),
             request_ids: AtomicU64::new(0),
-            webhooks: Mutex::new(None),
-            event_ids: AtomicU64::new(0),
+            webhooks: Webhooks::new(),
             idempotency: Mutex::new(idempotency::Keys::new(idempotency::KEY_CAPACITY)),
         });
         let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -370,19 +352,135 @@ impl Sandbox {
     }
 }
 
+/// Webhooks ([`crate::webhooks`]): where the sandbox sends its events, and the data changes
+/// that send them.
+impl Sandbox {
+    /// From now on, data changes made through this sandbox ([`Sandbox::update`],
+    /// [`Sandbox::create`], [`Sandbox::delete_customer`], the write endpoints) send their
+    /// events to `url`, signed with `secret`. Replaces an earlier target.
+    pub fn send_webhooks_to(&self, url: &str, secret: &str) {
+        self.state.webhooks.send_to(url, secret);
+    }
+
+    /// Changes a stored object (`customer`, `subscription`, `price`, `product`) and delivers
+    /// its `*.updated` event (`customer.subscription.updated` for a subscription), with
+    /// `previous_attributes`. A price change also shows in the subscriptions that embed it,
+    /// as on Stripe. Returns after the receiver answered. Like every method here that
+    /// changes data, it changes nothing when [`Sandbox::send_webhooks_to`] was not called
+    /// ([`DeliveryError::NoTarget`]) or the object does not exist.
+    pub async fn update(
+        &self,
+        object: &str,
+        id: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Result<Delivery, DeliveryError> {
+        self.state.webhooks.require_target()?;
+        let (before, after) = self
+            .with_store(|store| {
+                let before = store.get(object, id).map(|v| rendered(object, v))?;
+                store.update(object, id, change);
+                let after = rendered(object, store.get(object, id)?);
+                Some((before, after))
+            })
+            .ok_or_else(|| DeliveryError::NoSuchObject {
+                object: object.to_owned(),
+                id: id.to_owned(),
+            })?;
+        let event = self.state.webhooks.event(
+            Change {
+                event_type: events::event_type(object, "updated"),
+                previous_attributes: Some(events::previous_attributes(&before, &after)),
+                object: after,
+            },
+            None,
+            None,
+        );
+        self.state.webhooks.send(&event).await
+    }
+
+    /// Stores a new object (routed by its `object` field, as [`Store::put`], which panics on
+    /// a type the store does not keep) and delivers its `*.created` event. Returns after the
+    /// receiver answered.
+    pub async fn create(&self, object: Value) -> Result<Delivery, DeliveryError> {
+        self.state.webhooks.require_target()?;
+        let kind = object["object"].as_str().unwrap_or_default().to_owned();
+        let stored = self.with_store(|store| {
+            store.put(object.clone());
+            rendered(&kind, &object)
+        });
+        let event = self.state.webhooks.event(
+            Change {
+                event_type: events::event_type(&kind, "created"),
+                object: stored,
+                previous_attributes: None,
+            },
+            None,
+            None,
+        );
+        self.state.webhooks.send(&event).await
+    }
+
+    /// Deletes a customer as Stripe does ([`Store::delete_customer`]) and delivers what Stripe
+    /// sends: `customer.subscription.deleted` for each subscription it canceled, then
+    /// `customer.deleted` with the customer as it was. Returns after every delivery was
+    /// answered, in that order.
+    pub async fn delete_customer(&self, id: &str) -> Result<Vec<Delivery>, DeliveryError> {
+        self.state.webhooks.require_target()?;
+        let changes = self
+            .with_store(|store| writes::customer_deletion(store, id, unix_now()))
+            .ok_or_else(|| DeliveryError::NoSuchObject {
+                object: "customer".into(),
+                id: id.to_owned(),
+            })?;
+        let mut deliveries = Vec::with_capacity(changes.len());
+        for change in changes {
+            let event = self.state.webhooks.event(change, None, None);
+            deliveries.push(self.state.webhooks.send(&event).await?);
+        }
+        Ok(deliveries)
+    }
+
+    /// Delivers an event of any type about `object` without changing any data (e.g. a type
+    /// the server does not cache). Returns after the receiver answered.
+    pub async fn emit(&self, event_type: &str, object: Value) -> Result<Delivery, DeliveryError> {
+        let event = self.state.webhooks.event(
+            Change {
+                event_type: event_type.to_owned(),
+                object,
+                previous_attributes: None,
+            },
+            None,
+            None,
+        );
+        self.state.webhooks.send(&event).await
+    }
+
+    /// Delivers `event` as it is (e.g. a [`Delivery::event`] again, as Stripe redelivers),
+    /// signed now. Returns after the receiver answered.
+    pub async fn send_event(&self, event: &Value) -> Result<Delivery, DeliveryError> {
+        self.state.webhooks.send(event).await
+    }
+
+    /// Posts `body` to the webhook URL with this `Stripe-Signature` value, or none: for
+    /// forged, stale or malformed deliveries ([`crate::webhooks::signature_header`] makes one
+    /// with any secret and time). Returns after the receiver answered.
+    pub async fn post_webhook(
+        &self,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> Result<Delivery, DeliveryError> {
+        self.state
+            .webhooks
+            .post(body.to_vec(), signature.map(str::to_owned))
+            .await
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         // The stop command is sent when `stop` is called; the returned future only waits.
         drop(self.handle.stop(false));
     }
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 struct InFlight<'a>(&'a State);
@@ -464,9 +562,9 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
             Fault::Truncated => return cut_off(request_id, b"{\"id\": \"cus_"),
             Fault::Dropped => return cut_off(request_id, b""),
             Fault::DroppedAfterApplying => drop_answer = true,
-            Fault::Status(status) => return stripe_error(status, request_id),
+            Fault::Status(status) => return refuse(ApiError::injected(status), request_id),
             Fault::ShouldRetry(status, retry) => {
-                let mut response = stripe_error(status, request_id);
+                let mut response = refuse(ApiError::injected(status), request_id);
                 response.headers_mut().insert(
                     actix_web::http::header::HeaderName::from_static("stripe-should-retry"),
                     actix_web::http::header::HeaderValue::from_static(if retry {
@@ -480,13 +578,8 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
         }
     }
     if !authorized {
-        let message = if req.headers().contains_key("authorization") {
-            "Invalid API Key provided."
-        } else {
-            "You did not provide an API key. Provide it in the Authorization header as `Bearer <key>`."
-        };
-        let body = json!({"error": {"type": "invalid_request_error", "message": message}});
-        return respond(401, body, request_id);
+        let sent = req.headers().contains_key("authorization");
+        return refuse(ApiError::unauthorized(sent), request_id);
     }
     let key = idempotency_key.as_deref().filter(|_| method == "POST");
     let answer = route(
@@ -508,15 +601,15 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
 /// What a write request came to.
 enum WriteOutcome {
     /// Applied now: the answer, and the changes to send events for.
-    Applied(Value, Vec<webhooks::Change>),
+    Applied(Value, Vec<Change>),
     /// Answered before, under the same idempotency key: the stored status and body.
     Replayed(u16, Value),
     /// Refused; nothing changed.
     Refused(ApiError),
 }
 
-/// Answers an authorized request: a write ([`writes`], with its idempotency key), else a read
-/// ([`routes::answer`]).
+/// Answers an authorized request through the route table ([`routes::find`]): a read from
+/// the store, or a write under its idempotency key ([`write`]).
 async fn route(
     state: &State,
     method: &str,
@@ -527,20 +620,30 @@ async fn route(
     request_id: &str,
 ) -> HttpResponse {
     let request_id = request_id.to_owned();
-    let Some(matched) = writes::find(method, path) else {
-        return match routes::answer(&lock(&state.store), method, path, query) {
-            Ok(body) => respond(200, body, request_id),
-            Err(ApiError { status, body }) => respond(status, body, request_id),
-        };
+    let matched = match routes::find(method, path) {
+        Ok(matched) => matched,
+        Err(e) => return refuse(e, request_id),
+    };
+    let endpoint = match matched.handler {
+        Handler::Read(read) => {
+            return match read.answer(&lock(&state.store), &matched.id, query) {
+                Ok(body) => respond(200, body, request_id),
+                Err(e) => refuse(e, request_id),
+            }
+        }
+        Handler::Write(endpoint) => *endpoint,
     };
     let params = if method == "POST" {
         form
     } else {
         form::pairs(query.as_bytes())
     };
-    match write(state, &matched, method, path, &params, key) {
+    match write(state, endpoint, &matched.id, method, path, &params, key) {
         WriteOutcome::Applied(answer, changes) => {
-            state.deliver_changes(changes, &request_id, key).await;
+            state
+                .webhooks
+                .deliver_changes(changes, &request_id, key)
+                .await;
             respond(200, answer, request_id)
         }
         WriteOutcome::Replayed(status, body) => {
@@ -551,7 +654,7 @@ async fn route(
             );
             response
         }
-        WriteOutcome::Refused(ApiError { status, body }) => respond(status, body, request_id),
+        WriteOutcome::Refused(e) => refuse(e, request_id),
     }
 }
 
@@ -559,7 +662,8 @@ async fn route(
 /// stored answer happen under the store's lock, so two requests with one key write once.
 fn write(
     state: &State,
-    matched: &writes::Matched,
+    endpoint: writes::Endpoint,
+    id: &str,
     method: &str,
     path: &str,
     params: &[(String, String)],
@@ -577,7 +681,7 @@ fn write(
             idempotency::Seen::Conflict(e) => return WriteOutcome::Refused(e),
         }
     }
-    match matched.apply(&mut store, params, unix_now()) {
+    match writes::apply(endpoint, &mut store, id, params, unix_now()) {
         Ok((answer, changes)) => {
             if let Some(key) = key {
                 keys.remember(key, method, path, params, 200, answer.clone());
@@ -605,21 +709,6 @@ fn cut_off(request_id: String, sent: &'static [u8]) -> HttpResponse {
         .streaming(futures::stream::iter(chunks))
 }
 
-/// `status` in Stripe's error shape: `rate_limit` for 429, `api_error` for 5xx.
-fn stripe_error(status: u16, request_id: String) -> HttpResponse {
-    let (kind, code, message) = match status {
-        429 => (
-            "invalid_request_error",
-            Some("rate_limit"),
-            "Too many requests hit the API too quickly.",
-        ),
-        s if s >= 500 => ("api_error", None, "An unknown error occurred."),
-        _ => ("invalid_request_error", None, "Injected failure."),
-    };
-    let body = json!({"error": {"type": kind, "code": code, "message": message}});
-    respond(status, body, request_id)
-}
-
 fn take_fault(state: &State, path: &str) -> Option<Fault> {
     let mut faults = lock(&state.faults);
     let rule = faults.iter_mut().find(|r| {
@@ -631,6 +720,11 @@ fn take_fault(state: &State, path: &str) -> Option<Fault> {
     Some(fault)
 }
 
+/// A refusal in Stripe's error shape, with a `Request-Id` header.
+fn refuse(error: ApiError, request_id: String) -> HttpResponse {
+    respond(error.status, error.body, request_id)
+}
+
 /// A JSON answer with `status` (200 if it is no HTTP status) and a `Request-Id` header.
 fn respond(status: u16, body: Value, request_id: String) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
@@ -640,7 +734,10 @@ fn respond(status: u16, body: Value, request_id: String) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::fixtures;
 
     const KEY: &str = "sk_test_sandbox_unit_key";
 

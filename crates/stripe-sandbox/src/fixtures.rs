@@ -8,6 +8,11 @@
 
 use serde_json::{json, Map, Value};
 
+/// The Stripe API version whose shapes the sandbox's objects and events follow (the
+/// `api_version` of its events). The server's `DEFAULT_API_VERSION` must be the same; a test of
+/// the server pins that.
+pub const API_VERSION: &str = "2026-07-29.dahlia";
+
 /// A product in dahlia shape.
 pub fn product(id: &str, name: &str, description: &str, created: i64) -> Value {
     json!({

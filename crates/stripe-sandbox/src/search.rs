@@ -30,8 +30,9 @@
 
 use serde_json::{json, Value};
 
-use super::{
-    routes::{newest_first, parse_limit, ApiError, Params},
+use crate::{
+    error::ApiError,
+    params::{newest_first, parse_limit, Params},
     store::Store,
 };
 

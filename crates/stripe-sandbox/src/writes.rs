@@ -3,9 +3,10 @@
 //! reporting the changes Stripe sends events for ([`Change`]).
 //!
 //! Parameters are read from the form-encoded body of a POST, or the query string of a DELETE
-//! ([`super::form`]). Every write checks all its parameters before it changes anything: a
-//! refusal leaves the store as it was. Idempotency keys, faults and event delivery are the
-//! server's business ([`super::dispatch`](super)), not the endpoints'.
+//! ([`crate::form`]). Every write checks all its parameters before it changes anything: a
+//! refusal leaves the store as it was. Which method and path reach which endpoint is the route
+//! table's ([`crate::routes`]); idempotency keys, faults and event delivery are the server's
+//! ([`crate::server`]), not the endpoints'.
 //!
 //! | endpoint | parameters | answer, events |
 //! |---|---|---|
@@ -74,15 +75,15 @@
 //!   sandbox a test moves it there with [`Store::set_subscription_status`].
 
 use serde_json::{json, Value};
+use time::{Date, Month, OffsetDateTime};
 
-use crate::civil::{civil_from_days, days_from_civil};
-
-use super::{
+use crate::{
+    error::ApiError,
+    events::{event_type, previous_attributes, Change},
     fixtures::{self, plan_view},
     form::{self, first_leaf_name, invalid, missing, Field, Form, Hash},
-    routes::{decoded_segments, match_path, render_subscription, ApiError},
+    render::render_subscription,
     store::Store,
-    webhooks::{event_type, previous_attributes, Change},
 };
 
 const DAY: i64 = 86_400;
@@ -114,55 +115,10 @@ pub const MAX_ITEMS: usize = 20;
 pub const MAX_TRIAL_DAYS: i64 = 730;
 
 /// The function of one write endpoint.
-type Endpoint = fn(&mut Store, &Write<'_>) -> Result<Written, ApiError>;
+pub(crate) type Endpoint = fn(&mut Store, &Write<'_>) -> Result<Written, ApiError>;
 
-struct WriteRoute {
-    method: &'static str,
-    path: &'static str,
-    endpoint: Endpoint,
-}
-
-/// Every write endpoint.
-const WRITES: &[WriteRoute] = &[
-    WriteRoute {
-        method: "POST",
-        path: "/v1/customers",
-        endpoint: create_customer,
-    },
-    WriteRoute {
-        method: "POST",
-        path: "/v1/customers/{id}",
-        endpoint: update_customer,
-    },
-    WriteRoute {
-        method: "DELETE",
-        path: "/v1/customers/{id}",
-        endpoint: delete_customer,
-    },
-    WriteRoute {
-        method: "POST",
-        path: "/v1/subscriptions",
-        endpoint: create_subscription,
-    },
-    WriteRoute {
-        method: "POST",
-        path: "/v1/subscriptions/{id}",
-        endpoint: update_subscription,
-    },
-    WriteRoute {
-        method: "DELETE",
-        path: "/v1/subscriptions/{id}",
-        endpoint: cancel_subscription,
-    },
-    WriteRoute {
-        method: "POST",
-        path: "/v1/subscriptions/{id}/resume",
-        endpoint: resume_subscription,
-    },
-];
-
-/// What an endpoint is given.
-struct Write<'a> {
+/// What a write endpoint is given.
+pub(crate) struct Write<'a> {
     /// The decoded `{id}` segment; empty without one.
     id: &'a str,
     form: &'a Form,
@@ -170,60 +126,25 @@ struct Write<'a> {
     now: i64,
 }
 
-/// A write endpoint matched by method and path.
-pub struct Matched {
-    route: &'static WriteRoute,
-    id: String,
-}
-
-/// The write endpoint for `method` on the raw `path`, or `None` (then it is a read, or no
-/// endpoint at all).
-pub fn find(method: &str, path: &str) -> Option<Matched> {
-    let segments = decoded_segments(path);
-    WRITES.iter().find_map(|route| {
-        if route.method != method {
-            return None;
-        }
-        let id = match_path(route.path, &segments)?;
-        Some(Matched {
-            route,
-            id: id.to_owned(),
-        })
-    })
-}
-
-impl Matched {
-    /// Runs the endpoint with the decoded parameters (a POST's body, a DELETE's query) at
-    /// `now` (Unix seconds). On `Err` the store is unchanged.
-    pub fn apply(
-        &self,
-        store: &mut Store,
-        params: &[(String, String)],
-        now: i64,
-    ) -> Result<Written, ApiError> {
-        let form = Form::from_pairs(params)?;
-        (self.route.endpoint)(
-            store,
-            &Write {
-                id: &self.id,
-                form: &form,
-                now,
-            },
-        )
-    }
-}
-
-/// [`find`] and [`Matched::apply`] in one: `None` when no write endpoint answers `method` on
-/// `path`. `raw_params` is the form-encoded body of a POST or the query of a DELETE.
-pub fn change(
+/// Runs `endpoint` on the object `id` (the decoded `{id}` segment of its path; empty without
+/// one) with the decoded parameters (a POST's body, a DELETE's query) at `now` (Unix seconds).
+/// On `Err` the store is unchanged.
+pub(crate) fn apply(
+    endpoint: Endpoint,
     store: &mut Store,
-    method: &str,
-    path: &str,
-    raw_params: &[u8],
+    id: &str,
+    params: &[(String, String)],
     now: i64,
-) -> Option<Result<Written, ApiError>> {
-    let matched = find(method, path)?;
-    Some(matched.apply(store, &form::pairs(raw_params), now))
+) -> Result<Written, ApiError> {
+    let form = Form::from_pairs(params)?;
+    endpoint(
+        store,
+        &Write {
+            id,
+            form: &form,
+            now,
+        },
+    )
 }
 
 /// The answer Stripe gives when a subscription needs a payment method the customer lacks.
@@ -396,7 +317,7 @@ fn apply_customer(customer: &mut Value, form: &Hash<'_>) -> Result<(), ApiError>
 }
 
 /// `POST /v1/customers`.
-fn create_customer(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
+pub(crate) fn create_customer(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
     let mut customer = fixtures::customer("cus_new", "", "", w.now);
     customer["name"] = Value::Null;
     customer["email"] = Value::Null;
@@ -414,7 +335,7 @@ fn create_customer(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError
 }
 
 /// `POST /v1/customers/{id}`.
-fn update_customer(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
+pub(crate) fn update_customer(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
     let form = w.form.root();
     form.only(&CUSTOMER_PARAMS)?;
     let before = live_customer(store, w.id)
@@ -440,7 +361,7 @@ fn updated(object: &str, before: &Value, after: &Value) -> Vec<Change> {
 }
 
 /// `DELETE /v1/customers/{id}`.
-fn delete_customer(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
+pub(crate) fn delete_customer(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
     w.form.root().only(&[])?;
     if live_customer(store, w.id).is_none() {
         return Err(ApiError::missing("customer", w.id, "id"));
@@ -455,7 +376,7 @@ fn delete_customer(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError
 /// Deletes a customer ([`Store::delete_customer`]) and returns what Stripe sends for it:
 /// `customer.subscription.deleted` for each subscription it canceled, then `customer.deleted`
 /// with the customer as it was. `None` if there is no such customer.
-pub(super) fn customer_deletion(store: &mut Store, id: &str, now: i64) -> Option<Vec<Change>> {
+pub(crate) fn customer_deletion(store: &mut Store, id: &str, now: i64) -> Option<Vec<Change>> {
     let customer = store.get("customer", id)?.clone();
     let live: Vec<String> = store
         .objects("subscription")
@@ -584,16 +505,22 @@ fn check_items(items: &[Value]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `at` plus `count` calendar months, the day clamped to the last day of the target month.
+/// `at` plus `count` calendar months, the day clamped to the last day of the target month,
+/// the time of day kept. A time outside the years ±9999 is returned as it is.
 fn add_months(at: i64, count: i64) -> i64 {
-    let (days, seconds) = (at.div_euclid(DAY), at.rem_euclid(DAY));
-    let (year, month, day) = civil_from_days(days);
-    let months = year * 12 + (month - 1) + count;
-    let (y, m) = (months.div_euclid(12), months.rem_euclid(12) + 1);
-    let first = days_from_civil(y, m, 1);
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    let month_len = days_from_civil(ny, nm, 1) - first;
-    (first + day.min(month_len) - 1) * DAY + seconds
+    let Ok(start) = OffsetDateTime::from_unix_timestamp(at) else {
+        return at;
+    };
+    let months = i64::from(start.year()) * 12 + i64::from(u8::from(start.month()) - 1) + count;
+    let Ok(year) = i32::try_from(months.div_euclid(12)) else {
+        return at;
+    };
+    let month = Month::January.nth_next(months.rem_euclid(12) as u8);
+    let day = start.day().min(month.length(year));
+    match Date::from_calendar_date(year, month, day) {
+        Ok(date) => start.replace_date(date).unix_timestamp(),
+        Err(_) => at,
+    }
 }
 
 /// `at` plus one billing interval of a price's `recurring`.
@@ -608,7 +535,7 @@ fn add_interval(at: i64, recurring: &Value) -> i64 {
 }
 
 /// `POST /v1/subscriptions`.
-fn create_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
+pub(crate) fn create_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
     let form = w.form.root();
     form.only(&[
         "customer",
@@ -778,7 +705,7 @@ fn change_items(
 }
 
 /// `POST /v1/subscriptions/{id}`.
-fn update_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
+pub(crate) fn update_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
     let form = w.form.root();
     form.only(&[
         "cancel_at_period_end",
@@ -860,7 +787,7 @@ fn update_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiE
 }
 
 /// `DELETE /v1/subscriptions/{id}`.
-fn cancel_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
+pub(crate) fn cancel_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
     let form = w.form.root();
     form.only(&["invoice_now", "prorate"])?;
     form.bool("invoice_now")?;
@@ -890,7 +817,7 @@ fn cancel_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiE
 }
 
 /// `POST /v1/subscriptions/{id}/resume`.
-fn resume_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
+pub(crate) fn resume_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiError> {
     let form = w.form.root();
     form.only(&["billing_cycle_anchor", "proration_behavior"])?;
     let anchor = form
@@ -940,7 +867,7 @@ fn resume_subscription(store: &mut Store, w: &Write<'_>) -> Result<Written, ApiE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::fixtures::{customer, price, Recurrence};
+    use crate::fixtures::{customer, price, Recurrence};
 
     const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -1008,13 +935,37 @@ mod tests {
         store
     }
 
+    /// Runs the write endpoint for `method` on `path` at `now`, with `params` as a POST's
+    /// body or a DELETE's query. The methods and paths are the route table's (`routes.rs`,
+    /// whose tests pin which request reaches which endpoint); the ids here are sent plain.
+    fn send_at(
+        store: &mut Store,
+        method: &str,
+        path: &str,
+        params: &str,
+        now: i64,
+    ) -> Result<Written, ApiError> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (endpoint, id): (Endpoint, &str) = match (method, segments.as_slice()) {
+            ("POST", ["v1", "customers"]) => (create_customer, ""),
+            ("POST", ["v1", "customers", id]) => (update_customer, id),
+            ("DELETE", ["v1", "customers", id]) => (delete_customer, id),
+            ("POST", ["v1", "subscriptions"]) => (create_subscription, ""),
+            ("POST", ["v1", "subscriptions", id]) => (update_subscription, id),
+            ("DELETE", ["v1", "subscriptions", id]) => (cancel_subscription, id),
+            ("POST", ["v1", "subscriptions", id, "resume"]) => (resume_subscription, id),
+            _ => panic!("no write endpoint answers {method} {path}"),
+        };
+        apply(endpoint, store, id, &form::pairs(params.as_bytes()), now)
+    }
+
     fn send(
         store: &mut Store,
         method: &str,
         path: &str,
         params: &str,
     ) -> Result<Written, ApiError> {
-        change(store, method, path, params.as_bytes(), NOW).expect("a write endpoint")
+        send_at(store, method, path, params, NOW)
     }
 
     fn post(store: &mut Store, path: &str, body: &str) -> Result<Written, ApiError> {
@@ -1798,15 +1749,8 @@ mod tests {
 
         assert!(store.set_subscription_status(id, "paused"));
         let later = NOW + 3 * DAY;
-        let (resumed, changes) = change(
-            &mut store,
-            "POST",
-            &path,
-            b"billing_cycle_anchor=now",
-            later,
-        )
-        .unwrap()
-        .unwrap();
+        let (resumed, changes) =
+            send_at(&mut store, "POST", &path, "billing_cycle_anchor=now", later).unwrap();
         assert_eq!(resumed["status"], json!("active"));
         assert_eq!(resumed["billing_cycle_anchor"], json!(later));
         assert_eq!(
@@ -1853,7 +1797,7 @@ mod tests {
 
     #[test]
     fn in_the_demo_ava_subscribes_without_a_trial_and_ben_needs_one() {
-        use crate::sandbox::demo::{self, AVA, BEN};
+        use crate::demo::{self, AVA, BEN};
         let mut store = demo::store(NOW);
         for price in ["price_EssentialsMonthly", "price_ProYearly"] {
             let body = format!("customer={BEN}&items[0][price]={price}");
@@ -1873,21 +1817,28 @@ mod tests {
 
     #[test]
     fn billing_periods_are_calendar_intervals() {
-        let jan_31 = days_from_civil(2026, 1, 31) * DAY + 3_600;
-        assert_eq!(civil_from_days(days_from_civil(2026, 1, 31)), (2026, 1, 31));
+        /// Midnight UTC of a date, in Unix seconds.
+        fn midnight(year: i32, month: Month, day: u8) -> i64 {
+            Date::from_calendar_date(year, month, day)
+                .unwrap()
+                .midnight()
+                .assume_utc()
+                .unix_timestamp()
+        }
+        use Month::{December, February, January};
+        assert_eq!(midnight(2026, January, 1), NOW);
+        let jan_31 = midnight(2026, January, 31) + 3_600;
+        assert_eq!(add_months(jan_31, 1), midnight(2026, February, 28) + 3_600);
+        assert_eq!(add_months(jan_31, 13), midnight(2027, February, 28) + 3_600);
+        let leap = midnight(2028, January, 30);
+        assert_eq!(add_months(leap, 1), midnight(2028, February, 29));
         assert_eq!(
-            add_months(jan_31, 1),
-            days_from_civil(2026, 2, 28) * DAY + 3_600
+            add_months(midnight(2026, December, 15), 1),
+            midnight(2027, January, 15)
         );
         assert_eq!(
-            add_months(jan_31, 13),
-            days_from_civil(2027, 2, 28) * DAY + 3_600
-        );
-        let leap = days_from_civil(2028, 1, 30) * DAY;
-        assert_eq!(add_months(leap, 1), days_from_civil(2028, 2, 29) * DAY);
-        assert_eq!(
-            add_months(days_from_civil(2026, 12, 15) * DAY, 1),
-            days_from_civil(2027, 1, 15) * DAY
+            add_months(midnight(2026, February, 28), -2),
+            midnight(2025, December, 28)
         );
         let weekly = json!({"interval": "week", "interval_count": 2});
         assert_eq!(add_interval(NOW, &weekly), NOW + 14 * DAY);
@@ -1897,32 +1848,7 @@ mod tests {
         );
         assert_eq!(
             add_interval(NOW, &json!({"interval": "year", "interval_count": 1})),
-            days_from_civil(2027, 1, 1) * DAY
+            midnight(2027, January, 1)
         );
-    }
-
-    #[test]
-    fn only_the_listed_methods_and_paths_are_write_endpoints() {
-        for (method, path) in [
-            ("POST", "/v1/customers"),
-            ("POST", "/v1/customers/cus_1"),
-            ("DELETE", "/v1/customers/cus%5F1"),
-            ("POST", "/v1/subscriptions"),
-            ("POST", "/v1/subscriptions/sub_1"),
-            ("DELETE", "/v1/subscriptions/sub_1"),
-            ("POST", "/v1/subscriptions/sub_1/resume"),
-        ] {
-            assert!(find(method, path).is_some(), "{method} {path}");
-        }
-        for (method, path) in [
-            ("GET", "/v1/customers/cus_1"),
-            ("DELETE", "/v1/customers"),
-            ("POST", "/v1/prices/price_1"),
-            ("POST", "/v1/subscriptions/sub_1/pause"),
-            ("PUT", "/v1/customers/cus_1"),
-        ] {
-            assert!(find(method, path).is_none(), "{method} {path}");
-        }
-        assert_eq!(find("DELETE", "/v1/customers/cus%5F1").unwrap().id, "cus_1");
     }
 }

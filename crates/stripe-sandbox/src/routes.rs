@@ -1,186 +1,134 @@
-//! The sandbox's endpoints: a table from method and path to one small function per endpoint,
-//! and what the endpoints share with Stripe: query parameter checking, paging with cursors,
-//! and Stripe's error shapes.
+//! The sandbox's endpoints, reads and writes, in one table (`ROUTES`): each is a method and
+//! a path template with the function that answers it, a read ([`crate::reads`]: the store and
+//! the query parameters) or a write ([`crate::writes`]: the store to change, the decoded form,
+//! the time). A reader finds every endpoint in that one list.
 //!
-//! Answers follow Stripe (API version 2026-07-29.dahlia) in these respects, which the tests
-//! below pin:
+//! Requests are matched as Stripe matches them, which the tests below pin:
 //!
-//! - **Lists** are `{"object": "list", "data", "has_more", "url"}`, newest first (by `created`,
-//!   then id), `limit` rows (1 to 100, default 10) after `starting_after` or before
-//!   `ending_before`. A cursor that names no row of the list is 404 `resource_missing` with
-//!   the cursor as `param`.
-//! - **A missing object** is 404 `resource_missing` with `param: "id"` and the message
-//!   `No such <type>: '<id>'`. A deleted customer is not missing: it is answered as its stub
-//!   `{"id", "object": "customer", "deleted": true}` with 200, and left out of lists.
-//! - **Parameters**: one the endpoint does not take is 400 `parameter_unknown`, a repeated one
-//!   400 `parameter_invalid`, each with the offending `param`.
+//! - **A path's segments are percent-decoded** before they are matched, and `{id}` matches
+//!   any one segment; the first route in the table that matches the method and path answers.
 //! - **A method and path with no endpoint** is 404 `invalid_request_error` with Stripe's
-//!   `Unrecognized request URL (<METHOD>: <path>). …` message and no `code` or `param`.
-//!
-//! These are the read endpoints; the writes are in [`super::writes`]. Customer search
-//! (`GET /v1/customers/search`) is routed here and answered by [`super::search`].
+//!   `Unrecognized request URL (<METHOD>: <path>). …` message (the path as sent) and no `code`
+//!   or `param`.
+//! - **A read's parameters**: one the endpoint does not take is 400 `parameter_unknown`, a
+//!   repeated one 400 `parameter_invalid`, each with the offending `param`. A list takes the
+//!   paging parameters too ([`crate::params`]: `limit` 1 to 100, default 10, and cursors; a
+//!   cursor that names no row of the list is 404 `resource_missing` with the cursor as `param`).
+//!   Lists are `{"object": "list", "data", "has_more", "url"}`, newest first (by `created`, then
+//!   id).
+//! - **A write's parameters** are its form (a POST's body, a DELETE's query string), checked
+//!   by the endpoint itself ([`crate::writes`]); the server runs it under its idempotency key.
 //!
 //! Refusals are [`ApiError`]s: an HTTP status and the `{"error": {…}}` body, in Stripe's shape.
 
-use std::collections::BTreeMap;
+use serde_json::Value;
 
-use serde_json::{json, Value};
-
-use super::{fixtures::plan_view, store::Store};
-
-/// How many items a subscription embeds before its `items` list says `has_more` and the
-/// rest must be read from `/v1/subscription_items`.
-pub const EMBEDDED_ITEMS: usize = 10;
-
-/// The query parameters every list takes.
-const PAGING: [&str; 3] = ["limit", "starting_after", "ending_before"];
-
-/// The `status` filters `/v1/subscriptions` takes.
-const SUBSCRIPTION_STATUSES: [&str; 10] = [
-    "active",
-    "all",
-    "canceled",
-    "ended",
-    "incomplete",
-    "incomplete_expired",
-    "past_due",
-    "paused",
-    "trialing",
-    "unpaid",
-];
+use crate::{
+    error::ApiError,
+    params::{self, Params, PAGING},
+    reads::{self, Request},
+    store::Store,
+    writes,
+};
 
 /// Every endpoint the sandbox has. A request matching none is answered as Stripe answers an
 /// unknown URL.
 const ROUTES: &[Route] = &[
-    Route::list("/v1/customers", &["email"], list_customers),
+    Route::list("/v1/customers", &["email"], reads::list_customers),
+    Route::write("POST", "/v1/customers", writes::create_customer),
     // Before `/v1/customers/{id}`, which would take `search` for an id.
     Route::retrieve_with(
         "/v1/customers/search",
         &["query", "limit", "page"],
-        search_customers,
+        reads::search_customers,
     ),
-    Route::retrieve_with("/v1/customers/{id}", &["expand[]"], retrieve_customer),
+    Route::retrieve_with(
+        "/v1/customers/{id}",
+        &["expand[]"],
+        reads::retrieve_customer,
+    ),
+    Route::write("POST", "/v1/customers/{id}", writes::update_customer),
+    Route::write("DELETE", "/v1/customers/{id}", writes::delete_customer),
     Route::list(
         "/v1/subscriptions",
         &["customer", "status", "price", "plan"],
-        list_subscriptions,
+        reads::list_subscriptions,
     ),
-    Route::retrieve("/v1/subscriptions/{id}", retrieve_subscription),
+    Route::write("POST", "/v1/subscriptions", writes::create_subscription),
+    Route::retrieve("/v1/subscriptions/{id}", reads::retrieve_subscription),
+    Route::write(
+        "POST",
+        "/v1/subscriptions/{id}",
+        writes::update_subscription,
+    ),
+    Route::write(
+        "DELETE",
+        "/v1/subscriptions/{id}",
+        writes::cancel_subscription,
+    ),
+    Route::write(
+        "POST",
+        "/v1/subscriptions/{id}/resume",
+        writes::resume_subscription,
+    ),
     Route::list(
         "/v1/subscription_items",
         &["subscription"],
-        list_subscription_items,
+        reads::list_subscription_items,
     ),
-    Route::list("/v1/prices", &["product", "active"], list_prices),
-    Route::retrieve("/v1/prices/{id}", retrieve_price),
-    Route::retrieve("/v1/plans/{id}", retrieve_plan),
-    Route::retrieve("/v1/products/{id}", retrieve_product),
+    Route::list("/v1/prices", &["product", "active"], reads::list_prices),
+    Route::retrieve("/v1/prices/{id}", reads::retrieve_price),
+    Route::retrieve("/v1/plans/{id}", reads::retrieve_plan),
+    Route::retrieve("/v1/products/{id}", reads::retrieve_product),
 ];
 
-/// A refusal in Stripe's error shape.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: u16,
-    /// The `{"error": {...}}` body.
-    pub body: Value,
-}
-
-impl ApiError {
-    /// `invalid_request_error` with a code, a param, a message and the code's `doc_url`.
-    pub fn invalid(status: u16, code: &str, param: Option<&str>, message: String) -> ApiError {
-        ApiError {
-            status,
-            body: json!({"error": {
-                "type": "invalid_request_error", "code": code, "param": param, "message": message,
-                "doc_url": format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-")),
-            }}),
-        }
-    }
-
-    /// 404 `resource_missing` for the object of type `noun` with id `id`, named by `param`.
-    pub fn missing(noun: &str, id: &str, param: &str) -> ApiError {
-        ApiError::invalid(
-            404,
-            "resource_missing",
-            Some(param),
-            format!("No such {noun}: '{id}'"),
-        )
-    }
-
-    /// 404 for a method and path Stripe has no endpoint for, worded as Stripe words it.
-    pub fn unrecognized(method: &str, path: &str) -> ApiError {
-        ApiError {
-            status: 404,
-            body: json!({"error": {
-                "type": "invalid_request_error",
-                "message": format!(
-                    "Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
-                ),
-            }}),
-        }
-    }
-
-    fn bad_param(param: &str, message: String) -> ApiError {
-        ApiError::invalid(400, "parameter_invalid", Some(param), message)
-    }
-}
-
-/// Query parameters of one request, decoded.
-pub type Params = BTreeMap<String, String>;
-
-/// The `/`-separated segments of a raw path, each percent-decoded.
-pub(super) fn decoded_segments(path: &str) -> Vec<String> {
-    path.trim_start_matches('/')
-        .split('/')
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect()
-}
-
-/// Answers one request from `store`: the body of a 200, or a refusal. `path` is the path as
-/// received (still percent-encoded, no query); its segments are decoded before they are
-/// matched. `query` is the raw query string.
-pub fn answer(store: &Store, method: &str, path: &str, query: &str) -> Result<Value, ApiError> {
-    let segments = decoded_segments(path);
-    let (route, id) = ROUTES
-        .iter()
-        .find_map(|route| Some((route, route.matches(method, &segments)?)))
-        .ok_or_else(|| ApiError::unrecognized(method, path))?;
-    let params = parse_params(query)?;
-    route.check_params(&params)?;
-    (route.endpoint)(
-        store,
-        &Request {
-            id,
-            params: &params,
-        },
-    )
-}
-
-/// One endpoint.
-struct Route {
+/// One endpoint: a method, a path template and what answers it.
+pub(crate) struct Route {
     method: &'static str,
     /// `/`-separated; the segment `{id}` matches any one segment.
     path: &'static str,
+    handler: Handler,
+}
+
+/// What answers an endpoint.
+pub(crate) enum Handler {
+    /// A read: answers from the store and the query parameters it takes.
+    Read(Read),
+    /// A write (POST or DELETE): changes the store with its decoded form at a time, and
+    /// reports the changes to send events for ([`writes::apply`]).
+    Write(writes::Endpoint),
+}
+
+/// A read endpoint: the query parameters it takes, and its function.
+pub(crate) struct Read {
     /// The query parameters it takes, besides [`PAGING`] for a list.
     params: &'static [&'static str],
     list: bool,
-    endpoint: Endpoint,
+    endpoint: reads::Endpoint,
 }
 
-/// The function answering one endpoint.
-type Endpoint = fn(&Store, &Request<'_>) -> Result<Value, ApiError>;
-
-/// What an endpoint function is given.
-struct Request<'a> {
+/// A request matched to its route.
+pub(crate) struct Matched {
+    /// What answers it.
+    pub(crate) handler: &'static Handler,
     /// The segment matched by `{id}`, decoded; empty for a path without one.
-    id: &'a str,
-    /// The query parameters, already checked against the route's.
-    params: &'a Params,
+    pub(crate) id: String,
+}
+
+/// The route for `method` on `path`, the path as received (still percent-encoded, no query),
+/// or 404 [`ApiError::unrecognized`] when there is none.
+pub(crate) fn find(method: &str, path: &str) -> Result<Matched, ApiError> {
+    let segments = decoded_segments(path);
+    ROUTES
+        .iter()
+        .find_map(|route| {
+            let id = route.matches(method, &segments)?;
+            Some(Matched {
+                handler: &route.handler,
+                id: id.to_owned(),
+            })
+        })
+        .ok_or_else(|| ApiError::unrecognized(method, path))
 }
 
 impl Route {
@@ -188,19 +136,13 @@ impl Route {
     const fn list(
         path: &'static str,
         filters: &'static [&'static str],
-        endpoint: Endpoint,
+        endpoint: reads::Endpoint,
     ) -> Route {
-        Route {
-            method: "GET",
-            path,
-            params: filters,
-            list: true,
-            endpoint,
-        }
+        Route::read(path, filters, true, endpoint)
     }
 
     /// `GET` on one object: no parameters.
-    const fn retrieve(path: &'static str, endpoint: Endpoint) -> Route {
+    const fn retrieve(path: &'static str, endpoint: reads::Endpoint) -> Route {
         Route::retrieve_with(path, &[], endpoint)
     }
 
@@ -208,14 +150,34 @@ impl Route {
     const fn retrieve_with(
         path: &'static str,
         params: &'static [&'static str],
-        endpoint: Endpoint,
+        endpoint: reads::Endpoint,
+    ) -> Route {
+        Route::read(path, params, false, endpoint)
+    }
+
+    const fn read(
+        path: &'static str,
+        params: &'static [&'static str],
+        list: bool,
+        endpoint: reads::Endpoint,
     ) -> Route {
         Route {
             method: "GET",
             path,
-            params,
-            list: false,
-            endpoint,
+            handler: Handler::Read(Read {
+                params,
+                list,
+                endpoint,
+            }),
+        }
+    }
+
+    /// `method` (`POST`, or `DELETE` with its parameters in the query string) changing data.
+    const fn write(method: &'static str, path: &'static str, endpoint: writes::Endpoint) -> Route {
+        Route {
+            method,
+            path,
+            handler: Handler::Write(endpoint),
         }
     }
 
@@ -226,8 +188,24 @@ impl Route {
         }
         match_path(self.path, segments)
     }
+}
 
-    /// Refuses the first parameter (in name order) the route does not take.
+impl Read {
+    /// Answers the read from `store` for the object `id` (empty without `{id}`) with the raw
+    /// `query`: the body of a 200, or a refusal.
+    pub(crate) fn answer(&self, store: &Store, id: &str, query: &str) -> Result<Value, ApiError> {
+        let params = params::parse(query)?;
+        self.check_params(&params)?;
+        (self.endpoint)(
+            store,
+            &Request {
+                id,
+                params: &params,
+            },
+        )
+    }
+
+    /// Refuses the first parameter (in name order) the endpoint does not take.
     fn check_params(&self, params: &Params) -> Result<(), ApiError> {
         let takes =
             |name: &str| self.params.contains(&name) || (self.list && PAGING.contains(&name));
@@ -243,9 +221,21 @@ impl Route {
     }
 }
 
+/// The `/`-separated segments of a raw path, each percent-decoded.
+fn decoded_segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
 /// `Some(id)` (empty without `{id}`) if the decoded `segments` match `pattern`, a path whose
 /// segment `{id}` matches any one segment.
-pub(super) fn match_path<'s>(pattern: &str, segments: &'s [String]) -> Option<&'s str> {
+fn match_path<'s>(pattern: &str, segments: &'s [String]) -> Option<&'s str> {
     let pattern: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
     if pattern.len() != segments.len() {
         return None;
@@ -261,265 +251,16 @@ pub(super) fn match_path<'s>(pattern: &str, segments: &'s [String]) -> Option<&'
     Some(id)
 }
 
-fn parse_params(query: &str) -> Result<Params, ApiError> {
-    let mut params = Params::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if params.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(ApiError::bad_param(
-                &k,
-                format!("Received duplicate parameter: {k}"),
-            ));
-        }
-    }
-    Ok(params)
-}
-
-/// `GET /v1/customers`: live customers, optionally those with one `email`.
-fn list_customers(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    let email = req.params.get("email");
-    let rows = newest_first(store.objects("customer").filter(|c| {
-        c["deleted"] != json!(true) && email.is_none_or(|e| c["email"].as_str() == Some(e))
-    }));
-    page(rows, req.params, "customer", "/v1/customers")
-}
-
-/// `GET /v1/customers/search`: see [`super::search`].
-fn search_customers(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    super::search::search_customers(store, req.params)
-}
-
-/// `GET /v1/customers/{id}`: a deleted customer is its stub, with 200. With
-/// `expand[]=subscriptions`, the customer embeds the first page of its subscriptions (what
-/// `GET /v1/subscriptions?customer=<id>` answers: not canceled ones, 10 per page), as Stripe
-/// does; any other expansion is refused as Stripe refuses it.
-fn retrieve_customer(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    let mut customer = stored(store, "customer", req.id)?;
-    match req.params.get("expand[]").map(String::as_str) {
-        None => {}
-        Some("subscriptions") if customer["deleted"] == json!(true) => {}
-        Some("subscriptions") => {
-            let rows = newest_first(store.objects("subscription").filter(|s| {
-                s["customer"].as_str() == Some(req.id)
-                    && status_matches(s["status"].as_str().unwrap_or(""), None)
-            }))
-            .iter()
-            .map(render_subscription)
-            .collect();
-            let url = format!("/v1/customers/{}/subscriptions", req.id);
-            customer["subscriptions"] = page(rows, &Params::new(), "subscription", &url)?;
-        }
-        Some(other) => {
-            return Err(ApiError::invalid(
-                400,
-                "parameter_invalid",
-                Some("expand[0]"),
-                format!("This property cannot be expanded ({other})."),
-            ))
-        }
-    }
-    Ok(customer)
-}
-
-/// `GET /v1/subscriptions`: by `customer`, `status` (not canceled ones unless asked) and
-/// `price` (or its older name `plan`).
-fn list_subscriptions(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    let params = req.params;
-    let status = params.get("status").map(String::as_str);
-    if status.is_some_and(|s| !SUBSCRIPTION_STATUSES.contains(&s)) {
-        return Err(ApiError::bad_param(
-            "status",
-            format!(
-                "Invalid status: must be one of {}",
-                SUBSCRIPTION_STATUSES.join(", ")
-            ),
-        ));
-    }
-    let customer = params.get("customer");
-    let price = params.get("price").or(params.get("plan"));
-    let rows = newest_first(store.objects("subscription").filter(|s| {
-        customer.is_none_or(|c| s["customer"].as_str() == Some(c))
-            && status_matches(s["status"].as_str().unwrap_or(""), status)
-            && price.is_none_or(|p| {
-                s["items"]["data"]
-                    .as_array()
-                    .is_some_and(|items| items.iter().any(|i| i["price"]["id"].as_str() == Some(p)))
-            })
-    }))
-    .iter()
-    .map(render_subscription)
-    .collect();
-    page(rows, params, "subscription", "/v1/subscriptions")
-}
-
-/// `GET /v1/subscriptions/{id}`.
-fn retrieve_subscription(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    store
-        .get("subscription", req.id)
-        .map(render_subscription)
-        .ok_or_else(|| ApiError::missing("subscription", req.id, "id"))
-}
-
-/// `GET /v1/subscription_items`: the items of the required `subscription`, all of them.
-fn list_subscription_items(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    let Some(sub_id) = req.params.get("subscription") else {
-        return Err(ApiError::invalid(
-            400,
-            "parameter_missing",
-            Some("subscription"),
-            "Missing required param: subscription.".into(),
-        ));
-    };
-    let sub = store
-        .get("subscription", sub_id)
-        .ok_or_else(|| ApiError::missing("subscription", sub_id, "subscription"))?;
-    let items = sub["items"]["data"].as_array().cloned().unwrap_or_default();
-    page(
-        items,
-        req.params,
-        "subscription item",
-        &format!("/v1/subscription_items?subscription={sub_id}"),
-    )
-}
-
-/// `GET /v1/prices`: by `product` and `active`.
-fn list_prices(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    let active = match req.params.get("active").map(String::as_str) {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(other) => {
-            return Err(ApiError::bad_param(
-                "active",
-                format!("Invalid boolean: {other}"),
-            ))
-        }
-    };
-    let product = req.params.get("product");
-    let rows = newest_first(store.objects("price").filter(|p| {
-        product.is_none_or(|prod| p["product"].as_str() == Some(prod))
-            && active.is_none_or(|a| p["active"] == json!(a))
-    }));
-    page(rows, req.params, "price", "/v1/prices")
-}
-
-/// `GET /v1/prices/{id}`.
-fn retrieve_price(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    stored(store, "price", req.id)
-}
-
-/// `GET /v1/plans/{id}`: the plan view of a recurring price; a one-time price is no plan.
-fn retrieve_plan(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    store
-        .get("price", req.id)
-        .filter(|p| p["type"] == json!("recurring"))
-        .map(plan_view)
-        .ok_or_else(|| ApiError::missing("plan", req.id, "id"))
-}
-
-/// `GET /v1/products/{id}`.
-fn retrieve_product(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    stored(store, "product", req.id)
-}
-
-/// A stored object as kept, or 404 naming it.
-fn stored(store: &Store, object: &str, id: &str) -> Result<Value, ApiError> {
-    store
-        .get(object, id)
-        .cloned()
-        .ok_or_else(|| ApiError::missing(object, id, "id"))
-}
-
-/// Whether a subscription with `status` is listed for the `status` filter: without one,
-/// every subscription but canceled ones; `ended` is canceled and incomplete_expired.
-fn status_matches(status: &str, filter: Option<&str>) -> bool {
-    match filter {
-        None => status != "canceled",
-        Some("all") => true,
-        Some("ended") => matches!(status, "canceled" | "incomplete_expired"),
-        Some(wanted) => status == wanted,
-    }
-}
-
-/// The rows, newest `created` first, ties by id descending.
-pub(super) fn newest_first<'a>(rows: impl Iterator<Item = &'a Value>) -> Vec<Value> {
-    let mut rows: Vec<Value> = rows.cloned().collect();
-    rows.sort_by(|a, b| {
-        let key = |v: &Value| {
-            (
-                v["created"].as_i64().unwrap_or(0),
-                v["id"].as_str().unwrap_or("").to_owned(),
-            )
-        };
-        key(b).cmp(&key(a))
-    });
-    rows
-}
-
-/// The `limit` parameter: 1 to 100, 10 when absent.
-pub(super) fn parse_limit(params: &Params) -> Result<usize, ApiError> {
-    match params.get("limit") {
-        None => Ok(10),
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid(
-                400,
-                "parameter_invalid_integer",
-                Some("limit"),
-                format!("Invalid integer: {raw}: limit must be between 1 and 100"),
-            )),
-        },
-    }
-}
-
-/// Cuts one page out of `rows` with Stripe's `limit`, `starting_after` and `ending_before`
-/// (`starting_after` wins when both are given). `noun` names the rows in a cursor's 404.
-fn page(rows: Vec<Value>, params: &Params, noun: &str, url: &str) -> Result<Value, ApiError> {
-    let limit = parse_limit(params)?;
-    let position = |param: &str| -> Result<Option<usize>, ApiError> {
-        match params.get(param) {
-            None => Ok(None),
-            Some(id) => rows
-                .iter()
-                .position(|r| r["id"].as_str() == Some(id))
-                .map(Some)
-                .ok_or_else(|| ApiError::missing(noun, id, param)),
-        }
-    };
-    let (data, has_more): (Vec<Value>, bool) = if let Some(after) = position("starting_after")? {
-        let rest = &rows[after + 1..];
-        (
-            rest.iter().take(limit).cloned().collect(),
-            rest.len() > limit,
-        )
-    } else if let Some(before) = position("ending_before")? {
-        let head = &rows[..before];
-        let start = head.len().saturating_sub(limit);
-        (head[start..].to_vec(), start > 0)
-    } else {
-        (
-            rows.iter().take(limit).cloned().collect(),
-            rows.len() > limit,
-        )
-    };
-    Ok(json!({"object": "list", "data": data, "has_more": has_more, "url": url}))
-}
-
-/// A subscription as answered: the embedded item list holds at most [`EMBEDDED_ITEMS`].
-pub(super) fn render_subscription(stored: &Value) -> Value {
-    let mut sub = stored.clone();
-    if let Some(items) = sub["items"]["data"].as_array_mut() {
-        if items.len() > EMBEDDED_ITEMS {
-            items.truncate(EMBEDDED_ITEMS);
-            sub["items"]["has_more"] = json!(true);
-        }
-    }
-    sub
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
-    use crate::sandbox::fixtures::{customer, price, subscription, ItemSpec, Recurrence};
+    use crate::{
+        demo,
+        fixtures::{customer, price, subscription, ItemSpec, Recurrence},
+        render::EMBEDDED_ITEMS,
+    };
 
     fn store_with_customers(n: usize) -> Store {
         let mut store = Store::new();
@@ -534,11 +275,16 @@ mod tests {
         store
     }
 
+    /// What the route table answers to `GET path_and_query`.
     fn get(store: &Store, path_and_query: &str) -> Result<Value, ApiError> {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
-        answer(store, "GET", path, query)
+        let matched = find("GET", path)?;
+        match matched.handler {
+            Handler::Read(read) => read.answer(store, &matched.id, query),
+            Handler::Write(_) => panic!("GET {path} is routed to a write"),
+        }
     }
 
     fn ids(page: &Value) -> Vec<String> {
@@ -687,11 +433,13 @@ mod tests {
     #[test]
     fn an_unknown_url_names_the_real_method_and_the_full_path() {
         let store = store_with_customers(1);
-        let post = answer(&store, "POST", "/v1/customers", "").unwrap_err();
+        let Err(post) = find("POST", "/v1/prices") else {
+            panic!("POST /v1/prices has no endpoint");
+        };
         assert_eq!(post.status, 404);
         assert_eq!(
             post.body["error"]["message"],
-            json!("Unrecognized request URL (POST: /v1/customers). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.")
+            json!("Unrecognized request URL (POST: /v1/prices). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.")
         );
         let unversioned = get(&store, "/customers").unwrap_err();
         assert_eq!(
@@ -867,7 +615,7 @@ mod tests {
 
     #[test]
     fn every_demo_customer_is_found_by_its_sso_metadata() {
-        let store = crate::sandbox::demo::store(1_800_000_000);
+        let store = demo::store(1_800_000_000);
         let customers: Vec<Value> = store
             .objects("customer")
             .filter(|c| c["deleted"] != json!(true))
@@ -882,11 +630,35 @@ mod tests {
     }
 
     #[test]
-    fn default_subscription_list_hides_canceled_ones() {
-        assert!(status_matches("active", None));
-        assert!(!status_matches("canceled", None));
-        assert!(status_matches("canceled", Some("all")));
-        assert!(status_matches("incomplete_expired", Some("ended")));
-        assert!(!status_matches("active", Some("past_due")));
+    fn only_the_listed_methods_and_paths_are_write_endpoints() {
+        let write = |method: &str, path: &str| {
+            find(method, path)
+                .ok()
+                .filter(|m| matches!(m.handler, Handler::Write(_)))
+        };
+        for (method, path) in [
+            ("POST", "/v1/customers"),
+            ("POST", "/v1/customers/cus_1"),
+            ("DELETE", "/v1/customers/cus%5F1"),
+            ("POST", "/v1/subscriptions"),
+            ("POST", "/v1/subscriptions/sub_1"),
+            ("DELETE", "/v1/subscriptions/sub_1"),
+            ("POST", "/v1/subscriptions/sub_1/resume"),
+        ] {
+            assert!(write(method, path).is_some(), "{method} {path}");
+        }
+        for (method, path) in [
+            ("GET", "/v1/customers/cus_1"),
+            ("DELETE", "/v1/customers"),
+            ("POST", "/v1/prices/price_1"),
+            ("POST", "/v1/subscriptions/sub_1/pause"),
+            ("PUT", "/v1/customers/cus_1"),
+        ] {
+            assert!(write(method, path).is_none(), "{method} {path}");
+        }
+        assert_eq!(
+            write("DELETE", "/v1/customers/cus%5F1").unwrap().id,
+            "cus_1"
+        );
     }
 }

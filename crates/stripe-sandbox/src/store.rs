@@ -158,7 +158,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::fixtures::{customer, price, subscription, ItemSpec};
+    use crate::fixtures::{customer, price, subscription, ItemSpec};
 
     fn subscribed(store: &mut Store, id: &str, customer: &str, status: &str) {
         let price = price("price_1", "prod_1", "x", "100", None, 1);
