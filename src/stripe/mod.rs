@@ -1,4 +1,4 @@
-//! A typed reqwest client for the few Stripe endpoints this server reads.
+//! A typed reqwest client for the few Stripe endpoints this server reads and writes.
 //!
 //! Guarantees:
 //! - every request carries `Authorization: Bearer <key>` (marked sensitive, so it never shows

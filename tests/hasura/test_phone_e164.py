@@ -1,7 +1,7 @@
 """customers.phone_e164 and duplicate phones compared as numbers (migration 1795608300000),
 against a real PostgreSQL server.
 
-The phone_e164 values below are the ones the server computes (src/phone.rs); its unit test
+The phone_e164 values below are the ones the server computes (src/profile/phone.rs); its unit test
 `the_suites_view_examples` asserts the same (phone, country) -> E.164 pairs, so the two cannot
 drift apart silently.
 """
@@ -19,7 +19,7 @@ from test_profiles_sql import customer_columns, duplicates_among, insert_profile
 
 MIGRATION = "1795608300000_customers_phone_e164"
 
-# (phone, country, phone_e164 as the server sets it); also in src/phone.rs.
+# (phone, country, phone_e164 as the server sets it); also in src/profile/phone.rs.
 US_INTERNATIONAL = ("+1 (415) 555-0101", "US", "+14155550101")
 US_NATIONAL = ("415-555-0101", "US", "+14155550101")
 UK_207 = ("207 946 0958", "GB", "+442079460958")

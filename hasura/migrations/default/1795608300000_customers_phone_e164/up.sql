@@ -1,5 +1,5 @@
 -- Phones compared as numbers: customers.phone_e164, the number in E.164 ("+14155550101") as
--- the server computes it under libphonenumber's rules (src/phone.rs) from the profile's phone
+-- the server computes it under libphonenumber's rules (src/profile/phone.rs) from the profile's phone
 -- and country, and the customer_duplicates view comparing it.
 --
 --   * phone_e164 text, NULL until the server has computed it, and NULL for a phone that is
