@@ -240,8 +240,10 @@ pub fn ours_command(
         command.env("STRIPE_MAX_CONCURRENCY", n.to_string());
     }
     if let Some(n) = settings.rate_limit {
-        // Read by servers that pace their calls; an older server ignores it.
+        // Read by servers that pace their calls; an older server ignores them. The limit is
+        // raised for the account and for each endpoint alike.
         command.env("STRIPE_RATE_LIMIT_PER_SECOND", n.to_string());
+        command.env("STRIPE_ENDPOINT_RATE_LIMIT_PER_SECOND", n.to_string());
     }
     command
 }

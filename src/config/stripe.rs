@@ -74,11 +74,20 @@ pub struct StripeArgs {
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub stripe_max_concurrency: u64,
 
-    /// Most Stripe calls started per second, across all requests (calls beyond it queue).
-    /// Default: Stripe's own limit for the key's mode, 25 for test keys and 100 for live keys.
+    /// Most Stripe calls started per second for the account, across all requests (calls
+    /// beyond it queue). Default: Stripe's own limit for the key's mode, 25 for test keys and
+    /// 100 for live keys.
     #[arg(long, env = "STRIPE_RATE_LIMIT_PER_SECOND", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub stripe_rate_limit_per_second: Option<u32>,
+
+    /// Most Stripe calls started per second to each endpoint (`GET /v1/customers/{id}` for
+    /// every id is one), on top of the account's limit: Stripe's default, 25. The search
+    /// endpoints share the lesser of 20 and this.
+    #[arg(long, env = "STRIPE_ENDPOINT_RATE_LIMIT_PER_SECOND", value_name = "N",
+          default_value_t = crate::stripe::limiter::DEFAULT_ENDPOINT_RATE,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub stripe_endpoint_rate_limit_per_second: u32,
 
     /// Retries of a failed Stripe call (429, 409, 5xx, connection failures, or when Stripe
     /// sends `Stripe-Should-Retry: true`), with exponential backoff from 0.5 s and jitter.
@@ -139,6 +148,8 @@ impl StripeArgs {
             timeout: Duration::from_secs(self.stripe_timeout_seconds),
             max_concurrency: self.stripe_max_concurrency as usize,
             rate_limit: self.stripe_rate_limit_per_second.and_then(NonZeroU32::new),
+            endpoint_rate_limit: NonZeroU32::new(self.stripe_endpoint_rate_limit_per_second)
+                .unwrap_or(NonZeroU32::MIN),
             retry: RetryPolicy {
                 max_retries: self.stripe_max_retries,
                 ..RetryPolicy::default()

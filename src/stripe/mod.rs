@@ -5,10 +5,11 @@
 //!   in `Debug` output) and the pinned `Stripe-Version`; a key or version that cannot be sent
 //!   as a header is refused when the client is built ([`ClientError`]), never replaced;
 //! - every request is bounded by the configured timeout (connect included);
-//! - at most `max_concurrency` requests are in flight at once, and at most `rate_limit`
-//!   start per second (a token bucket; Stripe allows 25/s in test mode and 100/s live),
-//!   across all GraphQL requests; further calls queue (no call is dropped or refused
-//!   locally) until the call's deadline;
+//! - at most `max_concurrency` requests are in flight at once, and calls start no faster than
+//!   Stripe's limiters allow: the account's rate (25/s in test mode, 100/s live) and, on top,
+//!   each endpoint's (25/s by default; the search endpoints share 20/s), across all GraphQL
+//!   requests ([`limiter`]); further calls queue in arrival order until the call's deadline,
+//!   interactive calls before background work;
 //! - a failed call is retried with exponential backoff and jitter when Stripe or the
 //!   network says it may succeed ([`retry`]: 429, 409, 5xx, connection failures, and
 //!   `Stripe-Should-Retry`, which is obeyed both ways), and every call, queueing, attempts
@@ -26,6 +27,7 @@
 
 pub mod error;
 pub mod event;
+pub mod limiter;
 pub mod models;
 pub mod request;
 pub mod retry;
@@ -34,13 +36,13 @@ pub mod write;
 
 use std::{fmt::Write as _, num::NonZeroU32, sync::Arc, time::Duration};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use tokio::{sync::Semaphore, time::Instant};
 use tracing::Instrument;
 use url::Url;
 
 pub use error::StripeError;
+use limiter::{Lane, Limiter, RateLimits};
 use models::{Customer, List, StripeObject, Subscription};
 use request::{list_url, object_endpoint, object_url, ListQuery, ListRequest, Page};
 use retry::{Decision, Failure, RetryPolicy};
@@ -69,9 +71,12 @@ pub struct ClientSettings {
     pub timeout: Duration,
     /// Most calls in flight at once.
     pub max_concurrency: usize,
-    /// Most calls started per second (a token bucket with a burst of the same size); `None`
-    /// takes Stripe's limit for the key's mode ([`default_rate_limit`]).
+    /// Most calls started per second for the account; `None` takes Stripe's limit for the
+    /// key's mode ([`default_rate_limit`]).
     pub rate_limit: Option<NonZeroU32>,
+    /// Most calls started per second for each endpoint (Stripe's default: 25; the search
+    /// endpoints share the lesser of 20 and this).
+    pub endpoint_rate_limit: NonZeroU32,
     /// When and how often a failed call is tried again.
     pub retry: RetryPolicy,
     /// Upper bound on one call as a whole: waiting for the rate limiter and a slot, every
@@ -87,6 +92,7 @@ impl Default for ClientSettings {
             timeout: Duration::from_secs(10),
             max_concurrency: 8,
             rate_limit: None,
+            endpoint_rate_limit: NonZeroU32::new(limiter::DEFAULT_ENDPOINT_RATE).expect("non-zero"),
             retry: RetryPolicy::default(),
             deadline: Duration::from_secs(15),
         }
@@ -156,8 +162,9 @@ pub struct StripeClient {
     api_base: Url,
     timeout: Duration,
     slots: Arc<Semaphore>,
-    limiter: Arc<DefaultDirectRateLimiter>,
-    rate_limit: NonZeroU32,
+    limiter: Arc<Limiter>,
+    /// The lane this handle's calls wait in ([`StripeClient::in_lane`]).
+    lane: Lane,
     retry: RetryPolicy,
     deadline: Duration,
     metrics: Metrics,
@@ -209,8 +216,11 @@ impl StripeClient {
             api_base: endpoint.api_base,
             timeout: settings.timeout,
             slots: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
-            limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate_limit))),
-            rate_limit,
+            limiter: Arc::new(Limiter::new(RateLimits {
+                account: rate_limit,
+                endpoint: settings.endpoint_rate_limit,
+            })),
+            lane: Lane::Interactive,
             retry: settings.retry,
             deadline: settings.deadline,
             metrics,
@@ -224,9 +234,19 @@ impl StripeClient {
         &self.io
     }
 
-    /// The rate limit in force (calls started per second).
-    pub fn rate_limit(&self) -> NonZeroU32 {
-        self.rate_limit
+    /// The limits in force (calls started per second, for the account and each endpoint).
+    pub fn rate_limits(&self) -> RateLimits {
+        self.limiter.limits()
+    }
+
+    /// The same client (pool, bounds and limiter shared), its calls waiting in `lane`:
+    /// [`Lane::Background`] for work nobody waits for, which takes only what interactive
+    /// calls leave.
+    pub fn in_lane(&self, lane: Lane) -> StripeClient {
+        StripeClient {
+            lane,
+            ..self.clone()
+        }
     }
 
     /// `GET /v1/<collection>/<id>`. A missing object is [`StripeError::NotFound`]; an object
@@ -447,11 +467,11 @@ impl StripeClient {
         deadline: Instant,
     ) -> Result<(serde_json::Value, Option<String>), AttemptError> {
         let past_deadline = || (StripeError::Timeout(self.deadline), None);
-        let queued = Instant::now();
-        tokio::time::timeout_at(deadline, self.limiter.until_ready())
+        let waited = self
+            .limiter
+            .wait(outgoing.endpoint, self.lane, deadline)
             .await
             .map_err(|_| past_deadline())?;
-        let waited = queued.elapsed();
         if waited >= Duration::from_millis(1) {
             self.metrics.rate_limit_wait(waited);
         }
@@ -724,13 +744,14 @@ mod tests {
         let client =
             StripeClient::new(endpoint.clone(), &ClientSettings::default(), Metrics::new())
                 .unwrap();
-        assert_eq!(client.rate_limit().get(), 100);
+        assert_eq!(client.rate_limits().account.get(), 100);
+        assert_eq!(client.rate_limits().endpoint.get(), 25);
         let settings = ClientSettings {
             rate_limit: NonZeroU32::new(7),
             ..ClientSettings::default()
         };
         let client = StripeClient::new(endpoint, &settings, Metrics::new()).unwrap();
-        assert_eq!(client.rate_limit().get(), 7);
+        assert_eq!(client.rate_limits().account.get(), 7);
     }
 
     #[test]

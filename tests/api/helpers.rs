@@ -95,6 +95,7 @@ pub fn test_config(api_base: &str, key: &str) -> Config {
             max_concurrency: 8,
             // Far above what a test sends, so only the pacing test meets the limiter.
             rate_limit: NonZeroU32::new(10_000),
+            endpoint_rate_limit: NonZeroU32::new(10_000).unwrap(),
             // Stripe's rules, with short delays so a retried test does not wait seconds.
             retry: RetryPolicy {
                 max_retries: 2,

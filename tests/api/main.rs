@@ -23,5 +23,6 @@ mod seed_query;
 mod shutdown;
 mod stripe_budget;
 mod stripe_errors;
+mod stripe_limits;
 mod transport;
 mod webhooks;

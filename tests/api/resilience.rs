@@ -90,7 +90,8 @@ fn join(ids: &[String]) -> String {
 
 #[tokio::test]
 async fn calls_beyond_the_rate_limit_queue_and_are_paced_not_refused() {
-    // 5 per second: five calls at once (the bucket's burst), then one every 200 ms.
+    // 5 per second: two calls at once (the bucket's burst, half of Stripe's), then one every
+    // 200 ms.
     let (app, ids) = paced_app(5, 10).await;
 
     let body = app.query(&join(&ids)).await;

@@ -73,6 +73,11 @@ impl ApiError {
 
     /// An injected failure with `status` ([`Fault::Status`](crate::Fault::Status)), as Stripe
     /// words such answers: `rate_limit` for 429, `api_error` for 5xx.
+    /// Stripe's 429 for a request over a rate limit.
+    pub fn rate_limited() -> ApiError {
+        ApiError::injected(429)
+    }
+
     pub fn injected(status: u16) -> ApiError {
         let (kind, code, message) = match status {
             429 => (

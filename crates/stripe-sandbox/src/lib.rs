@@ -15,6 +15,7 @@
 //! | [`writes`] | the write endpoints (customers and subscriptions: create, update, delete, cancel, resume) and their rules |
 //! | [`form`] | Stripe's form encoding with nested keys (`items[0][metadata][k]`), decoded |
 //! | [`idempotency`] | the answers stored under `Idempotency-Key`s |
+//! | [`limits`] | Stripe's rate limiters (account, endpoint, search), emulated when asked |
 //! | [`events`] | the changes Stripe sends events for: event types and `previous_attributes` |
 //! | [`webhooks`] | those events, shaped and signed as Stripe's, sent to a configured URL |
 //! | [`render`] | how stored objects are answered: a subscription embeds at most 10 items |
@@ -32,6 +33,7 @@ pub mod events;
 pub mod fixtures;
 pub mod form;
 pub mod idempotency;
+pub mod limits;
 pub mod params;
 pub mod reads;
 pub mod render;
@@ -44,6 +46,7 @@ pub mod writes;
 
 pub use clock::unix_now;
 pub use fixtures::API_VERSION;
+pub use limits::RateLimits;
 pub use server::{Call, Fault, Sandbox, Settings, DEFAULT_CALL_LOG_CAPACITY, DEMO_KEY};
 pub use store::Store;
 pub use webhooks::{Delivery, DeliveryError};

@@ -109,6 +109,8 @@ pub(crate) struct Read {
 
 /// A request matched to its route.
 pub(crate) struct Matched {
+    /// The endpoint: its method and path template (what Stripe's limiters count by).
+    pub(crate) endpoint: (&'static str, &'static str),
     /// What answers it.
     pub(crate) handler: &'static Handler,
     /// The segment matched by `{id}`, decoded; empty for a path without one.
@@ -124,6 +126,7 @@ pub(crate) fn find(method: &str, path: &str) -> Result<Matched, ApiError> {
         .find_map(|route| {
             let id = route.matches(method, &segments)?;
             Some(Matched {
+                endpoint: (route.method, route.path),
                 handler: &route.handler,
                 id: id.to_owned(),
             })

@@ -58,6 +58,7 @@ use crate::{
     error::ApiError,
     events::{self, Change},
     form, idempotency,
+    limits::{Limiters, RateLimits},
     render::rendered,
     routes::{self, Handler},
     store::Store,
@@ -208,6 +209,8 @@ struct State {
     webhooks: Webhooks,
     /// Locked after `store`, never before it.
     idempotency: Mutex<idempotency::Keys>,
+    /// Stripe's rate limiters, when emulated ([`Sandbox::set_rate_limits`]).
+    limiters: Mutex<Option<Limiters>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -246,6 +249,7 @@ impl Sandbox {
             request_ids: AtomicU64::new(0),
             webhooks: Webhooks::new(),
             idempotency: Mutex::new(idempotency::Keys::new(idempotency::KEY_CAPACITY)),
+            limiters: Mutex::new(None),
         });
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -349,6 +353,20 @@ impl Sandbox {
     /// The most requests that were being answered at the same moment.
     pub fn peak_in_flight(&self) -> usize {
         self.state.peak_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Emulates Stripe's rate limiters from now on (full buckets), or stops (`None`, the
+    /// default): a request over a limit is answered 429 with Stripe's `rate_limit` error
+    /// ([`crate::limits`]). It is still logged as a call.
+    pub fn set_rate_limits(&self, limits: Option<RateLimits>) {
+        *lock(&self.state.limiters) = limits.map(Limiters::new);
+    }
+
+    /// How many requests the emulated limiters answered 429 since they were set.
+    pub fn rate_limited(&self) -> usize {
+        lock(&self.state.limiters)
+            .as_ref()
+            .map_or(0, |limiters| limiters.refused)
     }
 }
 
@@ -624,6 +642,13 @@ async fn route(
         Ok(matched) => matched,
         Err(e) => return refuse(e, request_id),
     };
+    let (endpoint_method, template) = matched.endpoint;
+    let admitted = lock(&state.limiters)
+        .as_mut()
+        .is_none_or(|limiters| limiters.admit(endpoint_method, template));
+    if !admitted {
+        return refuse(ApiError::rate_limited(), request_id);
+    }
     let endpoint = match matched.handler {
         Handler::Read(read) => {
             return match read.answer(&lock(&state.store), &matched.id, query) {
