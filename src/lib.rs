@@ -13,10 +13,12 @@
 //! | [`events`] | Stripe event intake: the signature check, what an event makes stale, the use case |
 //! | [`profile`] | the profile sync: one Stripe customer per profile, Hasura's event trigger, lifecycle dates, phones, the Hasura client |
 //! | [`cache`] | the cache every Stripe call goes through: the in-process level and the seam below it |
+//! | [`shared`] | Redis as what replicas share (`REDIS_URL`): the connection, its namespace, pub/sub, its health |
 //! | [`stripe`] | the typed reqwest client: requests, writes, retries, errors, models, the typed event |
 //! | [`ids`] | Stripe id validation: the only way to build a [`ids::StripeId`] |
 //! | [`secret`] | [`secret::SecretString`]: the key and token, never printed |
 //! | [`clock`] | the server's clock reading |
+//! | [`runtime`] | the I/O runtime every outgoing connection lives on |
 //! | [`limits`] | what one request may cost and how many run at once |
 //! | [`metrics`] | Prometheus metrics: Stripe calls, cache, webhooks, GraphQL requests |
 //! | [`telemetry`] | tracing subscriber (text or JSON logs) |
@@ -37,7 +39,9 @@ pub mod ids;
 pub mod limits;
 pub mod metrics;
 pub mod profile;
+pub mod runtime;
 pub mod secret;
+pub mod shared;
 pub mod startup;
 pub mod stripe;
 pub mod telemetry;

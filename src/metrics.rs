@@ -25,6 +25,8 @@
 //! | `stripe_retries_total` | counter | `endpoint`, `reason` |
 //! | `stripe_rate_limit_wait_seconds` | histogram | |
 //! | `cache_events_total` | counter | `event` |
+//! | `redis_up` | gauge (1 while Redis answers, 0 during an outage) | |
+//! | `redis_errors_total` | counter | |
 //! | `webhook_events_total` | counter | `type`, `outcome` |
 //! | `graphql_requests_total` | counter | `outcome` |
 //! | `graphql_request_duration_seconds` | histogram | |
@@ -78,17 +80,29 @@ pub enum CacheEvent {
     Invalidated,
     /// An entry was evicted to keep the cache within `CACHE_MAX_ENTRIES`.
     EvictedForSize,
+    /// A miss answered by the level the replicas share (Redis), without a Stripe call.
+    SharedHit,
+    /// A miss the shared level did not hold: this replica asked Stripe and filled it.
+    SharedMiss,
+    /// A miss another replica was filling: this one waited for its answer.
+    SharedCoalesced,
+    /// An invalidation made by another replica (its webhook, its write) applied here.
+    RemoteInvalidation,
 }
 
 impl CacheEvent {
     /// Every event, in the order of its counter in [`Metrics`].
-    pub const ALL: [CacheEvent; 6] = [
+    pub const ALL: [CacheEvent; 10] = [
         CacheEvent::Hit,
         CacheEvent::Miss,
         CacheEvent::Coalesced,
         CacheEvent::StaleServed,
         CacheEvent::Invalidated,
         CacheEvent::EvictedForSize,
+        CacheEvent::SharedHit,
+        CacheEvent::SharedMiss,
+        CacheEvent::SharedCoalesced,
+        CacheEvent::RemoteInvalidation,
     ];
 
     /// This event's position in [`CacheEvent::ALL`].
@@ -100,11 +114,16 @@ impl CacheEvent {
             CacheEvent::StaleServed => 3,
             CacheEvent::Invalidated => 4,
             CacheEvent::EvictedForSize => 5,
+            CacheEvent::SharedHit => 6,
+            CacheEvent::SharedMiss => 7,
+            CacheEvent::SharedCoalesced => 8,
+            CacheEvent::RemoteInvalidation => 9,
         }
     }
 
     /// The `event` label value: `hit`, `miss`, `coalesced`, `stale_served`, `invalidated`,
-    /// `evicted_size`.
+    /// `evicted_size`, `shared_hit`, `shared_miss`, `shared_coalesced`,
+    /// `remote_invalidation`.
     pub const fn as_str(self) -> &'static str {
         match self {
             CacheEvent::Hit => "hit",
@@ -113,6 +132,10 @@ impl CacheEvent {
             CacheEvent::StaleServed => "stale_served",
             CacheEvent::Invalidated => "invalidated",
             CacheEvent::EvictedForSize => "evicted_size",
+            CacheEvent::SharedHit => "shared_hit",
+            CacheEvent::SharedMiss => "shared_miss",
+            CacheEvent::SharedCoalesced => "shared_coalesced",
+            CacheEvent::RemoteInvalidation => "remote_invalidation",
         }
     }
 }
@@ -275,6 +298,8 @@ struct Inner {
     /// One counter per [`GraphqlOutcome::ALL`].
     graphql_requests: [Counter; GraphqlOutcome::ALL.len()],
     graphql_duration: Histogram,
+    redis_up: Gauge,
+    redis_errors: Counter,
 }
 
 /// The server's metrics. Cheap to clone; clones share one registry.
@@ -376,6 +401,18 @@ impl Metrics {
             "Time to answer one GraphQL HTTP request, body read included",
             graphql_duration.clone(),
         );
+        let redis_up = Gauge::default();
+        registry.register(
+            "redis_up",
+            "1 while the shared Redis (REDIS_URL) answers; 0 during an outage (the server then goes on with its in-process cache and limits) or without REDIS_URL",
+            redis_up.clone(),
+        );
+        let redis_errors = Counter::default();
+        registry.register(
+            "redis_errors",
+            "Redis commands that failed (no answer within REDIS_TIMEOUT_MILLISECONDS, or the link down)",
+            redis_errors.clone(),
+        );
 
         Metrics {
             inner: Arc::new(Inner {
@@ -388,6 +425,8 @@ impl Metrics {
                 webhook_events,
                 graphql_requests,
                 graphql_duration,
+                redis_up,
+                redis_errors,
             }),
         }
     }
@@ -421,6 +460,16 @@ impl Metrics {
     /// A Stripe call waited `waited` for the rate limiter before it was sent.
     pub fn rate_limit_wait(&self, waited: Duration) {
         self.inner.rate_limit_wait.observe(waited.as_secs_f64());
+    }
+
+    /// Whether Redis answers (the shared level): set when an outage starts or ends.
+    pub fn redis_up(&self, up: bool) {
+        self.inner.redis_up.set(i64::from(up));
+    }
+
+    /// A Redis command failed (no answer, or the link is down).
+    pub fn redis_error(&self) {
+        self.inner.redis_errors.inc();
     }
 
     /// A cache event.

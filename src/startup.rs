@@ -14,7 +14,7 @@ use actix_web::{dev::Server, App, HttpServer};
 use stripe_sandbox::Sandbox;
 
 use crate::{
-    cache::StripeCache,
+    cache::{SharedSource, StripeCache, StripeSource},
     config::{Config, Upstream},
     http::{AppState, Services},
     metrics::Metrics,
@@ -22,6 +22,7 @@ use crate::{
         hasura::{HasuraClient, HasuraError},
         ProfileSync,
     },
+    shared::{Shared, SharedError},
     stripe::{ClientError, StripeClient},
 };
 #[cfg(feature = "demo")]
@@ -63,6 +64,9 @@ pub enum StartupError {
     /// The Hasura client could not be built (a secret that cannot be a header value).
     #[error("cannot build the Hasura client: {0}")]
     Hasura(HasuraError),
+    /// `REDIS_URL` cannot be used.
+    #[error("{0}")]
+    Redis(SharedError),
 }
 
 impl Application {
@@ -116,8 +120,15 @@ impl Application {
             );
         }
         let metrics = Metrics::new();
+        let stripe_key = endpoint.secret_key.clone();
         let client = StripeClient::new(endpoint, &config.client, metrics.clone())?;
-        let cache = StripeCache::new(client.clone(), config.cache, metrics.clone());
+        let mut source = StripeSource::shared(client.clone());
+        if let Some(redis) = &config.redis {
+            let shared = Shared::connect(redis, &stripe_key, metrics.clone())
+                .map_err(StartupError::Redis)?;
+            source = SharedSource::over(shared, source, config.cache, metrics.clone()).await;
+        }
+        let cache = StripeCache::over(source, client.clone(), config.cache, metrics.clone());
         let profile = match &config.hasura {
             None => None,
             Some(settings) => Some(ProfileSync::new(

@@ -44,6 +44,7 @@
 
 pub mod key;
 pub mod memory;
+pub mod shared;
 pub mod source;
 pub mod tags;
 
@@ -60,7 +61,8 @@ use futures::{
 use tracing::Instrument;
 
 pub use key::{CachedList, CachedObject, Fetch, Filled, Key};
-pub use source::{Source, StripeSource};
+pub use shared::SharedSource;
+pub use source::{Remote, Source, StripeSource};
 pub use tags::{Tag, Written};
 
 use key::Entry;
@@ -151,7 +153,7 @@ impl StripeCache {
         settings: CacheSettings,
         metrics: Metrics,
     ) -> StripeCache {
-        StripeCache {
+        let cache = StripeCache {
             inner: Arc::new(Inner {
                 memory: Memory::new(settings, metrics.clone()),
                 source,
@@ -159,7 +161,20 @@ impl StripeCache {
                 metrics,
                 inflight: Mutex::new(HashMap::new()),
             }),
-        }
+        };
+        let weak = Arc::downgrade(&cache.inner);
+        cache
+            .inner
+            .source
+            .attach(Arc::new(move |remote: Remote<'_>| {
+                if let Some(inner) = weak.upgrade() {
+                    match remote {
+                        Remote::Tags(tags) => inner.memory.invalidate(tags),
+                        Remote::All => inner.memory.invalidate_all(),
+                    }
+                }
+            }));
+        cache
     }
 
     /// The entry `fetch` asks for: from memory when fresh and not invalidated, else from the
@@ -235,7 +250,7 @@ impl StripeCache {
         // The task removes its own map entry when done; it cannot do so before the entry
         // is inserted below, because it needs this lock to.
         // On the Stripe I/O runtime, which outlives every HTTP worker (see
-        // `stripe::io_runtime`), and in the span of the lookup that started it, so its log
+        // `runtime::io`), and in the span of the lookup that started it, so its log
         // lines carry that request.
         let task = inner.client.io().spawn(
             async move {
@@ -387,12 +402,12 @@ impl StripeCache {
     /// on their next lookup. A webhook for the same change later only invalidates again.
     pub async fn write<T: Written>(&self, write: &Write) -> Result<Arc<T>, StripeError> {
         let object = self.inner.client.write::<T>(write).await?;
-        Ok(self.written(object))
+        Ok(self.written(object).await)
     }
 
     /// [`StripeCache::write`]'s write-through, for an object Stripe answered a write with.
-    fn written<T: Written>(&self, object: T) -> Arc<T> {
-        self.invalidate(&object.change_tags());
+    async fn written<T: Written>(&self, object: T) -> Arc<T> {
+        self.invalidate(&object.change_tags()).await;
         let generation = self.inner.memory.generation();
         self.remember(object, generation)
     }
@@ -418,7 +433,8 @@ impl StripeCache {
             }
             Err(error) => return Err(error),
         }
-        self.invalidate(&Tag::of_customer_change(id.as_str(), true));
+        self.invalidate(&Tag::of_customer_change(id.as_str(), true))
+            .await;
         let generation = self.inner.memory.generation();
         self.inner.memory.store(
             Key::Object(id.clone()),
@@ -448,7 +464,7 @@ impl StripeCache {
             }
             Err(error) => return Err(error),
         };
-        Ok(self.written(canceled))
+        Ok(self.written(canceled).await)
     }
 
     /// Drops every entry, and keeps any call in flight from storing its answer.
@@ -462,13 +478,14 @@ impl StripeCache {
     /// (that answer is not stored, and a lookup that starts after this call does not take
     /// it). Stale entries are replaced on their next lookup and are never served by
     /// stale-if-error. Idempotent: invalidating twice costs no more Stripe calls than once.
-    /// The source below is told too ([`Source::invalidated`]).
-    pub fn invalidate(&self, tags: &[Tag]) {
+    /// The source below is told too, and this returns once it applied it
+    /// ([`Source::invalidated`]: with the shared level, Redis and, by message, every replica).
+    pub async fn invalidate(&self, tags: &[Tag]) {
         if tags.is_empty() {
             return;
         }
         self.inner.memory.invalidate(tags);
-        self.inner.source.invalidated(tags);
+        self.inner.source.invalidated(tags).await;
     }
 }
 
@@ -538,7 +555,7 @@ mod tests {
 
         // Stripe changes while the call is in flight, and the webhook lands.
         change_email(&sandbox, "ava.new@example.com");
-        cache.invalidate(&[Tag::Object(AVA.to_owned())]);
+        cache.invalidate(&[Tag::Object(AVA.to_owned())]).await;
         sandbox.release_answers();
         in_flight.await.unwrap();
 
@@ -562,7 +579,7 @@ mod tests {
         });
         calls_arrived(&sandbox, 1).await;
         change_email(&sandbox, "ava.new@example.com");
-        cache.invalidate(&[Tag::Object(AVA.to_owned())]);
+        cache.invalidate(&[Tag::Object(AVA.to_owned())]).await;
 
         // Asked after the webhook, while the older call is still in flight: on this
         // single-threaded runtime, one yield lets it run up to waiting on that call.
@@ -596,7 +613,7 @@ mod tests {
 
         // A price the subscription embeds changed: the page and the subscription are stale,
         // the customer is not.
-        cache.invalidate(&[Tag::Object(price.id.clone())]);
+        cache.invalidate(&[Tag::Object(price.id.clone())]).await;
         cache.object::<Customer>(&ava).await.unwrap();
         assert_eq!(sandbox.total_calls(), 1);
         cache.object::<Subscription>(&sub).await.unwrap();
@@ -605,12 +622,18 @@ mod tests {
         assert_eq!(sandbox.total_calls(), 3);
 
         // A new subscription for the customer: its pages are stale.
-        cache.invalidate(&[Tag::SubscriptionsOf(AVA.to_owned())]);
+        cache
+            .invalidate(&[Tag::SubscriptionsOf(AVA.to_owned())])
+            .await;
         cache.list(&page).await.unwrap();
         assert_eq!(sandbox.total_calls(), 4);
         // Invalidating twice costs no more than once.
-        cache.invalidate(&[Tag::SubscriptionsOf(AVA.to_owned())]);
-        cache.invalidate(&[Tag::SubscriptionsOf(AVA.to_owned())]);
+        cache
+            .invalidate(&[Tag::SubscriptionsOf(AVA.to_owned())])
+            .await;
+        cache
+            .invalidate(&[Tag::SubscriptionsOf(AVA.to_owned())])
+            .await;
         cache.list(&page).await.unwrap();
         cache.list(&page).await.unwrap();
         assert_eq!(sandbox.total_calls(), 5);

@@ -2,11 +2,12 @@
 //!
 //! The in-process level ([`super::memory`]) asks a [`Source`] for every [`Fetch`] it cannot
 //! serve, one call per key at a time (the coalescing is above, in [`super::StripeCache`]), and
-//! tells it of every invalidation after applying its own. Today the only source is Stripe
-//! itself ([`StripeSource`]). A level shared by several replicas, or a mirror of Stripe, is a
-//! `Source` too: it answers from what it keeps (with the answer's [`Filled::age`], so
-//! freshness holds across levels), asks the source below it otherwise, and spreads
-//! invalidations to the other replicas.
+//! tells it of every invalidation after applying its own. Stripe itself is a source
+//! ([`StripeSource`]); the level several replicas share ([`super::shared::SharedSource`],
+//! with `REDIS_URL`) is one too, over it: it answers from what it keeps (with the answer's
+//! [`Filled::age`], so freshness holds across levels), asks the source below it otherwise,
+//! and spreads invalidations to the other replicas, whose in-process levels it tells through
+//! the sink it is given ([`Source::attach`]). A mirror of Stripe would be one more.
 
 use std::sync::Arc;
 
@@ -25,6 +26,18 @@ use crate::{
     },
 };
 
+/// What a source tells the in-process level: invalidations made elsewhere (another
+/// replica's webhook or write).
+pub enum Remote<'a> {
+    /// Everything holding one of these tags is stale.
+    Tags(&'a [Tag]),
+    /// Everything is stale (invalidations may have been missed).
+    All,
+}
+
+/// Where a source sends [`Remote`] invalidations.
+pub type RemoteSink = Arc<dyn Fn(Remote<'_>) + Send + Sync>;
+
 /// Where the in-process level's misses are answered.
 pub trait Source: Send + Sync + 'static {
     /// Answers one fetch. "Does not exist" (404, or a deleted object) is an answer for an
@@ -32,8 +45,14 @@ pub trait Source: Send + Sync + 'static {
     /// the list: [`super::StripeCache::subscriptions`]).
     fn fetch(&self, fetch: Fetch) -> BoxFuture<'static, Result<Filled, StripeError>>;
 
-    /// Told of every invalidation, after the in-process level applied it.
-    fn invalidated(&self, _tags: &[Tag]) {}
+    /// Told of every invalidation, after the in-process level applied it; done when the
+    /// source applied it too.
+    fn invalidated(&self, _tags: &[Tag]) -> BoxFuture<'static, ()> {
+        futures::future::ready(()).boxed()
+    }
+
+    /// Given, once, the sink for invalidations made elsewhere.
+    fn attach(&self, _sink: RemoteSink) {}
 }
 
 /// Stripe itself, through the client (which paces, bounds and retries every call).

@@ -11,6 +11,7 @@
 //! | [`cache`] | `CACHE_*` | [`CacheSettings`] |
 //! | [`limits`] | `MAX_STRIPE_FIELDS`, `MAX_QUERY_*`, `REQUEST_DEADLINE_SECONDS`, `MAX_REQUESTS_IN_FLIGHT` | [`Limits`] |
 //! | [`webhook`] | `STRIPE_WEBHOOK_*` | [`WebhookSettings`] |
+//! | [`redis`] | `REDIS_*` | [`RedisSettings`] |
 //! | [`hasura`] | `HASURA_*` (scoping, roles, the write-back's URL and secret) | [`ScopingSettings`](crate::graphql::scope::ScopingSettings), [`WriteSettings`], [`HasuraSettings`] |
 //!
 //! [`Cli::into_action`] checks everything once: a missing or malformed setting becomes one
@@ -21,6 +22,7 @@
 pub mod cache;
 pub mod hasura;
 pub mod limits;
+pub mod redis;
 pub mod server;
 pub mod stripe;
 pub mod text;
@@ -42,6 +44,7 @@ use crate::{
     http::HttpSettings,
     limits::Limits,
     profile::hasura::HasuraSettings,
+    shared::RedisSettings,
     stripe::{ClientSettings, Endpoint},
     telemetry::LogFormat,
 };
@@ -66,6 +69,8 @@ pub struct Cli {
     pub webhook: self::webhook::WebhookArgs,
     #[command(flatten)]
     pub hasura: self::hasura::HasuraArgs,
+    #[command(flatten)]
+    pub redis: self::redis::RedisArgs,
 }
 
 /// Subcommands.
@@ -108,6 +113,8 @@ pub struct Config {
     /// `None` disables the profile write-back.
     pub hasura: Option<HasuraSettings>,
     pub limits: Limits,
+    /// `None`: each replica caches alone.
+    pub redis: Option<RedisSettings>,
 }
 
 /// What the process was asked to do.
@@ -183,6 +190,7 @@ impl Cli {
             webhook: self.webhook.settings()?,
             hasura: self.hasura.client()?,
             limits: self.limits.settings(),
+            redis: self.redis.settings()?,
         })))
     }
 }

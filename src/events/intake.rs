@@ -144,7 +144,7 @@ impl Intake {
         let event_id = delivered.id.as_deref().unwrap_or("-");
         let mut applied = match &received.tags {
             Some(tags) => {
-                self.cache.invalidate(tags);
+                self.cache.invalidate(tags).await;
                 true
             }
             None => false,

@@ -300,7 +300,7 @@ impl HasuraClient {
             .json(
                 &json!({ "query": document, "operationName": operation, "variables": variables }),
             );
-        let io = crate::stripe::io_runtime().map_err(|_| HasuraError::Unreachable)?;
+        let io = crate::runtime::io().map_err(|_| HasuraError::Unreachable)?;
         let answer = io
             .spawn(async move {
                 let response = request.send().await.map_err(|e| {

@@ -123,37 +123,6 @@ pub enum ClientError {
     Runtime(#[source] std::io::Error),
 }
 
-/// The runtime every Stripe call runs on: two threads of its own, started once per process
-/// and never stopped.
-///
-/// Why not the caller's runtime: actix-web runs each worker on its own single-threaded
-/// runtime, and a connection reqwest opens lives (its driver task) on the runtime that opened
-/// it, while the connection pool is shared by all workers. On SIGTERM an idle worker stops
-/// first and its runtime takes its connections with it, so a request still in flight on
-/// another worker that reused one of them failed with `STRIPE_UNAVAILABLE`. With every
-/// Stripe connection opened here, and the cache's calls running here too, no worker's
-/// shutdown can break another's call.
-pub fn io_runtime() -> Result<tokio::runtime::Handle, ClientError> {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    if let Some(runtime) = RUNTIME.get() {
-        return Ok(runtime.handle().clone());
-    }
-    let _one_at_a_time = STARTING
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(runtime) = RUNTIME.get() {
-        return Ok(runtime.handle().clone());
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("stripe-io")
-        .enable_all()
-        .build()
-        .map_err(ClientError::Runtime)?;
-    Ok(RUNTIME.get_or_init(|| runtime).handle().clone())
-}
-
 /// The Stripe REST client. Cheap to clone; clones share the connection pool, the
 /// concurrency bound and the rate limiter.
 #[derive(Debug, Clone)]
@@ -224,11 +193,11 @@ impl StripeClient {
             retry: settings.retry,
             deadline: settings.deadline,
             metrics,
-            io: io_runtime()?,
+            io: crate::runtime::io().map_err(ClientError::Runtime)?,
         })
     }
 
-    /// The runtime Stripe calls run on ([`io_runtime`]), for work that must outlive the
+    /// The runtime Stripe calls run on ([`crate::runtime::io`]), for work that must outlive the
     /// caller's runtime (the cache's calls).
     pub fn io(&self) -> &tokio::runtime::Handle {
         &self.io
@@ -403,7 +372,7 @@ impl StripeClient {
         .await
     }
 
-    /// One call as a whole, run on the Stripe I/O runtime ([`io_runtime`]) in the caller's
+    /// One call as a whole, run on the I/O runtime ([`crate::runtime::io`]) in the caller's
     /// span: attempts, each after the rate limiter and a concurrency slot, and backoffs
     /// between them, all within the deadline. The call completes even if the caller stops
     /// waiting (a write is never cut off half-way by a client that went away).

@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Json, SimpleObject};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::scalars::{StripeAmount, StripeCount, UnixTimestamp};
 
@@ -43,7 +43,7 @@ pub trait StripeObject: for<'de> Deserialize<'de> + Send + Sync + 'static {
 }
 
 /// A page of a Stripe list: `{object: "list", data, has_more, url}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct List<T> {
     /// The objects on this page, in Stripe's order (newest first for most lists).
     pub data: Vec<Arc<T>>,
@@ -71,7 +71,7 @@ impl<T: StripeObject + Clone> List<T> {
 }
 
 /// A postal address.
-#[derive(Debug, Clone, Deserialize, Default, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, SimpleObject)]
 #[graphql(name = "StripeAddress")]
 pub struct Address {
     /// City, district, suburb, town, or village.
@@ -89,7 +89,7 @@ pub struct Address {
 }
 
 /// `invoice_settings` of a customer (only what the schema exposes).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 pub struct InvoiceSettings {
     /// Default payment method for invoices (an id, or the object when expanded).
     #[serde(default, deserialize_with = "expandable_id_opt")]
@@ -97,7 +97,7 @@ pub struct InvoiceSettings {
 }
 
 /// A Stripe customer (`cus_…`).
-#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
 #[graphql(name = "StripeCustomer", complex)]
 pub struct Customer {
     /// Unique identifier (`cus_…`).
@@ -153,7 +153,7 @@ impl StripeObject for Customer {
 }
 
 /// Why and how a subscription was canceled.
-#[derive(Debug, Clone, Deserialize, Default, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, SimpleObject)]
 #[graphql(name = "StripeCancellationDetails")]
 pub struct CancellationDetails {
     /// Free-text comment from the customer.
@@ -165,7 +165,7 @@ pub struct CancellationDetails {
 }
 
 /// Paused invoice collection.
-#[derive(Debug, Clone, Deserialize, Default, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, SimpleObject)]
 #[graphql(name = "StripePauseCollection")]
 pub struct PauseCollection {
     /// `keep_as_draft`, `mark_uncollectible` or `void` (Stripe may add values).
@@ -175,7 +175,7 @@ pub struct PauseCollection {
 }
 
 /// A Stripe subscription (`sub_…`): a customer's recurring charge for one or more prices.
-#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
 #[graphql(name = "StripeSubscription", complex)]
 pub struct Subscription {
     /// Unique identifier (`sub_…`).
@@ -311,7 +311,7 @@ pub fn derived_current_period(
 }
 
 /// An item of a subscription (`si_…`): one price and its quantity.
-#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
 #[graphql(name = "StripeSubscriptionItem")]
 pub struct SubscriptionItem {
     /// Unique identifier (`si_…`).
@@ -353,7 +353,7 @@ impl StripeObject for SubscriptionItem {
 }
 
 /// How a recurring price bills.
-#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
 #[graphql(name = "StripePriceRecurring")]
 pub struct Recurring {
     /// `day`, `week`, `month` or `year`.
@@ -378,7 +378,7 @@ pub struct Recurring {
 }
 
 /// A Stripe price (`price_…`): how much and how often to charge for a product.
-#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
 #[graphql(name = "StripePrice", complex)]
 pub struct Price {
     /// Unique identifier.
@@ -435,7 +435,7 @@ impl StripeObject for Price {
 }
 
 /// A Stripe plan: the legacy view of a recurring price, kept by Stripe for compatibility.
-#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
 #[graphql(name = "StripePlan", complex)]
 pub struct Plan {
     /// Unique identifier (often the `price_…` id of the same price).
@@ -533,7 +533,7 @@ impl Plan {
 }
 
 /// A Stripe product (`prod_…`): what is sold.
-#[derive(Debug, Clone, Deserialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
 #[graphql(name = "StripeProduct", complex)]
 pub struct Product {
     /// Unique identifier.

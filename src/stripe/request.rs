@@ -67,6 +67,11 @@ impl ListQuery {
         list_endpoint(self.collection)
     }
 
+    /// The parameters, in the order they are sent.
+    pub fn params(&self) -> &[(&'static str, String)] {
+        &self.params
+    }
+
     /// The value of a parameter, if sent.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params

@@ -117,6 +117,7 @@ pub fn test_config(api_base: &str, key: &str) -> Config {
         webhook: None,
         hasura: None,
         limits: Limits::default(),
+        redis: None,
     }
 }
 

@@ -1,0 +1,412 @@
+//! Several replicas sharing one Redis: a real `redis-server` started on 127.0.0.1 (a free
+//! port, no persistence) by [`RedisServer`], two servers over one sandbox.
+//!
+//! Ignored by `cargo test` (they need `redis-server`); `.ci/run` installs it and runs them
+//! with `cargo test --test api replicas -- --ignored` (`REDIS_SERVER` names another binary).
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+use stripe_graphql::{
+    config::Config,
+    events::{WebhookSettings, DEFAULT_TOLERANCE},
+    secret::SecretString,
+    shared::RedisSettings,
+};
+use stripe_sandbox::{demo, demo::AVA, Sandbox};
+
+use crate::helpers::{start_server, test_config, KEY, NOW};
+
+/// A `redis-server` of this test's own, stopped (SIGKILL) when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts one on a free loopback port and waits until it answers `PING`.
+    pub fn start() -> RedisServer {
+        let port = free_port();
+        let mut server = RedisServer { child: None, port };
+        server.launch();
+        server
+    }
+
+    fn launch(&mut self) {
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&binary)
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e} (install redis-server)"));
+        self.child = Some(child);
+        for _ in 0..500 {
+            if ping(self.port) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server on port {} never answered PING", self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port (empty: it kept nothing).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    /// Runs one command through `redis-cli`; its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether a Redis on `port` answers `PING` (a raw RESP exchange, no client needed).
+fn ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut answer = [0u8; 7];
+    stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
+}
+
+const WEBHOOK_SECRET: &str = "whsec_replicas_suite";
+
+/// A replica: the test configuration over `sandbox`, sharing `redis`.
+fn replica(sandbox: &Sandbox, redis: &RedisServer) -> Config {
+    let mut config = test_config(&sandbox.base_url(), KEY);
+    config.redis = Some(RedisSettings {
+        url: SecretString::new(redis.url()),
+        cluster: false,
+        prefix: "test".into(),
+        timeout: Duration::from_millis(250),
+    });
+    config.webhook = Some(WebhookSettings {
+        secret: SecretString::new(WEBHOOK_SECRET),
+        tolerance: DEFAULT_TOLERANCE,
+    });
+    config
+}
+
+async fn query(base: &str, query: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn email_of(ava: &Value) -> &str {
+    ava["data"]["customer"]["email"].as_str().unwrap_or("-")
+}
+
+const AVA_EMAIL: &str = "{ customer(id: \"cus_AvaMartinez\") { id email } }";
+
+/// Two replicas over one sandbox and one Redis.
+async fn two_replicas() -> (Sandbox, RedisServer, String, String) {
+    let sandbox = Sandbox::start(demo::store(NOW), KEY).await.unwrap();
+    let redis = RedisServer::start();
+    let a = start_server(replica(&sandbox, &redis)).await;
+    let b = start_server(replica(&sandbox, &redis)).await;
+    (sandbox, redis, a, b)
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
+async fn one_customer_asked_of_two_replicas_costs_one_stripe_call() {
+    let (sandbox, _redis, a, b) = two_replicas().await;
+    let from_a = query(&a, AVA_EMAIL).await;
+    let from_b = query(&b, AVA_EMAIL).await;
+    assert_eq!(from_a, from_b);
+    assert_eq!(from_a["data"]["customer"]["id"], json!(AVA));
+    assert_eq!(sandbox.total_calls(), 1, "{:?}", sandbox.calls());
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
+async fn a_hundred_identical_cold_queries_split_between_two_replicas_cost_one_call() {
+    let (sandbox, _redis, a, b) = two_replicas().await;
+    // Held until every query has asked, so they all overlap.
+    sandbox.hold_answers();
+    let queries: Vec<_> = (0..100)
+        .map(|i| {
+            let base = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { query(&base, AVA_EMAIL).await })
+        })
+        .collect();
+    while sandbox.total_calls() < 1 {
+        tokio::task::yield_now().await;
+    }
+    sandbox.release_answers();
+    for answer in queries {
+        assert_eq!(answer.await.unwrap()["data"]["customer"]["id"], json!(AVA));
+    }
+    assert_eq!(sandbox.total_calls(), 1, "{:?}", sandbox.calls());
+}
+
+/// Waits (yielding, with short pauses; bounded) until `condition` holds.
+async fn until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    for _ in 0..500 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never: {what}");
+}
+
+/// The value of metric `name` (a full series, e.g. `…{event="hit"}`) on the replica at `base`.
+async fn metric(base: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+const REMOTE_INVALIDATIONS: &str =
+    "stripe_graphql_cache_events_total{event=\"remote_invalidation\"}";
+
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
+async fn a_webhook_delivered_to_one_replica_is_fresh_on_the_other() {
+    let (sandbox, _redis, a, b) = two_replicas().await;
+    assert_eq!(
+        email_of(&query(&a, AVA_EMAIL).await),
+        "ava.martinez@example.com"
+    );
+    assert_eq!(
+        email_of(&query(&b, AVA_EMAIL).await),
+        "ava.martinez@example.com"
+    );
+    assert_eq!(sandbox.total_calls(), 1);
+
+    // Stripe changes Ava and tells replica A only.
+    sandbox.send_webhooks_to(&format!("{a}/webhooks/stripe"), WEBHOOK_SECRET);
+    let delivered = sandbox
+        .update("customer", AVA, |c| {
+            c["email"] = json!("ava.new@example.com")
+        })
+        .await
+        .expect("delivered");
+    assert_eq!(delivered.status, 200, "{:?}", delivered.answer);
+    // B is told by A's message.
+    until("B applied A's invalidation", async || {
+        metric(&b, REMOTE_INVALIDATIONS).await >= 1.0
+    })
+    .await;
+
+    assert_eq!(email_of(&query(&b, AVA_EMAIL).await), "ava.new@example.com");
+    assert_eq!(email_of(&query(&a, AVA_EMAIL).await), "ava.new@example.com");
+    assert_eq!(sandbox.total_calls(), 2, "one more call, for both");
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
+async fn an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills_older_answer() {
+    let (sandbox, _redis, a, b) = two_replicas().await;
+    sandbox.send_webhooks_to(&format!("{a}/webhooks/stripe"), WEBHOOK_SECRET);
+    // B fills Ava; its Stripe call is held while Stripe changes and A is told.
+    sandbox.hold_answers();
+    let filling = tokio::spawn({
+        let b = b.clone();
+        async move { query(&b, AVA_EMAIL).await }
+    });
+    while sandbox.total_calls() < 1 {
+        tokio::task::yield_now().await;
+    }
+    sandbox
+        .update("customer", AVA, |c| {
+            c["email"] = json!("ava.new@example.com")
+        })
+        .await
+        .expect("delivered to A");
+    sandbox.release_answers();
+    filling.await.unwrap();
+
+    // B's fill started before A's invalidation: neither Redis nor B kept it, so A asks
+    // Stripe, and B then reads A's answer from Redis.
+    assert_eq!(email_of(&query(&a, AVA_EMAIL).await), "ava.new@example.com");
+    assert_eq!(sandbox.total_calls(), 2, "{:?}", sandbox.calls());
+    until("B applied A's invalidation", async || {
+        metric(&b, REMOTE_INVALIDATIONS).await >= 1.0
+    })
+    .await;
+    assert_eq!(email_of(&query(&b, AVA_EMAIL).await), "ava.new@example.com");
+    assert_eq!(sandbox.total_calls(), 2, "{:?}", sandbox.calls());
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
+async fn redis_killed_under_load_fails_no_query_and_the_replicas_share_again_once_it_is_back() {
+    let sandbox = Sandbox::start(
+        {
+            let mut store = demo::store(NOW);
+            demo::add_generated_customers(&mut store, 400, NOW);
+            store
+        },
+        KEY,
+    )
+    .await
+    .unwrap();
+    let mut redis = RedisServer::start();
+    let a = start_server(replica(&sandbox, &redis)).await;
+    let b = start_server(replica(&sandbox, &redis)).await;
+
+    // 16 clients, each asking both replicas for cold customers, while Redis is killed.
+    let clients: Vec<_> = (0..16)
+        .map(|client| {
+            let (a, b) = (a.clone(), b.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for i in 0..20 {
+                    let id = demo::generated_customer_id(client * 20 + i);
+                    let base = if i % 2 == 0 { &a } else { &b };
+                    let body = query(base, &format!("{{ customer(id: \"{id}\") {{ id }} }}")).await;
+                    answers.push((id, body));
+                }
+                answers
+            })
+        })
+        .collect();
+    while sandbox.total_calls() < 40 {
+        tokio::task::yield_now().await;
+    }
+    redis.kill();
+    for client in clients {
+        for (id, body) in client.await.unwrap() {
+            assert!(body.get("errors").is_none(), "{id}: {body}");
+            assert_eq!(body["data"]["customer"]["id"], json!(id));
+        }
+    }
+    assert!(
+        metric(&a, "stripe_graphql_redis_errors_total").await
+            + metric(&b, "stripe_graphql_redis_errors_total").await
+            >= 1.0
+    );
+
+    // Back (empty): each replica finds it again by itself.
+    redis.restart();
+    let probe = "{ customer(id: \"cus_BenCarter\") { id } }";
+    for base in [&a, &b] {
+        until("the replica uses Redis again", async || {
+            query(base, probe).await;
+            metric(base, "stripe_graphql_redis_up").await == 1.0
+        })
+        .await;
+    }
+    // Shared again: a cold customer asked of both costs one call, and a webhook to A is
+    // fresh on B.
+    let before = sandbox.total_calls();
+    let cold = format!(
+        "{{ customer(id: \"{}\") {{ id email }} }}",
+        demo::generated_customer_id(399)
+    );
+    query(&a, &cold).await;
+    query(&b, &cold).await;
+    assert_eq!(sandbox.total_calls(), before + 1, "shared again");
+    sandbox.send_webhooks_to(&format!("{a}/webhooks/stripe"), WEBHOOK_SECRET);
+    let seen = metric(&b, REMOTE_INVALIDATIONS).await;
+    sandbox
+        .update("customer", &demo::generated_customer_id(399), |c| {
+            c["email"] = json!("changed@example.com")
+        })
+        .await
+        .expect("delivered");
+    until("B applied A's invalidation", async || {
+        metric(&b, REMOTE_INVALIDATIONS).await > seen
+    })
+    .await;
+    assert_eq!(
+        query(&b, &cold).await["data"]["customer"]["email"],
+        json!("changed@example.com")
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
+async fn redis_holds_only_the_deployments_namespaced_entries_and_no_secret() {
+    let (sandbox, redis, a, _b) = two_replicas().await;
+    query(&a, "{ customers(first: 5) { data { id subscriptions { data { id } } } } }").await;
+    sandbox.send_webhooks_to(&format!("{a}/webhooks/stripe"), WEBHOOK_SECRET);
+    sandbox
+        .update("customer", AVA, |c| c["name"] = json!("Ava M."))
+        .await
+        .expect("delivered");
+    let keys = redis.cli(&["--scan"]);
+    let keys: Vec<&str> = keys.lines().collect();
+    assert!(keys.len() > 5, "{keys:?}");
+    let namespace = stripe_graphql::shared::namespace("test", KEY);
+    for key in &keys {
+        assert!(key.starts_with(&format!("{namespace}:")), "{key}");
+    }
+    let dump = keys
+        .iter()
+        .filter(|k| k.contains(":E:"))
+        .map(|k| redis.cli(&["GET", k]))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(dump.contains("\"id\":\"cus_"), "entries hold customers: {dump}");
+    for secret in [KEY, WEBHOOK_SECRET] {
+        assert!(!dump.contains(secret) && !keys.iter().any(|k| k.contains(secret)));
+    }
+}
