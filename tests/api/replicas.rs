@@ -386,7 +386,11 @@ async fn redis_killed_under_load_fails_no_query_and_the_replicas_share_again_onc
 #[ignore = "needs redis-server: run by .ci/run"]
 async fn redis_holds_only_the_deployments_namespaced_entries_and_no_secret() {
     let (sandbox, redis, a, _b) = two_replicas().await;
-    query(&a, "{ customers(first: 5) { data { id subscriptions { data { id } } } } }").await;
+    query(
+        &a,
+        "{ customers(first: 5) { data { id subscriptions { data { id } } } } }",
+    )
+    .await;
     sandbox.send_webhooks_to(&format!("{a}/webhooks/stripe"), WEBHOOK_SECRET);
     sandbox
         .update("customer", AVA, |c| c["name"] = json!("Ava M."))
@@ -405,7 +409,10 @@ async fn redis_holds_only_the_deployments_namespaced_entries_and_no_secret() {
         .map(|k| redis.cli(&["GET", k]))
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(dump.contains("\"id\":\"cus_"), "entries hold customers: {dump}");
+    assert!(
+        dump.contains("\"id\":\"cus_"),
+        "entries hold customers: {dump}"
+    );
     for secret in [KEY, WEBHOOK_SECRET] {
         assert!(!dump.contains(secret) && !keys.iter().any(|k| k.contains(secret)));
     }
