@@ -121,11 +121,18 @@ impl Application {
         }
         let metrics = Metrics::new();
         let stripe_key = endpoint.secret_key.clone();
-        let client = StripeClient::new(endpoint, &config.client, metrics.clone())?;
+        let mut client = StripeClient::new(endpoint, &config.client, metrics.clone())?;
+        let shared = match &config.redis {
+            None => None,
+            Some(redis) => {
+                let shared = Shared::connect(redis, &stripe_key, metrics.clone())
+                    .map_err(StartupError::Redis)?;
+                client = client.sharing_limits(shared.clone(), redis.expected_replicas);
+                Some(shared)
+            }
+        };
         let mut source = StripeSource::shared(client.clone());
-        if let Some(redis) = &config.redis {
-            let shared = Shared::connect(redis, &stripe_key, metrics.clone())
-                .map_err(StartupError::Redis)?;
+        if let Some(shared) = shared {
             source = SharedSource::over(shared, source, config.cache, metrics.clone()).await;
         }
         let cache = StripeCache::over(source, client.clone(), config.cache, metrics.clone());

@@ -1,6 +1,6 @@
 //! The level several replicas share: `REDIS_*`.
 
-use std::time::Duration;
+use std::{num::NonZeroU32, time::Duration};
 
 use clap::Args;
 
@@ -42,6 +42,12 @@ pub struct RedisArgs {
     #[arg(long, env = "REDIS_TIMEOUT_MILLISECONDS", default_value_t = 250, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(10..=10_000))]
     pub redis_timeout_milliseconds: u64,
+
+    /// How many replicas run, to divide Stripe's limits among them while Redis does not
+    /// answer (with Redis, the replicas take from one budget kept there).
+    #[arg(long, env = "REDIS_EXPECTED_REPLICAS", default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub redis_expected_replicas: u32,
 }
 
 impl RedisArgs {
@@ -85,6 +91,8 @@ impl RedisArgs {
             cluster,
             prefix: prefix.to_owned(),
             timeout: Duration::from_millis(self.redis_timeout_milliseconds),
+            expected_replicas: NonZeroU32::new(self.redis_expected_replicas)
+                .unwrap_or(NonZeroU32::MIN),
         }))
     }
 }

@@ -26,6 +26,7 @@ mod conn;
 
 use std::{
     collections::HashMap,
+    num::NonZeroU32,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex, PoisonError,
@@ -56,6 +57,9 @@ pub struct RedisSettings {
     pub prefix: String,
     /// Bound on every command.
     pub timeout: Duration,
+    /// How many replicas share the account's Stripe limits: while Redis does not answer, each
+    /// paces its calls at the limits divided by this.
+    pub expected_replicas: NonZeroU32,
 }
 
 /// A handler for the messages of one channel.

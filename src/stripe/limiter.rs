@@ -22,6 +22,11 @@
 //!   so every interactive call that arrives meanwhile goes first.
 //! - A 429 that still comes (another client of the account) is backed off by the retry policy
 //!   ([`super::retry`]), as before.
+//! - **One budget for the account across replicas** ([`Limiter::sharing`], with `REDIS_URL`):
+//!   the same buckets, kept in Redis, taken by one script per call on Redis's own clock, so N
+//!   replicas together start no more calls than one would. When Redis does not answer, each
+//!   replica paces locally at its share of the limits (divided by `REDIS_EXPECTED_REPLICAS`),
+//!   so the replicas together still stay near the account's limits.
 
 use std::{
     collections::HashMap,
@@ -31,6 +36,8 @@ use std::{
 };
 
 use tokio::time::Instant;
+
+use crate::shared::Shared;
 
 /// Stripe's default limit for one endpoint, per second.
 pub const DEFAULT_ENDPOINT_RATE: u32 = 25;
@@ -110,6 +117,12 @@ fn burst_of(rate: u32) -> u32 {
     (rate / 2).max(1)
 }
 
+/// A bucket of `rate` per second as GCRA's interval and tolerance (see [`Bucket`]).
+fn gcra(rate: u32) -> (Duration, Duration) {
+    let interval = Duration::from_secs(1) / rate.max(1);
+    (interval, interval * burst_of(rate).saturating_sub(1))
+}
+
 #[derive(Debug)]
 struct Buckets {
     account: Bucket,
@@ -123,7 +136,50 @@ struct Buckets {
 pub struct Limiter {
     limits: RateLimits,
     buckets: Mutex<Buckets>,
+    shared: Option<SharedBudget>,
 }
+
+/// The buckets kept in Redis for every replica, and the local pacing used while Redis does
+/// not answer.
+#[derive(Debug)]
+struct SharedBudget {
+    shared: Shared,
+    /// The limits divided among the expected replicas.
+    alone: Box<Limiter>,
+}
+
+/// Takes from the account's and an endpoint's buckets in Redis, on Redis's clock, as
+/// [`Limiter::reserve`] does locally (GCRA: one theoretical arrival time per bucket, in µs).
+///
+/// `KEYS[1]` the account's, `KEYS[2]` the endpoint's; `ARGV[1]`/`ARGV[2]` the account's
+/// interval and tolerance (µs), `ARGV[3]`/`ARGV[4]` the endpoint's, `ARGV[5]` the latest delay
+/// accepted (µs), `ARGV[6]` `1` for the background lane, `ARGV[7]` how long a bucket outlives
+/// its last use (ms). Returns `{0, delay}` (taken: start after `delay` µs), `{1, delay}`
+/// (background: nothing taken, free in `delay` µs) or `{2, delay}` (past the latest: nothing
+/// taken).
+static TAKE: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(|| {
+    ::redis::Script::new(
+        r#"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local function earliest(key, tolerance)
+  local tat = tonumber(redis.call('GET', key) or '0')
+  local at = tat - tolerance
+  if at < now then at = now end
+  return at, tat
+end
+local at_account, tat_account = earliest(KEYS[1], tonumber(ARGV[2]))
+local at_endpoint, tat_endpoint = earliest(KEYS[2], tonumber(ARGV[4]))
+local at = math.max(at_account, at_endpoint)
+local delay = at - now
+if ARGV[6] == '1' and delay > 0 then return {1, delay} end
+if delay > tonumber(ARGV[5]) then return {2, delay} end
+redis.call('SET', KEYS[1], tostring(math.max(tat_account, at) + tonumber(ARGV[1])), 'PX', ARGV[7])
+redis.call('SET', KEYS[2], tostring(math.max(tat_endpoint, at) + tonumber(ARGV[3])), 'PX', ARGV[7])
+return {0, delay}
+"#,
+    )
+});
 
 /// Whether `endpoint` (a route template) is one of Stripe's search endpoints.
 fn is_search(endpoint: &str) -> bool {
@@ -144,6 +200,26 @@ impl Limiter {
                 search: Bucket::new(search, burst_of(search), now),
                 endpoints: HashMap::new(),
             }),
+            shared: None,
+        }
+    }
+
+    /// The same limits as one budget for every replica, kept in `shared`; while Redis does
+    /// not answer, each replica paces at the limits divided by `replicas`.
+    pub fn sharing(limits: RateLimits, shared: Shared, replicas: NonZeroU32) -> Limiter {
+        let share = |rate: NonZeroU32| {
+            NonZeroU32::new(rate.get() / replicas.get()).unwrap_or(NonZeroU32::MIN)
+        };
+        let alone = Limiter::new(RateLimits {
+            account: share(limits.account),
+            endpoint: share(limits.endpoint),
+        });
+        Limiter {
+            shared: Some(SharedBudget {
+                shared,
+                alone: Box::new(alone),
+            }),
+            ..Limiter::new(limits)
         }
     }
 
@@ -184,6 +260,75 @@ impl Limiter {
     /// than `deadline`: how long it waited, or [`PastDeadline`] at once when it could not
     /// start by then.
     pub async fn wait(
+        &self,
+        endpoint: &'static str,
+        lane: Lane,
+        deadline: Instant,
+    ) -> Result<Duration, PastDeadline> {
+        if let Some(budget) = &self.shared {
+            let asked = Instant::now();
+            return match self.wait_shared(budget, endpoint, lane, deadline).await {
+                Some(Ok(())) => Ok(asked.elapsed()),
+                Some(Err(past)) => Err(past),
+                // Redis did not answer: this replica's share, locally.
+                None => budget.alone.wait_local(endpoint, lane, deadline).await,
+            };
+        }
+        self.wait_local(endpoint, lane, deadline).await
+    }
+
+    /// [`Limiter::wait`] on the buckets in Redis; `None` when Redis did not answer.
+    async fn wait_shared(
+        &self,
+        budget: &SharedBudget,
+        endpoint: &'static str,
+        lane: Lane,
+        deadline: Instant,
+    ) -> Option<Result<(), PastDeadline>> {
+        let shared = &budget.shared;
+        let account = self.limits.account.get();
+        let (own_key, own_rate) = if is_search(endpoint) {
+            (
+                "R:search".to_owned(),
+                SEARCH_RATE.min(self.limits.endpoint.get()),
+            )
+        } else {
+            (format!("R:e:{endpoint}"), self.limits.endpoint.get())
+        };
+        let keys = [shared.key("R:account"), shared.key(&own_key)];
+        let micros = |d: Duration| d.as_micros().to_string().into_bytes();
+        let (interval_a, tolerance_a) = gcra(account);
+        let (interval_e, tolerance_e) = gcra(own_rate);
+        loop {
+            let latest = deadline.saturating_duration_since(Instant::now());
+            let args = vec![
+                micros(interval_a),
+                micros(tolerance_a),
+                micros(interval_e),
+                micros(tolerance_e),
+                micros(latest),
+                if lane == Lane::Background {
+                    b"1".to_vec()
+                } else {
+                    b"0".to_vec()
+                },
+                b"60000".to_vec(),
+            ];
+            let (outcome, delay): (i64, i64) = shared.script(&TAKE, &keys, &args).await?;
+            let delay = Duration::from_micros(delay.max(0) as u64);
+            match outcome {
+                0 => {
+                    tokio::time::sleep(delay).await;
+                    return Some(Ok(()));
+                }
+                1 if Instant::now() + delay <= deadline => tokio::time::sleep(delay).await,
+                _ => return Some(Err(PastDeadline)),
+            }
+        }
+    }
+
+    /// [`Limiter::wait`] on this process's buckets.
+    async fn wait_local(
         &self,
         endpoint: &'static str,
         lane: Lane,

@@ -48,7 +48,7 @@ use request::{list_url, object_endpoint, object_url, ListQuery, ListRequest, Pag
 use retry::{Decision, Failure, RetryPolicy};
 use write::Write;
 
-use crate::{ids::StripeId, metrics::Metrics, secret::SecretString};
+use crate::{ids::StripeId, metrics::Metrics, secret::SecretString, shared::Shared};
 
 /// The API version pinned on every request unless configured otherwise.
 pub const DEFAULT_API_VERSION: &str = "2026-07-29.dahlia";
@@ -206,6 +206,16 @@ impl StripeClient {
     /// The limits in force (calls started per second, for the account and each endpoint).
     pub fn rate_limits(&self) -> RateLimits {
         self.limiter.limits()
+    }
+
+    /// The same client, its calls taking from one budget for every replica kept in `shared`
+    /// ([`Limiter::sharing`]) instead of this process's own. Call it before cloning the client:
+    /// clones made earlier keep the local limiter.
+    pub fn sharing_limits(self, shared: Shared, replicas: NonZeroU32) -> StripeClient {
+        StripeClient {
+            limiter: Arc::new(Limiter::sharing(self.limiter.limits(), shared, replicas)),
+            ..self
+        }
     }
 
     /// The same client (pool, bounds and limiter shared), its calls waiting in `lane`:

@@ -5,6 +5,7 @@
 //! with `cargo test --test api replicas -- --ignored` (`REDIS_SERVER` names another binary).
 
 use std::{
+    num::NonZeroU32,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -16,9 +17,9 @@ use stripe_graphql::{
     secret::SecretString,
     shared::RedisSettings,
 };
-use stripe_sandbox::{demo, demo::AVA, Sandbox};
+use stripe_sandbox::{demo, demo::AVA, RateLimits, Sandbox};
 
-use crate::helpers::{start_server, test_config, KEY, NOW};
+use crate::helpers::{hasura_join, start_server, test_config, KEY, NOW};
 
 /// A `redis-server` of this test's own, stopped (SIGKILL) when dropped.
 pub struct RedisServer {
@@ -131,6 +132,7 @@ fn replica(sandbox: &Sandbox, redis: &RedisServer) -> Config {
         cluster: false,
         prefix: "test".into(),
         timeout: Duration::from_millis(250),
+        expected_replicas: NonZeroU32::new(2).unwrap(),
     });
     config.webhook = Some(WebhookSettings {
         secret: SecretString::new(WEBHOOK_SECRET),
@@ -293,6 +295,92 @@ async fn an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills
     .await;
     assert_eq!(email_of(&query(&b, AVA_EMAIL).await), "ava.new@example.com");
     assert_eq!(sandbox.total_calls(), 2, "{:?}", sandbox.calls());
+}
+
+/// Two replicas over one Redis, both paced at `account`/s for the account and 25/s for
+/// each endpoint (a live key's defaults are 100 and 25, a test key's 25 and 25), against a
+/// sandbox applying `limits`, each doing a cold join of `each` other customers at the same
+/// time; with `redis_down`, Redis is killed before the joins. Asserts no alias errored, one
+/// call per customer and under 5% of Stripe calls met a 429.
+async fn two_replicas_cold_joins_at_once(
+    account: u32,
+    limits: RateLimits,
+    each: usize,
+    redis_down: bool,
+) {
+    let sandbox = Sandbox::start(
+        {
+            let mut store = demo::store(NOW);
+            demo::add_generated_customers(&mut store, 2 * each, NOW);
+            store
+        },
+        KEY,
+    )
+    .await
+    .unwrap();
+    sandbox.set_rate_limits(Some(limits));
+    let mut redis = RedisServer::start();
+    let paced = || {
+        let mut config = replica(&sandbox, &redis);
+        config.client.rate_limit = NonZeroU32::new(account);
+        config.client.endpoint_rate_limit = NonZeroU32::new(25).unwrap();
+        config
+    };
+    let a = start_server(paced()).await;
+    let b = start_server(paced()).await;
+    if redis_down {
+        redis.kill();
+    }
+
+    let joins: Vec<_> = [(a, 0), (b, each)]
+        .into_iter()
+        .map(|(base, first)| {
+            tokio::spawn(async move {
+                let ids: Vec<_> = (first..first + each)
+                    .map(demo::generated_customer_id)
+                    .collect();
+                (
+                    ids.clone(),
+                    query(&base, &hasura_join(&ids, "{ id }")).await,
+                )
+            })
+        })
+        .collect();
+    for join in joins {
+        let (ids, body) = join.await.unwrap();
+        assert!(body.get("errors").is_none(), "{body}");
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(body["data"][format!("f{i}")]["id"], json!(id));
+        }
+    }
+    let calls = sandbox.total_calls();
+    let refused = sandbox.rate_limited();
+    assert_eq!(
+        calls,
+        2 * each + refused,
+        "one call per customer, and every 429 retried"
+    );
+    assert!(refused * 20 < calls, "{refused} of {calls} answered 429");
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
+async fn two_replicas_cold_joins_at_once_in_test_mode_share_one_budget_without_errors() {
+    two_replicas_cold_joins_at_once(25, RateLimits::TEST, 100, false).await;
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
+async fn two_replicas_cold_joins_at_once_in_live_mode_share_one_budget_without_errors() {
+    two_replicas_cold_joins_at_once(100, RateLimits::LIVE, 100, false).await;
+}
+
+/// Without Redis, each of the two expected replicas paces at half the limits, so together
+/// they still stay under Stripe's.
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
+async fn with_redis_down_two_replicas_each_pace_at_half_the_limits_and_stay_under_stripes() {
+    two_replicas_cold_joins_at_once(25, RateLimits::TEST, 50, true).await;
 }
 
 #[tokio::test]
