@@ -32,6 +32,10 @@ use crate::{
     stripe::Endpoint,
 };
 
+/// How long a starting server waits for a Redis Cluster's first answer (its slots) before it
+/// starts serving without it (it keeps trying in the background).
+const REDIS_STARTUP_WAIT: Duration = Duration::from_secs(2);
+
 /// A built server, listening, not yet serving.
 pub struct Application {
     server: Server,
@@ -127,6 +131,11 @@ impl Application {
             Some(redis) => {
                 let shared = Shared::connect(redis, &stripe_key, metrics.clone())
                     .map_err(StartupError::Redis)?;
+                if !shared.connected(REDIS_STARTUP_WAIT).await {
+                    tracing::warn!(
+                        "redis cluster not reachable at startup: serving without it until it answers"
+                    );
+                }
                 client = client.sharing_limits(shared.clone(), redis.expected_replicas);
                 Some(shared)
             }

@@ -2,7 +2,9 @@
 //! Redis Cluster, both in RESP3 so that pub/sub messages arrive on the same connection. Its
 //! driver tasks live on the I/O runtime ([`crate::runtime::io`]).
 
-use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use ::redis::{
     aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig},
@@ -19,7 +21,7 @@ use super::RedisSettings;
 pub enum Conn {
     Single(ConnectionManager),
     /// Filled once the cluster answered (retried in the background until then).
-    Cluster(Arc<RwLock<Option<ClusterConnection>>>),
+    Cluster(watch::Receiver<Option<ClusterConnection>>),
     /// A URL that cannot be used: nothing is ever sent.
     Broken,
 }
@@ -85,16 +87,13 @@ impl Conn {
             .connection_timeout(settings.timeout)
             .build()
             .ok()?;
-        let slot = Arc::new(RwLock::new(None));
-        let filled = slot.clone();
+        let (filled, slot) = watch::channel(None);
         io.spawn(async move {
             // Until the cluster answers once; it then reconnects by itself.
             loop {
                 match client.get_async_connection().await {
                     Ok(connection) => {
-                        *filled
-                            .write()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(connection);
+                        filled.send_replace(Some(connection));
                         return;
                     }
                     Err(e) => {
@@ -105,6 +104,22 @@ impl Conn {
             }
         });
         Some(Conn::Cluster(slot))
+    }
+
+    /// Waits, at most `within`, until a cluster's connection is made (its slots known);
+    /// whether it is. A single server's connection is made by its first command: `true`.
+    pub async fn connected(&self, within: Duration) -> bool {
+        match self {
+            Conn::Single(_) => true,
+            Conn::Cluster(slot) => {
+                let mut slot = slot.clone();
+                let made = tokio::time::timeout(within, slot.wait_for(Option::is_some))
+                    .await
+                    .is_ok_and(|made| made.is_ok());
+                made
+            }
+            Conn::Broken => false,
+        }
     }
 
     /// The connection that sends nothing.
@@ -121,12 +136,7 @@ impl Conn {
     fn link(&self) -> Result<Link, RedisError> {
         match self {
             Conn::Single(manager) => Ok(Link::Single(manager.clone())),
-            Conn::Cluster(slot) => slot
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone()
-                .map(Link::Cluster)
-                .ok_or_else(refused),
+            Conn::Cluster(slot) => slot.borrow().clone().map(Link::Cluster).ok_or_else(refused),
             Conn::Broken => Err(refused()),
         }
     }

@@ -153,6 +153,14 @@ impl Shared {
         Ok(Shared { inner })
     }
 
+    /// Waits, at most `within`, until the connection is made (a Redis Cluster's slots are
+    /// learnt in the background from the seed nodes): so the first requests and the
+    /// subscriptions of a starting server already use it. Whether it is; when not, the server
+    /// goes on without Redis until the probe finds it.
+    pub async fn connected(&self, within: Duration) -> bool {
+        self.inner.conn.connected(within).await
+    }
+
     /// The full name of key or channel `name` in this deployment's namespace.
     pub fn key(&self, name: &str) -> String {
         format!("{}:{name}", self.inner.namespace)

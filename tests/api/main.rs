@@ -15,6 +15,7 @@ mod metrics;
 mod mutations;
 mod process;
 mod profile;
+mod redis_servers;
 mod replicas;
 mod resilience;
 mod schema;

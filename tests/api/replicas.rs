@@ -1,14 +1,11 @@
 //! Several replicas sharing one Redis: a real `redis-server` started on 127.0.0.1 (a free
-//! port, no persistence) by [`RedisServer`], two servers over one sandbox.
+//! port, no persistence; [`crate::redis_servers`]), two servers over one sandbox; the
+//! sharing tests again over a three-primary Redis Cluster ([`cluster`]).
 //!
 //! Ignored by `cargo test` (they need `redis-server`); `.ci/run` installs it and runs them
 //! with `cargo test --test api replicas -- --ignored` (`REDIS_SERVER` names another binary).
 
-use std::{
-    num::NonZeroU32,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{num::NonZeroU32, time::Duration};
 
 use serde_json::{json, Value};
 use stripe_graphql::{
@@ -19,117 +16,19 @@ use stripe_graphql::{
 };
 use stripe_sandbox::{demo, demo::AVA, RateLimits, Sandbox};
 
-use crate::helpers::{hasura_join, start_server, test_config, KEY, NOW};
-
-/// A `redis-server` of this test's own, stopped (SIGKILL) when dropped.
-pub struct RedisServer {
-    child: Option<Child>,
-    pub port: u16,
-}
-
-impl RedisServer {
-    /// Starts one on a free loopback port and waits until it answers `PING`.
-    pub fn start() -> RedisServer {
-        let port = free_port();
-        let mut server = RedisServer { child: None, port };
-        server.launch();
-        server
-    }
-
-    fn launch(&mut self) {
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&binary)
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary}: {e} (install redis-server)"));
-        self.child = Some(child);
-        for _ in 0..500 {
-            if ping(self.port) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server on port {} never answered PING", self.port);
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL, as a crash.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts it again on the same port (empty: it kept nothing).
-    pub fn restart(&mut self) {
-        self.kill();
-        self.launch();
-    }
-
-    /// Runs one command through `redis-cli`; its output.
-    pub fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli runs");
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Whether a Redis on `port` answers `PING` (a raw RESP exchange, no client needed).
-fn ping(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    if stream.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut answer = [0u8; 7];
-    stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
-}
+use crate::{
+    helpers::{hasura_join, start_server, test_config, KEY, NOW},
+    redis_servers::{RedisServer, RedisUnderTest},
+};
 
 const WEBHOOK_SECRET: &str = "whsec_replicas_suite";
 
 /// A replica: the test configuration over `sandbox`, sharing `redis`.
-fn replica(sandbox: &Sandbox, redis: &RedisServer) -> Config {
+fn replica(sandbox: &Sandbox, redis: &impl RedisUnderTest) -> Config {
     let mut config = test_config(&sandbox.base_url(), KEY);
     config.redis = Some(RedisSettings {
         url: SecretString::new(redis.url()),
-        cluster: false,
+        cluster: redis.cluster(),
         prefix: "test".into(),
         timeout: Duration::from_millis(250),
         expected_replicas: NonZeroU32::new(2).unwrap(),
@@ -159,10 +58,9 @@ fn email_of(ava: &Value) -> &str {
 
 const AVA_EMAIL: &str = "{ customer(id: \"cus_AvaMartinez\") { id email } }";
 
-/// Two replicas over one sandbox and one Redis.
-async fn two_replicas() -> (Sandbox, RedisServer, String, String) {
+/// Two replicas over one sandbox and `redis`.
+async fn two_replicas<R: RedisUnderTest>(redis: R) -> (Sandbox, R, String, String) {
     let sandbox = Sandbox::start(demo::store(NOW), KEY).await.unwrap();
-    let redis = RedisServer::start();
     let a = start_server(replica(&sandbox, &redis)).await;
     let b = start_server(replica(&sandbox, &redis)).await;
     (sandbox, redis, a, b)
@@ -171,7 +69,11 @@ async fn two_replicas() -> (Sandbox, RedisServer, String, String) {
 #[tokio::test]
 #[ignore = "needs redis-server: run by .ci/run"]
 async fn one_customer_asked_of_two_replicas_costs_one_stripe_call() {
-    let (sandbox, _redis, a, b) = two_replicas().await;
+    one_customer_asked_of_two_replicas_costs_one_stripe_call_over(RedisServer::start()).await;
+}
+
+async fn one_customer_asked_of_two_replicas_costs_one_stripe_call_over(redis: impl RedisUnderTest) {
+    let (sandbox, _redis, a, b) = two_replicas(redis).await;
     let from_a = query(&a, AVA_EMAIL).await;
     let from_b = query(&b, AVA_EMAIL).await;
     assert_eq!(from_a, from_b);
@@ -182,7 +84,16 @@ async fn one_customer_asked_of_two_replicas_costs_one_stripe_call() {
 #[tokio::test]
 #[ignore = "needs redis-server: run by .ci/run"]
 async fn a_hundred_identical_cold_queries_split_between_two_replicas_cost_one_call() {
-    let (sandbox, _redis, a, b) = two_replicas().await;
+    a_hundred_identical_cold_queries_split_between_two_replicas_cost_one_call_over(
+        RedisServer::start(),
+    )
+    .await;
+}
+
+async fn a_hundred_identical_cold_queries_split_between_two_replicas_cost_one_call_over(
+    redis: impl RedisUnderTest,
+) {
+    let (sandbox, _redis, a, b) = two_replicas(redis).await;
     // Held until every query has asked, so they all overlap.
     sandbox.hold_answers();
     let queries: Vec<_> = (0..100)
@@ -231,7 +142,11 @@ const REMOTE_INVALIDATIONS: &str =
 #[tokio::test]
 #[ignore = "needs redis-server: run by .ci/run"]
 async fn a_webhook_delivered_to_one_replica_is_fresh_on_the_other() {
-    let (sandbox, _redis, a, b) = two_replicas().await;
+    a_webhook_delivered_to_one_replica_is_fresh_on_the_other_over(RedisServer::start()).await;
+}
+
+async fn a_webhook_delivered_to_one_replica_is_fresh_on_the_other_over(redis: impl RedisUnderTest) {
+    let (sandbox, _redis, a, b) = two_replicas(redis).await;
     assert_eq!(
         email_of(&query(&a, AVA_EMAIL).await),
         "ava.martinez@example.com"
@@ -265,7 +180,16 @@ async fn a_webhook_delivered_to_one_replica_is_fresh_on_the_other() {
 #[tokio::test]
 #[ignore = "needs redis-server: run by .ci/run"]
 async fn an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills_older_answer() {
-    let (sandbox, _redis, a, b) = two_replicas().await;
+    an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills_older_answer_over(
+        RedisServer::start(),
+    )
+    .await;
+}
+
+async fn an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills_older_answer_over(
+    redis: impl RedisUnderTest,
+) {
+    let (sandbox, _redis, a, b) = two_replicas(redis).await;
     sandbox.send_webhooks_to(&format!("{a}/webhooks/stripe"), WEBHOOK_SECRET);
     // B fills Ava; its Stripe call is held while Stripe changes and A is told.
     sandbox.hold_answers();
@@ -303,6 +227,7 @@ async fn an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills
 /// time; with `redis_down`, Redis is killed before the joins. Asserts no alias errored, one
 /// call per customer and under 5% of Stripe calls met a 429.
 async fn two_replicas_cold_joins_at_once(
+    mut redis: impl RedisUnderTest,
     account: u32,
     limits: RateLimits,
     each: usize,
@@ -319,7 +244,6 @@ async fn two_replicas_cold_joins_at_once(
     .await
     .unwrap();
     sandbox.set_rate_limits(Some(limits));
-    let mut redis = RedisServer::start();
     let paced = || {
         let mut config = replica(&sandbox, &redis);
         config.client.rate_limit = NonZeroU32::new(account);
@@ -329,7 +253,7 @@ async fn two_replicas_cold_joins_at_once(
     let a = start_server(paced()).await;
     let b = start_server(paced()).await;
     if redis_down {
-        redis.kill();
+        redis.stop();
     }
 
     let joins: Vec<_> = [(a, 0), (b, each)]
@@ -366,13 +290,13 @@ async fn two_replicas_cold_joins_at_once(
 #[tokio::test]
 #[ignore = "needs redis-server: run by .ci/run"]
 async fn two_replicas_cold_joins_at_once_in_test_mode_share_one_budget_without_errors() {
-    two_replicas_cold_joins_at_once(25, RateLimits::TEST, 100, false).await;
+    two_replicas_cold_joins_at_once(RedisServer::start(), 25, RateLimits::TEST, 100, false).await;
 }
 
 #[tokio::test]
 #[ignore = "needs redis-server: run by .ci/run"]
 async fn two_replicas_cold_joins_at_once_in_live_mode_share_one_budget_without_errors() {
-    two_replicas_cold_joins_at_once(100, RateLimits::LIVE, 100, false).await;
+    two_replicas_cold_joins_at_once(RedisServer::start(), 100, RateLimits::LIVE, 100, false).await;
 }
 
 /// Without Redis, each of the two expected replicas paces at half the limits, so together
@@ -380,7 +304,7 @@ async fn two_replicas_cold_joins_at_once_in_live_mode_share_one_budget_without_e
 #[tokio::test]
 #[ignore = "needs redis-server: run by .ci/run"]
 async fn with_redis_down_two_replicas_each_pace_at_half_the_limits_and_stay_under_stripes() {
-    two_replicas_cold_joins_at_once(25, RateLimits::TEST, 50, true).await;
+    two_replicas_cold_joins_at_once(RedisServer::start(), 25, RateLimits::TEST, 50, true).await;
 }
 
 #[tokio::test]
@@ -473,7 +397,7 @@ async fn redis_killed_under_load_fails_no_query_and_the_replicas_share_again_onc
 #[tokio::test]
 #[ignore = "needs redis-server: run by .ci/run"]
 async fn redis_holds_only_the_deployments_namespaced_entries_and_no_secret() {
-    let (sandbox, redis, a, _b) = two_replicas().await;
+    let (sandbox, redis, a, _b) = two_replicas(RedisServer::start()).await;
     query(
         &a,
         "{ customers(first: 5) { data { id subscriptions { data { id } } } } }",
@@ -503,5 +427,50 @@ async fn redis_holds_only_the_deployments_namespaced_entries_and_no_secret() {
     );
     for secret in [KEY, WEBHOOK_SECRET] {
         assert!(!dump.contains(secret) && !keys.iter().any(|k| k.contains(secret)));
+    }
+}
+
+/// The sharing tests again, over a three-primary Redis Cluster (`REDIS_CLUSTER=on`: every key
+/// of the deployment in one slot, sharded pub/sub).
+mod cluster {
+    use super::*;
+    use crate::redis_servers::RedisCluster;
+
+    #[tokio::test]
+    #[ignore = "needs redis-server: run by .ci/run"]
+    async fn one_customer_asked_of_two_replicas_costs_one_stripe_call() {
+        one_customer_asked_of_two_replicas_costs_one_stripe_call_over(RedisCluster::start()).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs redis-server: run by .ci/run"]
+    async fn a_hundred_identical_cold_queries_split_between_two_replicas_cost_one_call() {
+        a_hundred_identical_cold_queries_split_between_two_replicas_cost_one_call_over(
+            RedisCluster::start(),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs redis-server: run by .ci/run"]
+    async fn a_webhook_delivered_to_one_replica_is_fresh_on_the_other() {
+        a_webhook_delivered_to_one_replica_is_fresh_on_the_other_over(RedisCluster::start()).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs redis-server: run by .ci/run"]
+    async fn an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills_older_answer()
+    {
+        an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills_older_answer_over(
+            RedisCluster::start(),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs redis-server: run by .ci/run"]
+    async fn two_replicas_cold_joins_at_once_in_test_mode_share_one_budget_without_errors() {
+        two_replicas_cold_joins_at_once(RedisCluster::start(), 25, RateLimits::TEST, 100, false)
+            .await;
     }
 }
