@@ -266,10 +266,8 @@ impl Limiter {
         deadline: Instant,
     ) -> Result<Duration, PastDeadline> {
         if let Some(budget) = &self.shared {
-            let asked = Instant::now();
             return match self.wait_shared(budget, endpoint, lane, deadline).await {
-                Some(Ok(())) => Ok(asked.elapsed()),
-                Some(Err(past)) => Err(past),
+                Some(result) => result,
                 // Redis did not answer: this replica's share, locally.
                 None => budget.alone.wait_local(endpoint, lane, deadline).await,
             };
@@ -277,14 +275,15 @@ impl Limiter {
         self.wait_local(endpoint, lane, deadline).await
     }
 
-    /// [`Limiter::wait`] on the buckets in Redis; `None` when Redis did not answer.
+    /// [`Limiter::wait`] on the buckets in Redis: the time the buckets made the call wait
+    /// (Redis's round trips not counted); `None` when Redis did not answer.
     async fn wait_shared(
         &self,
         budget: &SharedBudget,
         endpoint: &'static str,
         lane: Lane,
         deadline: Instant,
-    ) -> Option<Result<(), PastDeadline>> {
+    ) -> Option<Result<Duration, PastDeadline>> {
         let shared = &budget.shared;
         let account = self.limits.account.get();
         let (own_key, own_rate) = if is_search(endpoint) {
@@ -299,6 +298,7 @@ impl Limiter {
         let micros = |d: Duration| d.as_micros().to_string().into_bytes();
         let (interval_a, tolerance_a) = gcra(account);
         let (interval_e, tolerance_e) = gcra(own_rate);
+        let mut waited = Duration::ZERO;
         loop {
             let latest = deadline.saturating_duration_since(Instant::now());
             let args = vec![
@@ -319,9 +319,12 @@ impl Limiter {
             match outcome {
                 0 => {
                     tokio::time::sleep(delay).await;
-                    return Some(Ok(()));
+                    return Some(Ok(waited + delay));
                 }
-                1 if Instant::now() + delay <= deadline => tokio::time::sleep(delay).await,
+                1 if Instant::now() + delay <= deadline => {
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                }
                 _ => return Some(Err(PastDeadline)),
             }
         }
