@@ -244,3 +244,190 @@ def env_mapping(service: dict) -> dict[str, str]:
         pairs = (item.split("=", 1) for item in env)
         return {k: (v[0] if v else "") for k, *v in pairs}
     return {k: ("" if v is None else str(v)) for k, v in env.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# docker-compose.replicas.yml: merged over docker-compose.yml as `docker compose -f … -f …` does
+# --------------------------------------------------------------------------------------------
+
+REPLICAS_COMPOSE_FILE = REPO_ROOT / "docker-compose.replicas.yml"
+NGINX_CONF = REPO_ROOT / "deploy" / "nginx" / "stripe-graphql-lb.conf"
+
+# Compose's merge rules for the keys these files use (compose-spec "merge.md"): mappings merge
+# key by key, `environment` and `depends_on` whichever syntax they are written in; `command`,
+# `entrypoint` and `healthcheck.test` are replaced; other sequences (ports, volumes) are
+# concatenated without duplicates; scalars are replaced.
+_REPLACED_SEQUENCES = {("command",), ("entrypoint",), ("healthcheck", "test")}
+
+
+def load_compose_file(path: Path) -> dict:
+    with path.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _depends_on_mapping(value: Any) -> dict:
+    if isinstance(value, list):
+        return {name: {"condition": "service_started"} for name in value}
+    return dict(value or {})
+
+
+def _merge_service(base: dict, override: dict, path: tuple = ()) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        here = path + (key,)
+        if here == ("environment",):
+            out[key] = {**env_mapping({"environment": base.get(key)}),
+                        **env_mapping({"environment": value})}
+        elif here == ("depends_on",):
+            out[key] = {**_depends_on_mapping(base.get(key)), **_depends_on_mapping(value)}
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = _merge_service(base[key], value, here)
+        elif isinstance(value, list) and isinstance(base.get(key), list) \
+                and here not in _REPLACED_SEQUENCES:
+            out[key] = base[key] + [item for item in value if item not in base[key]]
+        else:
+            out[key] = value
+    return out
+
+
+def merge_compose(base: dict, override: dict) -> dict:
+    merged = {k: v for k, v in base.items() if k != "services"}
+    for key, value in override.items():
+        if key != "services":
+            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    services = dict(base.get("services", {}))
+    for name, service in override.get("services", {}).items():
+        services[name] = _merge_service(services[name], service) if name in services else service
+    merged["services"] = services
+    return merged
+
+
+def compose_replicas() -> dict:
+    """The model `docker compose -f docker-compose.yml -f docker-compose.replicas.yml` runs."""
+    return merge_compose(compose(), load_compose_file(REPLICAS_COMPOSE_FILE))
+
+
+INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
+
+
+def with_defaults(value: str) -> str:
+    """A compose value with every `${VAR:-default}` replaced by its default (no .env, no
+    environment: what `docker compose up` uses on a fresh clone)."""
+    def default(m: re.Match) -> str:
+        assert m.group(2) == ":-", f"{m.group(0)}: expected ${{VAR:-default}}"
+        return m.group(3)
+    return INTERPOLATION.sub(default, value)
+
+
+def readme_default(variable: str) -> str:
+    """The default column of `variable`'s row in the README's configuration table."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(rf"^\| `{re.escape(variable)}` \| [^|]* \| `([^`]+)` \|", text, re.M)
+    assert m, f"{variable} has no row with a default in README.md's configuration table"
+    return m.group(1)
+
+
+# --------------------------------------------------------------------------------------------
+# nginx configuration (the load balancer's): a small parser, enough for the directives it uses
+# --------------------------------------------------------------------------------------------
+
+
+class NginxBlock:
+    """One directive: its name, arguments, and (for a block) the directives inside it."""
+
+    def __init__(self, name: str, args: list[str], children: list["NginxBlock"] | None):
+        self.name, self.args, self.children = name, args, children
+
+    def all(self, name: str) -> list["NginxBlock"]:
+        return [c for c in self.children or [] if c.name == name]
+
+    def one(self, name: str, *args: str) -> "NginxBlock":
+        found = [c for c in self.all(name) if tuple(c.args[: len(args)]) == args]
+        assert len(found) == 1, f"expected one `{name} {' '.join(args)}` in `{self.name}`, found {len(found)}"
+        return found[0]
+
+    def value(self, name: str) -> list[str] | None:
+        found = self.all(name)
+        assert len(found) <= 1, f"`{name}` given {len(found)} times in `{self.name}`"
+        return found[0].args if found else None
+
+
+_NGINX_TOKEN = re.compile(r"""\s+|\#[^\n]*|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([{};])|([^\s{};'"#]+)""")
+
+
+def parse_nginx(text: str) -> NginxBlock:
+    tokens: list[tuple[str, str]] = []  # (kind, text): kind "w" (word) or "p" ({ } ;)
+    pos = 0
+    while pos < len(text):
+        m = _NGINX_TOKEN.match(text, pos)
+        assert m, f"cannot read the nginx configuration at {text[pos:pos + 40]!r}"
+        pos = m.end()
+        if m.group(1) is not None or m.group(2) is not None:
+            tokens.append(("w", m.group(1) if m.group(1) is not None else m.group(2)))
+        elif m.group(3):
+            tokens.append(("p", m.group(3)))
+        elif m.group(4):
+            tokens.append(("w", m.group(4)))
+
+    def block(i: int, name: str, args: list[str]) -> tuple[NginxBlock, int]:
+        children: list[NginxBlock] = []
+        words: list[str] = []
+        while i < len(tokens):
+            kind, tok = tokens[i]
+            i += 1
+            if kind == "w":
+                words.append(tok)
+            elif tok == ";":
+                assert words, "an empty directive"
+                children.append(NginxBlock(words[0], words[1:], None))
+                words = []
+            elif tok == "{":
+                assert words, "a block without a name"
+                child, i = block(i, words[0], words[1:])
+                children.append(child)
+                words = []
+            else:  # "}"
+                assert not words and name != "main", "unbalanced braces or a missing `;`"
+                return NginxBlock(name, args, children), i
+        assert name == "main" and not words, "unbalanced braces or a missing `;`"
+        return NginxBlock(name, args, children), i
+
+    return block(0, "main", [])[0]
+
+
+def nginx_conf() -> NginxBlock:
+    return parse_nginx(NGINX_CONF.read_text(encoding="utf-8"))
+
+
+def nginx_location(server: NginxBlock, path: str) -> NginxBlock:
+    """The location nginx picks for `path` among exact (`=`) and prefix locations (the only
+    kinds the load balancer uses: a test checks there is no regex location)."""
+    exact = [l for l in server.all("location") if l.args[0] == "=" and l.args[1] == path]
+    if exact:
+        return exact[0]
+    prefixes = [l for l in server.all("location") if len(l.args) == 1 and path.startswith(l.args[0])]
+    assert prefixes, f"no location matches {path}"
+    return max(prefixes, key=lambda l: len(l.args[0]))
+
+
+def nginx_effective(chain: list[NginxBlock], name: str) -> list[str] | None:
+    """A directive's arguments as nginx applies them in the innermost block of `chain`
+    (outermost first): the innermost block that sets it wins."""
+    for blk in reversed(chain):
+        value = blk.value(name)
+        if value is not None:
+            return value
+    return None
+
+
+def nginx_seconds(value: str) -> float:
+    m = re.fullmatch(r"(\d+)(ms|s|m)?", value)
+    assert m, f"not an nginx time: {value}"
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, None: 1}[m.group(2)]
+
+
+def nginx_bytes(value: str) -> int:
+    m = re.fullmatch(r"(\d+)([kKmMgG])?", value)
+    assert m, f"not an nginx size: {value}"
+    return int(m.group(1)) * {None: 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}[
+        m.group(2).lower() if m.group(2) else None]
