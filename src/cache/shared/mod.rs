@@ -191,6 +191,18 @@ impl State {
         self.shared.key(name)
     }
 
+    /// The generation keys (`V:<tag>`) of `tags`, then their member sets (`T:<tag>`), as
+    /// the STORE and INVALIDATE scripts take them.
+    fn tag_keys(&self, tags: &[Tag]) -> Vec<String> {
+        ["V", "T"]
+            .iter()
+            .flat_map(|kind| {
+                tags.iter()
+                    .map(move |t| self.key(&format!("{kind}:{}", tag_text(t))))
+            })
+            .collect()
+    }
+
     fn entry_key(&self, key: &Key) -> String {
         self.key(&format!("E:{}", key_text(key)))
     }
@@ -304,14 +316,7 @@ impl SharedSource {
             };
             let tags = tags_of(key, entry);
             let mut keys = vec![state.entry_key(key), state.key("F")];
-            keys.extend(
-                tags.iter()
-                    .map(|t| state.key(&format!("V:{}", tag_text(t)))),
-            );
-            keys.extend(
-                tags.iter()
-                    .map(|t| state.key(&format!("T:{}", tag_text(t)))),
-            );
+            keys.extend(state.tag_keys(&tags));
             let keep = state.keep_of(entry).as_millis().to_string();
             let args = vec![
                 value,
@@ -452,14 +457,7 @@ impl SharedSource {
     async fn invalidate_shared(&self, tags: &[Tag]) -> bool {
         let state = &self.state;
         let mut keys = vec![state.key("G")];
-        keys.extend(
-            tags.iter()
-                .map(|t| state.key(&format!("V:{}", tag_text(t)))),
-        );
-        keys.extend(
-            tags.iter()
-                .map(|t| state.key(&format!("T:{}", tag_text(t)))),
-        );
+        keys.extend(state.tag_keys(tags));
         let args = vec![
             tags.len().to_string().into_bytes(),
             state.retention().as_millis().to_string().into_bytes(),
