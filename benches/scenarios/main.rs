@@ -13,11 +13,14 @@
 //! | `herd` | 100 identical seed queries for one uncached customer, sent at once |
 //! | `throughput` | 32 clients sending the warm seed query back to back, then `{ __typename }`, on the same server in the same run |
 //! | `memory` | resident memory (VmRSS) after caching 100 000 customers |
+//! | `replicas` | on a second sandbox applying Stripe's live limiters: 1, 2 and 4 servers, without and with one shared Redis, each sent the same cold join of 200 at once, then warm; an L2-hit (Redis) latency beside L1 hits and misses; warm L1-hit throughput ÷ `{ __typename }` with and without `REDIS_URL` |
 //!
 //! Then the same scenarios run against npm `@nhost/stripe-graphql-js`, installed into
 //! `target/bench-peer/` with `npm ci` from `benches/peer/` and started by
 //! `benches/peer/launch.js` against the same sandbox, on the largest query both servers
-//! answer. `--no-peer` skips it (no Node needed). The result is printed as Markdown on stdout,
+//! answer. `--no-peer` skips it (no Node needed). The `replicas` section starts
+//! `redis-server` (`$REDIS_SERVER` or on `PATH`); without it, or with `--no-redis`, its Redis
+//! rows are skipped with a note. The result is printed as Markdown on stdout,
 //! progress on stderr.
 //!
 //! Nothing here is a test: numbers depend on the machine, and performance claims come from
@@ -25,6 +28,8 @@
 
 mod load;
 mod procs;
+mod redis;
+mod replicas;
 
 use std::{
     collections::BTreeMap,
@@ -97,6 +102,19 @@ struct Options {
     /// RUST_LOG of the server under test.
     #[arg(long, default_value = "info")]
     server_log: String,
+    /// Skip the Redis rows of the `replicas` section (they need `redis-server`, from
+    /// `$REDIS_SERVER` or `PATH`; without it they are skipped with a note anyway).
+    #[arg(long)]
+    no_redis: bool,
+    /// Replica counts of the `replicas` section (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4])]
+    replicas: Vec<usize>,
+    /// Stripe's limiters the `replicas` section's sandbox applies (and the key's mode).
+    #[arg(long, value_enum, default_value_t = replicas::StripeLimits::Live)]
+    replica_limits: replicas::StripeLimits,
+    /// Sequential single queries per row of the `replicas` section's cache-levels table.
+    #[arg(long, default_value_t = 300)]
+    l2_samples: usize,
     /// Where the peer is installed (default: <target dir>/bench-peer).
     #[arg(long)]
     peer_dir: Option<std::path::PathBuf>,
@@ -112,11 +130,25 @@ enum Scenario {
     Herd,
     Throughput,
     Memory,
+    Replicas,
 }
 
 impl Options {
     fn runs(&self, scenario: Scenario) -> bool {
         self.only.is_empty() || self.only.contains(&scenario)
+    }
+
+    /// Whether any scenario of the single server (and the peer) runs.
+    fn runs_single(&self) -> bool {
+        [
+            Scenario::Seed,
+            Scenario::Join,
+            Scenario::Herd,
+            Scenario::Throughput,
+            Scenario::Memory,
+        ]
+        .into_iter()
+        .any(|s| self.runs(s))
     }
 
     fn latency(&self) -> Duration {
@@ -626,7 +658,31 @@ fn stripe_versions(sandbox: &Sandbox) -> Vec<String> {
     versions
 }
 
-async fn run(options: &Options) -> Result<Run, String> {
+/// What a whole run measured: the single server's scenarios (and the peer's) and the
+/// replicas section, each when selected.
+struct Outcome {
+    single: Option<Run>,
+    replicas: Option<replicas::ReplicasRun>,
+}
+
+async fn run(options: &Options) -> Result<Outcome, String> {
+    let logs = procs::target_dir().join("bench-logs");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
+    let token = format!("bench-token-{}", uuid::Uuid::new_v4().simple());
+    let single = if options.runs_single() {
+        Some(run_single(options, &logs, &token).await?)
+    } else {
+        None
+    };
+    let replicas = if options.runs(Scenario::Replicas) {
+        Some(replicas::run(options, &logs, &token).await?)
+    } else {
+        None
+    };
+    Ok(Outcome { single, replicas })
+}
+
+async fn run_single(options: &Options, logs: &std::path::Path, token: &str) -> Result<Run, String> {
     let per_suite = options.customers_per_suite();
     // Suites: ours on the full seed query, ours and the peer on the common query, the probe,
     // and the join on a server with default limits.
@@ -648,10 +704,6 @@ async fn run(options: &Options) -> Result<Run, String> {
         sandbox: &sandbox,
         fresh: &fresh,
     };
-    let logs = procs::target_dir().join("bench-logs");
-    std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
-    let token = format!("bench-token-{}", uuid::Uuid::new_v4().simple());
-
     // Our server, with the benchmark's raised limits.
     let port = procs::free_port();
     let cache_max_entries = (2 * options.memory_customers as u64 + 100_000).max(10_000);
@@ -660,17 +712,19 @@ async fn run(options: &Options) -> Result<Run, String> {
         procs::ours_command(
             &sandbox,
             port,
-            &token,
+            token,
             &procs::OursSettings {
+                key: procs::KEY,
                 max_concurrency: Some(options.max_concurrency),
                 rate_limit: Some(options.rate_limit),
                 log_level: &options.server_log,
                 cache_max_entries,
+                env: Vec::new(),
             },
         ),
         logs.join("stripe-graphql.log"),
     );
-    let ours = ours_target(port, &token, "stripe-graphql");
+    let ours = ours_target(port, token, "stripe-graphql");
     procs::wait_ready(&mut server, &ours, Duration::from_secs(30)).await?;
     let rss_start = server.rss_kib();
     let (full, ours_stripe_versions) = bench.suite(&ours, &seed_selection()).await?;
@@ -695,17 +749,19 @@ async fn run(options: &Options) -> Result<Run, String> {
             procs::ours_command(
                 &sandbox,
                 port,
-                &token,
+                token,
                 &procs::OursSettings {
+                    key: procs::KEY,
                     max_concurrency: None,
                     rate_limit: None,
                     log_level: &options.server_log,
                     cache_max_entries,
+                    env: Vec::new(),
                 },
             ),
             logs.join("stripe-graphql-defaults.log"),
         );
-        let target = ours_target(port, &token, "stripe-graphql, default limits");
+        let target = ours_target(port, token, "stripe-graphql, default limits");
         procs::wait_ready(&mut defaults, &target, Duration::from_secs(30)).await?;
         progress(&target, "Hasura join, cold");
         let ids = fresh.take(options.join_size);
@@ -921,7 +977,7 @@ fn side_by_side(ours: &Results, peer: &Results) -> String {
     out
 }
 
-fn report(options: &Options, run: &Run, load_start: &str, elapsed: Duration) -> String {
+fn report(options: &Options, outcome: &Outcome, load_start: &str, elapsed: Duration) -> String {
     let mut out = String::new();
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -951,6 +1007,26 @@ fn report(options: &Options, run: &Run, load_start: &str, elapsed: Duration) -> 
         "- load average (1, 5, 15 min) at the start: {load_start}; at the end: {} (anything else running shows here)",
         procs::load_average()
     );
+    if let Some(run) = &outcome.single {
+        single_conditions(options, run, &mut out);
+    }
+    let _ = writeln!(
+        out,
+        "- the load generator (reqwest on Tokio, keep-alive connections), the sandbox and the servers share the machine's CPUs; the whole run took {:.0} s",
+        elapsed.as_secs_f64()
+    );
+    if let Some(run) = &outcome.single {
+        single_sections(run, &mut out);
+    }
+    if let Some(run) = &outcome.replicas {
+        out.push_str(&replicas::report(options, run));
+    }
+    out
+}
+
+/// The conditions of the single server's scenarios and the peer's.
+fn single_conditions(options: &Options, run: &Run, out: &mut String) {
+    let version = |program: &str| procs::command_line(program, &["--version"]);
     let _ = writeln!(
         out,
         "- sandbox (the embedded fake Stripe, in the bench process on its own thread): {} ms added to every call; Stripe-Version received from stripe-graphql: {}",
@@ -977,12 +1053,10 @@ fn report(options: &Options, run: &Run, load_start: &str, elapsed: Duration) -> 
             peer.stripe_versions.join(", ")
         );
     }
-    let _ = writeln!(
-        out,
-        "- the load generator (reqwest on Tokio, keep-alive connections), the sandbox and the servers share the machine's CPUs; the whole run took {:.0} s",
-        elapsed.as_secs_f64()
-    );
+}
 
+/// The tables of the single server's scenarios and the peer's.
+fn single_sections(run: &Run, out: &mut String) {
     if !run.full.is_empty() {
         let _ = writeln!(
             out,
@@ -1062,5 +1136,4 @@ fn report(options: &Options, run: &Run, load_start: &str, elapsed: Duration) -> 
             }
         );
     }
-    out
 }

@@ -19,6 +19,10 @@ use stripe_sandbox::{
 /// The key the sandbox accepts; both servers are configured with it.
 pub const KEY: &str = "sk_test_bench_sandbox_key_0001";
 
+/// A live-mode key (the server reads the mode from the prefix: 100 calls/s for the account
+/// by default instead of 25), for the replicas' sandbox, which accepts only it.
+pub const LIVE_KEY: &str = "sk_live_bench_sandbox_key_0001";
+
 const DAY: i64 = 86_400;
 
 /// Customer `n` of the benchmark's subscribed customers.
@@ -99,6 +103,12 @@ pub fn bench_store(now: i64, subscribed: usize, bare: usize) -> Store {
 /// Starts the sandbox on a thread of its own with its own Tokio runtime, so the load
 /// generator's tasks never delay its answers. It serves until the process ends.
 pub fn start_sandbox(store: Store) -> Sandbox {
+    start_sandbox_accepting(store, KEY, 2_000)
+}
+
+/// [`start_sandbox`], accepting `key` instead of [`KEY`], keeping the newest `call_log`
+/// calls in its log.
+pub fn start_sandbox_accepting(store: Store, key: &'static str, call_log: usize) -> Sandbox {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("sandbox".into())
@@ -110,9 +120,9 @@ pub fn start_sandbox(store: Store) -> Sandbox {
             runtime.block_on(async move {
                 let started = Sandbox::start_with(
                     store,
-                    KEY,
+                    key,
                     Settings {
-                        call_log_capacity: 2_000,
+                        call_log_capacity: call_log,
                     },
                 )
                 .await;
@@ -205,6 +215,8 @@ fn log_tail(path: &Path) -> String {
 
 /// Our server's environment beyond what every run sets.
 pub struct OursSettings<'a> {
+    /// `STRIPE_SECRET_KEY` (the sandbox's: [`KEY`] or [`LIVE_KEY`]).
+    pub key: &'a str,
     /// `STRIPE_MAX_CONCURRENCY`, or the server's default.
     pub max_concurrency: Option<u32>,
     /// `STRIPE_RATE_LIMIT_PER_SECOND`, or the server's default.
@@ -213,6 +225,8 @@ pub struct OursSettings<'a> {
     pub log_level: &'a str,
     /// `CACHE_MAX_ENTRIES`.
     pub cache_max_entries: u64,
+    /// Anything else (`REDIS_URL`, `REDIS_EXPECTED_REPLICAS`).
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// The stripe-graphql binary of this build (the bench profile's), started like a user starts
@@ -227,7 +241,7 @@ pub fn ours_command(
     command
         .env_clear()
         .env("STRIPE_API_BASE", sandbox.base_url())
-        .env("STRIPE_SECRET_KEY", KEY)
+        .env("STRIPE_SECRET_KEY", settings.key)
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("GRAPHQL_AUTH_TOKEN", token)
         .env("RUST_LOG", settings.log_level)
@@ -244,6 +258,9 @@ pub fn ours_command(
         // raised for the account and for each endpoint alike.
         command.env("STRIPE_RATE_LIMIT_PER_SECOND", n.to_string());
         command.env("STRIPE_ENDPOINT_RATE_LIMIT_PER_SECOND", n.to_string());
+    }
+    for (name, value) in &settings.env {
+        command.env(name, value);
     }
     command
 }
