@@ -142,7 +142,14 @@ impl Application {
         };
         let mut source = StripeSource::shared(client.clone());
         if let Some(shared) = shared {
-            source = SharedSource::over(shared, source, config.cache, metrics.clone()).await;
+            source = SharedSource::over(
+                shared,
+                source,
+                config.cache,
+                config.client.deadline,
+                metrics.clone(),
+            )
+            .await;
         }
         let cache = StripeCache::over(source, client.clone(), config.cache, metrics.clone());
         let profile = match &config.hasura {

@@ -13,8 +13,10 @@
 //!   the key (`SET NX PX`, renewed while its Stripe call runs, so a lease whose holder died
 //!   lapses within [`LEASE`]) and asks Stripe; the others wait for its "filled" message on
 //!   pub/sub (not by polling) and read its answer. N replicas asking for one cold customer
-//!   cost one Stripe call. A waiter whose message does not come (the holder died) takes the
-//!   lease itself when it lapses.
+//!   cost one Stripe call, however long the holder's call queues behind the rate limits: a
+//!   waiter waits as long as the holder renews its lease, up to its own Stripe deadline
+//!   (`wait_limit`). A waiter whose message does not come (the holder died) takes the lease
+//!   itself when it lapses.
 //! - **Invalidation everywhere.** An invalidation (a webhook, a write-through) bumps a
 //!   generation per tag in Redis and deletes every entry holding one of the tags, in one
 //!   script, before the webhook is answered; a fill that started before it is not stored (the
@@ -40,7 +42,7 @@ use std::{
 };
 
 use futures::{future::BoxFuture, FutureExt};
-use tokio::sync::Notify;
+use tokio::{sync::Notify, time::Instant};
 
 use super::{
     key::{Entry, Fetch, Filled, Key},
@@ -62,9 +64,6 @@ pub const LEASE: Duration = Duration::from_secs(3);
 /// Most invalidated tags kept while Redis is unreachable, to apply when it is back.
 pub const MAX_PENDING: usize = 10_000;
 
-/// How many times a miss waits for another replica's fill before asking Stripe itself.
-const MAX_WAITS: usize = 3;
-
 /// The channel a fill's key is announced on.
 const FILLED: &str = "filled";
 /// The channel invalidations are announced on.
@@ -76,8 +75,12 @@ struct State {
     below: Arc<dyn Source>,
     settings: CacheSettings,
     metrics: Metrics,
-    /// Misses of this replica waiting for another replica's fill, by entry key.
+    /// Misses of this replica waiting for another replica's fill, by entry key (an entry
+    /// lives while a miss waits on it: [`Waiter`]).
     waiting: Mutex<HashMap<String, Arc<Notify>>>,
+    /// How long a miss waits for other replicas' fills of its key, at most, before asking
+    /// Stripe itself: as long as its own Stripe call could take.
+    wait_limit: Duration,
     /// Invalidations Redis did not take (an outage), to apply when it is back; `None` once
     /// more than [`MAX_PENDING`] tags piled up (then everything is made stale instead).
     pending: Mutex<Option<Vec<Tag>>>,
@@ -98,6 +101,7 @@ impl SharedSource {
         shared: Shared,
         below: Arc<dyn Source>,
         settings: CacheSettings,
+        wait_limit: Duration,
         metrics: Metrics,
     ) -> Arc<dyn Source> {
         let source = SharedSource {
@@ -107,6 +111,7 @@ impl SharedSource {
                 settings,
                 metrics,
                 waiting: Mutex::new(HashMap::new()),
+                wait_limit,
                 pending: Mutex::new(Some(Vec::new())),
                 sink: OnceLock::new(),
             }),
@@ -153,6 +158,46 @@ impl SharedSource {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A miss's interest in the "filled" message of one key: registered in
+/// [`State::waiting`] while it lives, and the key forgotten when its last waiter goes, so
+/// the map holds only keys being waited on.
+struct Waiter<'a> {
+    waiting: &'a Mutex<HashMap<String, Arc<Notify>>>,
+    key: &'a str,
+    notify: Option<Arc<Notify>>,
+}
+
+impl<'a> Waiter<'a> {
+    fn new(waiting: &'a Mutex<HashMap<String, Arc<Notify>>>, key: &'a str) -> Waiter<'a> {
+        let notify = lock(waiting).entry(key.to_owned()).or_default().clone();
+        Waiter {
+            waiting,
+            key,
+            notify: Some(notify),
+        }
+    }
+
+    fn notify(&self) -> &Notify {
+        self.notify
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        let mut waiting = lock(self.waiting);
+        drop(self.notify.take());
+        // Under the lock, so no other miss can take a clone meanwhile.
+        if waiting
+            .get(self.key)
+            .is_some_and(|notify| Arc::strong_count(notify) == 1)
+        {
+            waiting.remove(self.key);
+        }
+    }
 }
 
 /// What Redis holds for one fetch.
@@ -406,8 +451,9 @@ impl SharedSource {
             state.shared.replica(),
             uuid::Uuid::new_v4().simple()
         );
+        let give_up = Instant::now() + state.wait_limit;
         let mut waited = false;
-        for _ in 0..MAX_WAITS {
+        loop {
             let stale = match self.read(&fetch).await {
                 None => return below().await,
                 Some(Held::Fresh(filled)) => {
@@ -419,11 +465,8 @@ impl SharedSource {
             };
             // Listen for the fill before asking for the lease, so its message cannot be
             // missed between the two.
-            let waiter = lock(&state.waiting)
-                .entry(entry_key.clone())
-                .or_default()
-                .clone();
-            let notified = waiter.notified();
+            let waiter = Waiter::new(&state.waiting, &entry_key);
+            let notified = waiter.notify().notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let mut set = ::redis::cmd("SET");
@@ -444,11 +487,18 @@ impl SharedSource {
                         state.metrics.cache(CacheEvent::SharedCoalesced);
                         waited = true;
                     }
-                    // Another replica fills it: its message, or the lease lapsing.
-                    let _ = tokio::time::timeout(LEASE, notified).await;
+                    let now = Instant::now();
+                    if now >= give_up {
+                        break;
+                    }
+                    // Another replica fills it: its message, or at most a lease's time (a
+                    // holder alive renews it, so the loop waits again; one that died lets it
+                    // lapse, and the next turn takes it).
+                    let _ = tokio::time::timeout(LEASE.min(give_up - now), notified).await;
                 }
             }
         }
+        // A holder still renewing past the wait limit: ask Stripe, rather than wait on.
         below().await
     }
 
@@ -533,5 +583,31 @@ impl Source for SharedSource {
 
     fn attach(&self, sink: RemoteSink) {
         let _ = self.state.sink.set(sink);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_waited_on_while_a_waiter_lives_and_forgotten_with_the_last() {
+        let waiting = Mutex::new(HashMap::new());
+        let first = Waiter::new(&waiting, "E:c:cus_1");
+        let second = Waiter::new(&waiting, "E:c:cus_1");
+        let other = Waiter::new(&waiting, "E:c:cus_2");
+        assert_eq!(lock(&waiting).len(), 2);
+        // The two waiters of one key share its notification.
+        assert!(std::ptr::eq(first.notify(), second.notify()));
+
+        drop(first);
+        assert!(
+            lock(&waiting).contains_key("E:c:cus_1"),
+            "second still waits"
+        );
+        drop(second);
+        assert!(!lock(&waiting).contains_key("E:c:cus_1"));
+        drop(other);
+        assert!(lock(&waiting).is_empty());
     }
 }
