@@ -10,14 +10,37 @@ use crate::error::ApiError;
 /// Query parameters of one request, decoded.
 pub type Params = BTreeMap<String, String>;
 
-/// The query parameters every list takes.
-pub(crate) const PAGING: [&str; 3] = ["limit", "starting_after", "ending_before"];
+/// The query parameters every list takes: paging, and the `created` filters.
+pub(crate) const PAGING: [&str; 8] = [
+    "limit",
+    "starting_after",
+    "ending_before",
+    "created",
+    "created[gt]",
+    "created[gte]",
+    "created[lt]",
+    "created[lte]",
+];
 
-/// The decoded parameters of a raw query string; a repeated one is 400 `parameter_invalid`.
+/// Separates the values of an array parameter (`types[]=a&types[]=b`) kept under one name.
+const ARRAY_SEPARATOR: char = '\u{1f}';
+
+/// The decoded parameters of a raw query string; a repeated one is 400 `parameter_invalid`,
+/// except an array parameter (`name[]`, or `name[0]`, `name[1]`, … as Stripe's libraries
+/// send it), whose values are kept in order under `name[]` ([`values`] reads them).
 pub(crate) fn parse(query: &str) -> Result<Params, ApiError> {
     let mut params = Params::new();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if params.insert(k.to_string(), v.to_string()).is_some() {
+        let name = array_name(&k).unwrap_or_else(|| k.to_string());
+        if name.ends_with("[]") {
+            params
+                .entry(name)
+                .and_modify(|all| {
+                    all.push(ARRAY_SEPARATOR);
+                    all.push_str(&v);
+                })
+                .or_insert_with(|| v.to_string());
+        } else if params.insert(name, v.to_string()).is_some() {
             return Err(ApiError::bad_param(
                 &k,
                 format!("Received duplicate parameter: {k}"),
@@ -25,6 +48,56 @@ pub(crate) fn parse(query: &str) -> Result<Params, ApiError> {
         }
     }
     Ok(params)
+}
+
+/// `name[]` for an indexed array parameter `name[N]`.
+fn array_name(key: &str) -> Option<String> {
+    let (name, index) = key.strip_suffix(']')?.rsplit_once('[')?;
+    (!index.is_empty() && index.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{name}[]"))
+}
+
+/// The values of an array parameter (`name` ends with `[]`), in the order sent.
+pub(crate) fn values<'a>(params: &'a Params, name: &str) -> Vec<&'a str> {
+    params
+        .get(name)
+        .map(|all| all.split(ARRAY_SEPARATOR).collect())
+        .unwrap_or_default()
+}
+
+/// Whether a row's `created` passes the `created`, `created[gt]`, `created[gte]`,
+/// `created[lt]` and `created[lte]` filters (Unix seconds); a filter that is not an integer
+/// is 400 `parameter_invalid_integer`.
+pub(crate) fn created_filter(params: &Params) -> Result<impl Fn(&Value) -> bool, ApiError> {
+    let bound = |name: &str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(name)
+            .map(|raw| {
+                raw.parse::<i64>().map_err(|_| {
+                    ApiError::invalid(
+                        400,
+                        "parameter_invalid_integer",
+                        Some(name),
+                        format!("Invalid integer: {raw}"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (eq, gt, gte, lt, lte) = (
+        bound("created")?,
+        bound("created[gt]")?,
+        bound("created[gte]")?,
+        bound("created[lt]")?,
+        bound("created[lte]")?,
+    );
+    Ok(move |row: &Value| {
+        let c = row["created"].as_i64().unwrap_or(0);
+        eq.is_none_or(|b| c == b)
+            && gt.is_none_or(|b| c > b)
+            && gte.is_none_or(|b| c >= b)
+            && lt.is_none_or(|b| c < b)
+            && lte.is_none_or(|b| c <= b)
+    })
 }
 
 /// The rows, newest `created` first, ties by id descending.
@@ -58,15 +131,18 @@ pub(crate) fn parse_limit(params: &Params) -> Result<usize, ApiError> {
     }
 }
 
-/// Cuts one page out of `rows` with Stripe's `limit`, `starting_after` and `ending_before`
-/// (`starting_after` wins when both are given). `noun` names the rows in a cursor's 404.
+/// Cuts one page out of `rows` with Stripe's `created` filters, `limit`, `starting_after`
+/// and `ending_before` (`starting_after` wins when both are given). `noun` names the rows in
+/// a cursor's 404.
 pub(crate) fn page(
-    rows: Vec<Value>,
+    mut rows: Vec<Value>,
     params: &Params,
     noun: &str,
     url: &str,
 ) -> Result<Value, ApiError> {
     let limit = parse_limit(params)?;
+    let created = created_filter(params)?;
+    rows.retain(|row| created(row));
     let position = |param: &str| -> Result<Option<usize>, ApiError> {
         match params.get(param) {
             None => Ok(None),

@@ -7,16 +7,19 @@
 //! - **Lists** are paged as Stripe pages them ([`crate::params`]); subscriptions are answered
 //!   with at most 10 embedded items ([`crate::render`]).
 //! - Customer search (`GET /v1/customers/search`) is answered by [`crate::search`].
+//! - **Events** (`GET /v1/events`) are the store's record of every change
+//!   ([`Store::record`]), kept 30 days.
 
 use serde_json::{json, Value};
 
 use crate::{
+    clock::unix_now,
     error::ApiError,
     fixtures::plan_view,
-    params::{newest_first, page, Params},
+    params::{newest_first, page, values, Params},
     render::render_subscription,
     search,
-    store::Store,
+    store::{Store, EVENT_RETENTION_SECONDS},
 };
 
 /// The `status` filters `/v1/subscriptions` takes.
@@ -44,13 +47,54 @@ pub(crate) struct Request<'a> {
     pub(crate) params: &'a Params,
 }
 
-/// `GET /v1/customers`: live customers, optionally those with one `email`.
+/// `GET /v1/customers`: live customers, optionally those with one `email`. With
+/// `expand[]=data.subscriptions`, each customer on the page embeds the first page of its
+/// subscriptions, as [`retrieve_customer`] with `expand[]=subscriptions` does.
 pub(crate) fn list_customers(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
     let email = req.params.get("email");
+    let embed = match req.params.get("expand[]").map(String::as_str) {
+        None => false,
+        Some("data.subscriptions") => true,
+        Some(other) => return Err(not_expandable(other)),
+    };
     let rows = newest_first(store.objects("customer").filter(|c| {
         c["deleted"] != json!(true) && email.is_none_or(|e| c["email"].as_str() == Some(e))
     }));
-    page(rows, req.params, "customer", "/v1/customers")
+    let mut list = page(rows, req.params, "customer", "/v1/customers")?;
+    if embed {
+        if let Some(customers) = list["data"].as_array_mut() {
+            for customer in customers {
+                embed_subscriptions(store, customer)?;
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// Embeds in `customer` the first page of its subscriptions (what
+/// `GET /v1/subscriptions?customer=<id>` answers: not canceled ones, 10 per page).
+fn embed_subscriptions(store: &Store, customer: &mut Value) -> Result<(), ApiError> {
+    let id = customer["id"].as_str().unwrap_or_default().to_owned();
+    let rows = newest_first(store.objects("subscription").filter(|s| {
+        s["customer"].as_str() == Some(id.as_str())
+            && status_matches(s["status"].as_str().unwrap_or(""), None)
+    }))
+    .iter()
+    .map(render_subscription)
+    .collect();
+    let url = format!("/v1/customers/{id}/subscriptions");
+    customer["subscriptions"] = page(rows, &Params::new(), "subscription", &url)?;
+    Ok(())
+}
+
+/// Stripe's refusal of an expansion it does not offer.
+fn not_expandable(what: &str) -> ApiError {
+    ApiError::invalid(
+        400,
+        "parameter_invalid",
+        Some("expand[0]"),
+        format!("This property cannot be expanded ({what})."),
+    )
 }
 
 /// `GET /v1/customers/search`: see [`crate::search`].
@@ -67,25 +111,8 @@ pub(crate) fn retrieve_customer(store: &Store, req: &Request<'_>) -> Result<Valu
     match req.params.get("expand[]").map(String::as_str) {
         None => {}
         Some("subscriptions") if customer["deleted"] == json!(true) => {}
-        Some("subscriptions") => {
-            let rows = newest_first(store.objects("subscription").filter(|s| {
-                s["customer"].as_str() == Some(req.id)
-                    && status_matches(s["status"].as_str().unwrap_or(""), None)
-            }))
-            .iter()
-            .map(render_subscription)
-            .collect();
-            let url = format!("/v1/customers/{}/subscriptions", req.id);
-            customer["subscriptions"] = page(rows, &Params::new(), "subscription", &url)?;
-        }
-        Some(other) => {
-            return Err(ApiError::invalid(
-                400,
-                "parameter_invalid",
-                Some("expand[0]"),
-                format!("This property cannot be expanded ({other})."),
-            ))
-        }
+        Some("subscriptions") => embed_subscriptions(store, &mut customer)?,
+        Some(other) => return Err(not_expandable(other)),
     }
     Ok(customer)
 }
@@ -153,23 +180,80 @@ pub(crate) fn list_subscription_items(store: &Store, req: &Request<'_>) -> Resul
 
 /// `GET /v1/prices`: by `product` and `active`.
 pub(crate) fn list_prices(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
-    let active = match req.params.get("active").map(String::as_str) {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(other) => {
-            return Err(ApiError::bad_param(
-                "active",
-                format!("Invalid boolean: {other}"),
-            ))
-        }
-    };
+    let active = active_filter(req.params)?;
     let product = req.params.get("product");
     let rows = newest_first(store.objects("price").filter(|p| {
         product.is_none_or(|prod| p["product"].as_str() == Some(prod))
             && active.is_none_or(|a| p["active"] == json!(a))
     }));
     page(rows, req.params, "price", "/v1/prices")
+}
+
+/// `GET /v1/products`: by `active`.
+pub(crate) fn list_products(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
+    let active = active_filter(req.params)?;
+    let rows = newest_first(
+        store
+            .objects("product")
+            .filter(|p| active.is_none_or(|a| p["active"] == json!(a))),
+    );
+    page(rows, req.params, "product", "/v1/products")
+}
+
+/// `GET /v1/plans`: the plan views of recurring prices, by `active` and `product`.
+pub(crate) fn list_plans(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
+    let active = active_filter(req.params)?;
+    let product = req.params.get("product");
+    let rows: Vec<Value> = newest_first(store.objects("price").filter(|p| {
+        p["type"] == json!("recurring")
+            && product.is_none_or(|prod| p["product"].as_str() == Some(prod))
+            && active.is_none_or(|a| p["active"] == json!(a))
+    }))
+    .iter()
+    .map(plan_view)
+    .collect();
+    page(rows, req.params, "plan", "/v1/plans")
+}
+
+/// `GET /v1/events`: the events of the last 30 days, newest first, by `type` (one type, or a
+/// wildcard such as `customer.*`) or `types[]` (several, wildcards too), and `created`.
+pub(crate) fn list_events(store: &Store, req: &Request<'_>) -> Result<Value, ApiError> {
+    let mut types = values(req.params, "types[]");
+    if let Some(one) = req.params.get("type") {
+        if !types.is_empty() {
+            return Err(ApiError::bad_param(
+                "type",
+                "You may pass either `type` or `types`, but not both.".into(),
+            ));
+        }
+        types.push(one);
+    }
+    let matches = |event_type: &str| {
+        types.is_empty()
+            || types.iter().any(|t| match t.strip_suffix('*') {
+                Some(prefix) => event_type.starts_with(prefix),
+                None => event_type == *t,
+            })
+    };
+    let since = unix_now() - EVENT_RETENTION_SECONDS;
+    let rows = newest_first(store.events().iter().filter(|e| {
+        e["created"].as_i64().is_some_and(|c| c >= since)
+            && matches(e["type"].as_str().unwrap_or_default())
+    }));
+    page(rows, req.params, "event", "/v1/events")
+}
+
+/// The `active` filter of a list.
+fn active_filter(params: &Params) -> Result<Option<bool>, ApiError> {
+    match params.get("active").map(String::as_str) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(ApiError::bad_param(
+            "active",
+            format!("Invalid boolean: {other}"),
+        )),
+    }
 }
 
 /// `GET /v1/prices/{id}`.

@@ -13,7 +13,9 @@
 //! - **A read's parameters**: one the endpoint does not take is 400 `parameter_unknown`, a
 //!   repeated one 400 `parameter_invalid`, each with the offending `param`. A list takes the
 //!   paging parameters too ([`crate::params`]: `limit` 1 to 100, default 10, and cursors; a
-//!   cursor that names no row of the list is 404 `resource_missing` with the cursor as `param`).
+//!   cursor that names no row of the list is 404 `resource_missing` with the cursor as `param`;
+//!   the `created` filters, `created[gt]`, `[gte]`, `[lt]`, `[lte]`). An array parameter is
+//!   sent as `name[]` repeated or as `name[0]`, `name[1]`, ….
 //!   Lists are `{"object": "list", "data", "has_more", "url"}`, newest first (by `created`, then
 //!   id).
 //! - **A write's parameters** are its form (a POST's body, a DELETE's query string), checked
@@ -34,7 +36,11 @@ use crate::{
 /// Every endpoint the sandbox has. A request matching none is answered as Stripe answers an
 /// unknown URL.
 const ROUTES: &[Route] = &[
-    Route::list("/v1/customers", &["email"], reads::list_customers),
+    Route::list(
+        "/v1/customers",
+        &["email", "expand[]"],
+        reads::list_customers,
+    ),
     Route::write("POST", "/v1/customers", writes::create_customer),
     // Before `/v1/customers/{id}`, which would take `search` for an id.
     Route::retrieve_with(
@@ -78,8 +84,11 @@ const ROUTES: &[Route] = &[
     ),
     Route::list("/v1/prices", &["product", "active"], reads::list_prices),
     Route::retrieve("/v1/prices/{id}", reads::retrieve_price),
+    Route::list("/v1/plans", &["active", "product"], reads::list_plans),
     Route::retrieve("/v1/plans/{id}", reads::retrieve_plan),
+    Route::list("/v1/products", &["active"], reads::list_products),
     Route::retrieve("/v1/products/{id}", reads::retrieve_product),
+    Route::list("/v1/events", &["type", "types[]"], reads::list_events),
 ];
 
 /// One endpoint: a method, a path template and what answers it.

@@ -50,13 +50,14 @@ use std::{
 };
 
 use actix_web::{dev::ServerHandle, web, App, HttpRequest, HttpResponse, HttpServer};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::{
     clock::unix_now,
     demo,
     error::ApiError,
     events::{self, Change},
+    fixtures::plan_view,
     form, idempotency,
     limits::{Limiters, RateLimits},
     render::rendered,
@@ -371,7 +372,9 @@ impl Sandbox {
 }
 
 /// Webhooks ([`crate::webhooks`]): where the sandbox sends its events, and the data changes
-/// that send them.
+/// that record and send them. Every change records its events in the store (listed by
+/// `GET /v1/events`); the `_quietly` variants record them without delivering, as a webhook
+/// Stripe never got through.
 impl Sandbox {
     /// From now on, data changes made through this sandbox ([`Sandbox::update`],
     /// [`Sandbox::create`], [`Sandbox::delete_customer`], the write endpoints) send their
@@ -383,8 +386,10 @@ impl Sandbox {
     /// Changes a stored object (`customer`, `subscription`, `price`, `product`) and delivers
     /// its `*.updated` event (`customer.subscription.updated` for a subscription), with
     /// `previous_attributes`. A price change also shows in the subscriptions that embed it,
-    /// as on Stripe. Returns after the receiver answered. Like every method here that
-    /// changes data, it changes nothing when [`Sandbox::send_webhooks_to`] was not called
+    /// as on Stripe, and a recurring price's change is also a `plan.updated` event (with its
+    /// plan view), recorded and delivered after the `price.updated` one. Returns after the
+    /// receiver answered (the first event's delivery). Like every method here that changes
+    /// data, it changes nothing when [`Sandbox::send_webhooks_to`] was not called
     /// ([`DeliveryError::NoTarget`]) or the object does not exist.
     pub async fn update(
         &self,
@@ -393,27 +398,53 @@ impl Sandbox {
         change: impl FnOnce(&mut Value),
     ) -> Result<Delivery, DeliveryError> {
         self.state.webhooks.require_target()?;
-        let (before, after) = self
-            .with_store(|store| {
-                let before = store.get(object, id).map(|v| rendered(object, v))?;
-                store.update(object, id, change);
-                let after = rendered(object, store.get(object, id)?);
-                Some((before, after))
-            })
-            .ok_or_else(|| DeliveryError::NoSuchObject {
-                object: object.to_owned(),
-                id: id.to_owned(),
-            })?;
-        let event = self.state.webhooks.event(
-            Change {
-                event_type: events::event_type(object, "updated"),
-                previous_attributes: Some(events::previous_attributes(&before, &after)),
-                object: after,
-            },
-            None,
-            None,
-        );
-        self.state.webhooks.send(&event).await
+        let events = self.update_quietly(object, id, change)?;
+        self.deliver_all(events).await
+    }
+
+    /// [`Sandbox::update`] without delivering: the events are recorded (and listed by
+    /// `GET /v1/events`), no webhook is sent. Returns the events.
+    pub fn update_quietly(
+        &self,
+        object: &str,
+        id: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Result<Vec<Value>, DeliveryError> {
+        self.with_store(|store| {
+            let before = store.get(object, id).map(|v| rendered(object, v))?;
+            store.update(object, id, change);
+            let after = rendered(object, store.get(object, id)?);
+            let now = unix_now();
+            let plan = (object == "price" && after["type"] == json!("recurring"))
+                .then(|| (plan_view(&before), plan_view(&after)));
+            let mut events = vec![store.record(
+                Change {
+                    event_type: events::event_type(object, "updated"),
+                    previous_attributes: Some(events::previous_attributes(&before, &after)),
+                    object: after,
+                },
+                None,
+                None,
+                now,
+            )];
+            if let Some((before, after)) = plan {
+                events.push(store.record(
+                    Change {
+                        event_type: "plan.updated".into(),
+                        previous_attributes: Some(events::previous_attributes(&before, &after)),
+                        object: after,
+                    },
+                    None,
+                    None,
+                    now,
+                ));
+            }
+            Some(events)
+        })
+        .ok_or_else(|| DeliveryError::NoSuchObject {
+            object: object.to_owned(),
+            id: id.to_owned(),
+        })
     }
 
     /// Stores a new object (routed by its `object` field, as [`Store::put`], which panics on
@@ -421,21 +452,27 @@ impl Sandbox {
     /// receiver answered.
     pub async fn create(&self, object: Value) -> Result<Delivery, DeliveryError> {
         self.state.webhooks.require_target()?;
-        let kind = object["object"].as_str().unwrap_or_default().to_owned();
-        let stored = self.with_store(|store| {
-            store.put(object.clone());
-            rendered(&kind, &object)
-        });
-        let event = self.state.webhooks.event(
-            Change {
-                event_type: events::event_type(&kind, "created"),
-                object: stored,
-                previous_attributes: None,
-            },
-            None,
-            None,
-        );
+        let event = self.create_quietly(object);
         self.state.webhooks.send(&event).await
+    }
+
+    /// [`Sandbox::create`] without delivering; returns the recorded event.
+    pub fn create_quietly(&self, object: Value) -> Value {
+        let kind = object["object"].as_str().unwrap_or_default().to_owned();
+        self.with_store(|store| {
+            store.put(object.clone());
+            let stored = rendered(&kind, &object);
+            store.record(
+                Change {
+                    event_type: events::event_type(&kind, "created"),
+                    object: stored,
+                    previous_attributes: None,
+                },
+                None,
+                None,
+                unix_now(),
+            )
+        })
     }
 
     /// Deletes a customer as Stripe does ([`Store::delete_customer`]) and delivers what Stripe
@@ -444,39 +481,60 @@ impl Sandbox {
     /// answered, in that order.
     pub async fn delete_customer(&self, id: &str) -> Result<Vec<Delivery>, DeliveryError> {
         self.state.webhooks.require_target()?;
-        let changes = self
-            .with_store(|store| writes::customer_deletion(store, id, unix_now()))
-            .ok_or_else(|| DeliveryError::NoSuchObject {
-                object: "customer".into(),
-                id: id.to_owned(),
-            })?;
-        let mut deliveries = Vec::with_capacity(changes.len());
-        for change in changes {
-            let event = self.state.webhooks.event(change, None, None);
+        let events = self.delete_customer_quietly(id)?;
+        let mut deliveries = Vec::with_capacity(events.len());
+        for event in events {
             deliveries.push(self.state.webhooks.send(&event).await?);
         }
         Ok(deliveries)
     }
 
-    /// Delivers an event of any type about `object` without changing any data (e.g. a type
-    /// the server does not cache). Returns after the receiver answered.
+    /// [`Sandbox::delete_customer`] without delivering; returns the recorded events.
+    pub fn delete_customer_quietly(&self, id: &str) -> Result<Vec<Value>, DeliveryError> {
+        self.with_store(|store| {
+            let now = unix_now();
+            let changes = writes::customer_deletion(store, id, now)?;
+            Some(
+                changes
+                    .into_iter()
+                    .map(|change| store.record(change, None, None, now))
+                    .collect(),
+            )
+        })
+        .ok_or_else(|| DeliveryError::NoSuchObject {
+            object: "customer".into(),
+            id: id.to_owned(),
+        })
+    }
+
+    /// Records and delivers an event of any type about `object` without changing any data
+    /// (e.g. a type the server does not cache). Returns after the receiver answered.
     pub async fn emit(&self, event_type: &str, object: Value) -> Result<Delivery, DeliveryError> {
-        let event = self.state.webhooks.event(
-            Change {
-                event_type: event_type.to_owned(),
-                object,
-                previous_attributes: None,
-            },
-            None,
-            None,
-        );
+        let event = self.with_store(|store| {
+            store.record(
+                Change {
+                    event_type: event_type.to_owned(),
+                    object,
+                    previous_attributes: None,
+                },
+                None,
+                None,
+                unix_now(),
+            )
+        });
         self.state.webhooks.send(&event).await
     }
 
-    /// Delivers `event` as it is (e.g. a [`Delivery::event`] again, as Stripe redelivers),
-    /// signed now. Returns after the receiver answered.
+    /// Delivers `event` as it is (e.g. a [`Delivery::event`] again, as Stripe redelivers, or
+    /// one of [`Store::events`]), signed now. Returns after the receiver answered.
     pub async fn send_event(&self, event: &Value) -> Result<Delivery, DeliveryError> {
         self.state.webhooks.send(event).await
+    }
+
+    /// Forgets every event recorded so far, as 30 days passing would: `GET /v1/events` no
+    /// longer lists them, and a cursor naming one is unknown (404).
+    pub fn forget_events(&self) {
+        self.with_store(|store| store.forget_events_before(i64::MAX));
     }
 
     /// Posts `body` to the webhook URL with this `Stripe-Signature` value, or none: for
@@ -491,6 +549,16 @@ impl Sandbox {
             .webhooks
             .post(body.to_vec(), signature.map(str::to_owned))
             .await
+    }
+
+    /// Delivers `events` in order; the first one's delivery is the answer.
+    async fn deliver_all(&self, events: Vec<Value>) -> Result<Delivery, DeliveryError> {
+        let mut first = None;
+        for event in events {
+            let delivery = self.state.webhooks.send(&event).await?;
+            first.get_or_insert(delivery);
+        }
+        first.ok_or(DeliveryError::NoTarget)
     }
 }
 
@@ -618,8 +686,8 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
 
 /// What a write request came to.
 enum WriteOutcome {
-    /// Applied now: the answer, and the changes to send events for.
-    Applied(Value, Vec<Change>),
+    /// Applied now: the answer, and the events recorded for its changes, to deliver.
+    Applied(Value, Vec<Value>),
     /// Answered before, under the same idempotency key: the stored status and body.
     Replayed(u16, Value),
     /// Refused; nothing changed.
@@ -663,12 +731,17 @@ async fn route(
     } else {
         form::pairs(query.as_bytes())
     };
-    match write(state, endpoint, &matched.id, method, path, &params, key) {
-        WriteOutcome::Applied(answer, changes) => {
-            state
-                .webhooks
-                .deliver_changes(changes, &request_id, key)
-                .await;
+    match write(
+        state,
+        endpoint,
+        (&matched.id, &request_id),
+        method,
+        path,
+        &params,
+        key,
+    ) {
+        WriteOutcome::Applied(answer, events) => {
+            state.webhooks.deliver_recorded(events).await;
             respond(200, answer, request_id)
         }
         WriteOutcome::Replayed(status, body) => {
@@ -683,12 +756,13 @@ async fn route(
     }
 }
 
-/// Runs a write under its idempotency key, atomically: the key's check, the change and the
-/// stored answer happen under the store's lock, so two requests with one key write once.
+/// Runs a write under its idempotency key, atomically: the key's check, the change, its
+/// recorded events and the stored answer happen under the store's lock, so two requests with
+/// one key write once. `target` is the object's id (empty without one) and the request's id.
 fn write(
     state: &State,
     endpoint: writes::Endpoint,
-    id: &str,
+    (id, request_id): (&str, &str),
     method: &str,
     path: &str,
     params: &[(String, String)],
@@ -706,12 +780,17 @@ fn write(
             idempotency::Seen::Conflict(e) => return WriteOutcome::Refused(e),
         }
     }
-    match writes::apply(endpoint, &mut store, id, params, unix_now()) {
+    let now = unix_now();
+    match writes::apply(endpoint, &mut store, id, params, now) {
         Ok((answer, changes)) => {
             if let Some(key) = key {
                 keys.remember(key, method, path, params, 200, answer.clone());
             }
-            WriteOutcome::Applied(answer, changes)
+            let events = changes
+                .into_iter()
+                .map(|change| store.record(change, Some(request_id), key, now))
+                .collect();
+            WriteOutcome::Applied(answer, events)
         }
         Err(e) => WriteOutcome::Refused(e),
     }
@@ -1323,6 +1402,183 @@ mod tests {
             json!(false)
         );
         assert_eq!(events[4]["request"]["idempotency_key"], Value::Null);
+        server.stop(false).await;
+    }
+
+    async fn listed(sandbox: &Sandbox, path: &str) -> (u16, Value) {
+        let response = get(sandbox, path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    fn event_ids(page: &Value) -> Vec<&str> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_change_is_an_event_listed_newest_first_delivered_or_not() {
+        let sandbox = writable().await;
+        // A write with no webhook target, and quiet changes: recorded, never delivered.
+        post(&sandbox, "/v1/customers/cus_1", None, "name=Written")
+            .await
+            .unwrap();
+        let quiet = sandbox
+            .update_quietly("customer", "cus_1", |c| c["email"] = json!("q@example.com"))
+            .unwrap();
+        assert_eq!(quiet.len(), 1);
+        sandbox
+            .update_quietly("price", "price_m", |p| p["nickname"] = json!("renamed"))
+            .unwrap();
+
+        let (status, page) = listed(&sandbox, "/v1/events").await;
+        assert_eq!(status, 200);
+        let types: Vec<&str> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "plan.updated",
+                "price.updated",
+                "customer.updated",
+                "customer.updated"
+            ]
+        );
+        assert_eq!(page["data"][2], quiet[0]);
+        assert_eq!(page["data"][2]["data"]["object"]["email"], "q@example.com");
+        assert_eq!(page["data"][0]["data"]["object"]["nickname"], "renamed");
+        assert_eq!(page["data"][0]["data"]["object"]["object"], "plan");
+        assert!(page["data"][3]["request"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_sandbox"));
+    }
+
+    #[tokio::test]
+    async fn events_are_filtered_by_type_wildcard_types_and_created_and_paged_by_cursor() {
+        let sandbox = writable().await;
+        for name in ["A", "B", "C"] {
+            sandbox
+                .update_quietly("customer", "cus_1", |c| c["name"] = json!(name))
+                .unwrap();
+        }
+        sandbox
+            .update_quietly("price", "price_m", |p| p["nickname"] = json!("n"))
+            .unwrap();
+        let (_, all) = listed(&sandbox, "/v1/events").await;
+        let all_ids = event_ids(&all);
+        assert_eq!(all_ids.len(), 5);
+
+        let (_, customers) = listed(&sandbox, "/v1/events?type=customer.*").await;
+        assert_eq!(event_ids(&customers), all_ids[2..]);
+        let (_, two) = listed(
+            &sandbox,
+            "/v1/events?types[]=price.updated&types[]=plan.updated",
+        )
+        .await;
+        assert_eq!(event_ids(&two), all_ids[..2]);
+        let (_, indexed) = listed(&sandbox, "/v1/events?types[0]=price.updated").await;
+        assert_eq!(event_ids(&indexed), [all_ids[1]]);
+
+        // Newer than a cursor: `ending_before` pages toward the newest, `has_more` says more.
+        let oldest = all_ids[4];
+        let (_, newer) = listed(
+            &sandbox,
+            &format!("/v1/events?type=customer.updated&ending_before={oldest}&limit=1"),
+        )
+        .await;
+        assert_eq!(event_ids(&newer), [all_ids[3]]);
+        assert_eq!(newer["has_more"], json!(true));
+
+        let created = all["data"][0]["created"].as_i64().unwrap();
+        let (_, later) = listed(&sandbox, &format!("/v1/events?created[gt]={created}")).await;
+        assert_eq!(event_ids(&later).len(), 0);
+        let (_, since) = listed(&sandbox, &format!("/v1/events?created[gte]={created}")).await;
+        assert!(!event_ids(&since).is_empty());
+        let (status, bad) = listed(&sandbox, "/v1/events?created[gt]=soon").await;
+        assert_eq!(status, 400);
+        assert_eq!(bad["error"]["param"], "created[gt]");
+        let (status, both) = listed(&sandbox, "/v1/events?type=a&types[]=b").await;
+        assert_eq!(status, 400);
+        assert_eq!(both["error"]["param"], "type");
+
+        // Forgotten after 30 days: not listed, and a cursor naming one is unknown.
+        sandbox.forget_events();
+        let (_, none) = listed(&sandbox, "/v1/events").await;
+        assert_eq!(event_ids(&none).len(), 0);
+        let (status, gone) = listed(&sandbox, &format!("/v1/events?ending_before={oldest}")).await;
+        assert_eq!(status, 404);
+        assert_eq!(gone["error"]["param"], "ending_before");
+    }
+
+    #[tokio::test]
+    async fn the_customer_list_embeds_each_customers_subscriptions_when_asked() {
+        let sandbox = writable().await;
+        post(
+            &sandbox,
+            "/v1/subscriptions",
+            None,
+            "customer=cus_1&items[0][price]=price_m",
+        )
+        .await
+        .unwrap();
+        let (status, page) = listed(
+            &sandbox,
+            "/v1/customers?limit=100&expand[]=data.subscriptions",
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, retrieved) = listed(&sandbox, "/v1/customers/cus_1?expand[]=subscriptions").await;
+        assert_eq!(page["data"][0], retrieved);
+        assert_eq!(
+            page["data"][0]["subscriptions"]["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let (_, plain) = listed(&sandbox, "/v1/customers").await;
+        assert_eq!(plain["data"][0].get("subscriptions"), None);
+        let (status, refused) = listed(&sandbox, "/v1/customers?expand[]=data.invoices").await;
+        assert_eq!(status, 400);
+        assert_eq!(refused["error"]["param"], "expand[0]");
+
+        let (_, plans) = listed(&sandbox, "/v1/plans?limit=100").await;
+        assert_eq!(plans["data"][0]["object"], "plan");
+        assert_eq!(plans["data"][0]["id"], "price_m");
+        let (_, products) = listed(&sandbox, "/v1/products?active=true").await;
+        assert_eq!(products["object"], "list");
+    }
+
+    #[tokio::test]
+    async fn a_quiet_deletion_records_stripes_events_and_sends_none() {
+        let sandbox = writable().await;
+        let (url, delivered, server) = receiver().await;
+        sandbox.send_webhooks_to(&url, "whsec_unit");
+        post(
+            &sandbox,
+            "/v1/subscriptions",
+            None,
+            "customer=cus_1&items[0][price]=price_m",
+        )
+        .await
+        .unwrap();
+        let before = lock(&delivered).len();
+        let events = sandbox.delete_customer_quietly("cus_1").unwrap();
+        let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["customer.subscription.deleted", "customer.deleted"]);
+        assert_eq!(lock(&delivered).len(), before, "nothing delivered");
+        let (_, page) = listed(&sandbox, "/v1/events?limit=2").await;
+        assert_eq!(page["data"][0], events[1]);
+        assert!(sandbox.delete_customer_quietly("cus_nope").is_err());
         server.stop(false).await;
     }
 }

@@ -1,4 +1,6 @@
-//! The sandbox's state: the Stripe objects it holds, and the operations that change them.
+//! The sandbox's state: the Stripe objects it holds, the operations that change them, and
+//! the events recorded for every change ([`Store::record`]: what `GET /v1/events` lists and
+//! webhooks deliver).
 //!
 //! Objects are kept as JSON, whole and as given (see [`super::fixtures`] for builders), one
 //! map per object type keyed by id. Plans are not stored: a recurring price is also a plan,
@@ -9,7 +11,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::fixtures::plan_view;
+use super::{events::Change, fixtures::plan_view, fixtures::API_VERSION};
+
+/// How long Stripe keeps events listable (`GET /v1/events`): 30 days.
+pub const EVENT_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
 
 /// The objects the sandbox serves: customers, subscriptions, prices and products.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +25,10 @@ pub struct Store {
     products: BTreeMap<String, Value>,
     /// The last number [`Store::new_id`] used.
     last_id: u64,
+    /// Every event recorded, oldest first.
+    events: Vec<Value>,
+    /// The number of the last event recorded.
+    last_event: u64,
 }
 
 impl Store {
@@ -132,6 +141,49 @@ impl Store {
     /// change.
     pub fn set_subscription_status(&mut self, id: &str, status: &str) -> bool {
         self.update("subscription", id, |s| s["status"] = json!(status))
+    }
+
+    /// Records the event Stripe makes for `change`, created at `now` (Unix seconds), with the
+    /// next id (`evt_sandbox000001`, …: ids grow with time, so newest first is also highest id
+    /// first), naming the request and its `Idempotency-Key` (none for changes made outside a
+    /// request); returns it. Every change the sandbox makes is recorded, delivered or not.
+    pub fn record(
+        &mut self,
+        change: Change,
+        request_id: Option<&str>,
+        idempotency_key: Option<&str>,
+        now: i64,
+    ) -> Value {
+        self.last_event += 1;
+        let mut data = json!({ "object": change.object });
+        if let Some(previous) = change.previous_attributes {
+            data["previous_attributes"] = previous;
+        }
+        let event = json!({
+            "id": format!("evt_sandbox{:06}", self.last_event),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": now,
+            "data": data,
+            "livemode": false,
+            "pending_webhooks": 1,
+            "request": { "id": request_id, "idempotency_key": idempotency_key },
+            "type": change.event_type,
+        });
+        self.events.push(event.clone());
+        event
+    }
+
+    /// The events recorded, oldest first, those older than the retention included.
+    pub fn events(&self) -> &[Value] {
+        &self.events
+    }
+
+    /// Drops every event created before `t` (Unix seconds), as Stripe forgets events after
+    /// 30 days: a cursor naming one of them is then unknown.
+    pub fn forget_events_before(&mut self, t: i64) {
+        self.events
+            .retain(|e| e["created"].as_i64().is_some_and(|c| c >= t));
     }
 
     fn map(&self, object: &str) -> Option<&BTreeMap<String, Value>> {

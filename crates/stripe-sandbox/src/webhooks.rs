@@ -1,6 +1,7 @@
-//! Webhooks from the sandbox: when its data changes, it sends a Stripe-shaped event, signed as
-//! Stripe signs, to the URL set with [`Sandbox::send_webhooks_to`]. This module makes, signs
-//! and delivers the events; the [`Sandbox`] methods that change data and send them (`update`,
+//! Webhooks from the sandbox: when its data changes, it records a Stripe-shaped event
+//! ([`crate::Store::record`], listed by `GET /v1/events`) and sends it, signed as Stripe
+//! signs, to the URL set with [`Sandbox::send_webhooks_to`]. This module signs and delivers
+//! the events; the [`Sandbox`] methods that change data and send them (`update`,
 //! `create`, `delete_customer`, `emit`, `send_event`, `post_webhook`) are in
 //! [`server`](crate::server), with its other knobs.
 //!
@@ -19,24 +20,24 @@
 //!   changed with curl, or by a mutation, is fresh in the server as soon as the call returns.
 //!   Their events carry the request's id and `Idempotency-Key` in `request`. A replayed
 //!   idempotent request sends no event.
+//! - **Quiet changes** (`update_quietly`, `create_quietly`, `delete_customer_quietly`) record
+//!   their events without delivering them: a webhook Stripe never got through, for tests of
+//!   what the Events API heals.
 //!
 //! [`Sandbox`]: crate::Sandbox
 //! [`Sandbox::send_webhooks_to`]: crate::Sandbox::send_webhooks_to
 //! [`Sandbox::send_event`]: crate::Sandbox::send_event
 
 use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Mutex, PoisonError,
-    },
+    sync::{Mutex, PoisonError},
     time::Duration,
 };
 
 use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::Sha256;
 
-use crate::{clock::unix_now, events::Change, fixtures::API_VERSION};
+use crate::clock::unix_now;
 
 /// How long the sandbox waits for the receiver of a webhook to answer.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,11 +104,10 @@ pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 /// The sandbox's webhook sender: the target its events go to (none until
-/// [`Sandbox::send_webhooks_to`](crate::Sandbox::send_webhooks_to)) and the numbering of their
-/// ids.
+/// [`Sandbox::send_webhooks_to`](crate::Sandbox::send_webhooks_to)). The events themselves
+/// are made and recorded by the store ([`crate::Store::record`]).
 pub(crate) struct Webhooks {
     target: Mutex<Option<Target>>,
-    event_ids: AtomicU64,
 }
 
 impl Webhooks {
@@ -115,7 +115,6 @@ impl Webhooks {
     pub(crate) fn new() -> Webhooks {
         Webhooks {
             target: Mutex::new(None),
-            event_ids: AtomicU64::new(0),
         }
     }
 
@@ -147,32 +146,6 @@ impl Webhooks {
     /// checks this before it changes anything.
     pub(crate) fn require_target(&self) -> Result<(), DeliveryError> {
         self.target().map(drop)
-    }
-
-    /// The event Stripe sends for `change`, with the next id, created now, naming the request
-    /// and its `Idempotency-Key` (none for changes made outside a request).
-    pub(crate) fn event(
-        &self,
-        change: Change,
-        request_id: Option<&str>,
-        idempotency_key: Option<&str>,
-    ) -> Value {
-        let n = self.event_ids.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut data = json!({ "object": change.object });
-        if let Some(previous) = change.previous_attributes {
-            data["previous_attributes"] = previous;
-        }
-        json!({
-            "id": format!("evt_sandbox{n:06}"),
-            "object": "event",
-            "api_version": API_VERSION,
-            "created": unix_now(),
-            "data": data,
-            "livemode": false,
-            "pending_webhooks": 1,
-            "request": { "id": request_id, "idempotency_key": idempotency_key },
-            "type": change.event_type,
-        })
     }
 
     /// Posts `body` to the target with `signature` (none when `None`) and waits for the
@@ -218,20 +191,13 @@ impl Webhooks {
         self.post(body, Some(signature)).await
     }
 
-    /// Delivers one event per change, in order, when a target is set (for the write
-    /// endpoints: a failed delivery is logged, never an API error). The events name the
-    /// request and its `Idempotency-Key` in `request`, as Stripe's do.
-    pub(crate) async fn deliver_changes(
-        &self,
-        changes: Vec<Change>,
-        request_id: &str,
-        idempotency_key: Option<&str>,
-    ) {
+    /// Delivers recorded events ([`crate::Store::record`]), in order, when a target is set
+    /// (for the write endpoints: a failed delivery is logged, never an API error).
+    pub(crate) async fn deliver_recorded(&self, events: Vec<Value>) {
         if self.lock_target().is_none() {
             return;
         }
-        for change in changes {
-            let event = self.event(change, Some(request_id), idempotency_key);
+        for event in events {
             match self.send(&event).await {
                 Ok(delivery) if (200..300).contains(&delivery.status) => {}
                 Ok(delivery) => tracing::warn!(
