@@ -248,7 +248,9 @@ impl Limiter {
                 .or_insert_with(|| Bucket::new(rate, burst_of(rate), now))
         };
         let at = account.earliest(now).max(own.earliest(now));
-        if at > latest {
+        // `latest` may have been read before `now` (a background call asks for "now"): a
+        // start that is free at `now` is never too late.
+        if at > latest.max(now) {
             return Err(at);
         }
         account.take(at);
@@ -456,6 +458,24 @@ mod tests {
         // The refused calls took nothing: the next one starts 40 ms after the last admitted.
         let next = limiter.reserve(ONE, t0 + Duration::from_secs(60)).unwrap();
         assert_eq!(next - t0, Duration::from_millis(26 * 40));
+    }
+
+    /// On the real clock (time moves between reading "now" and taking the lock), a
+    /// background call on free buckets starts at once: it once spun forever, never yielding.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_background_call_on_free_buckets_starts_at_once_on_the_real_clock() {
+        let limiter = std::sync::Arc::new(Limiter::new(limits(100, 25)));
+        let far = Instant::now() + Duration::from_secs(600);
+        let waiting = tokio::spawn({
+            let limiter = limiter.clone();
+            async move {
+                for _ in 0..5 {
+                    limiter.wait(ONE, Lane::Background, far).await.unwrap();
+                }
+            }
+        });
+        let started = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+        assert!(started.is_ok(), "the background calls never started");
     }
 
     #[tokio::test(start_paused = true)]
