@@ -12,6 +12,7 @@
 //! | [`graphql`] | the schema by flow: the read path, the write path, the profile's fields; scoping, budget, error codes |
 //! | [`events`] | Stripe event intake: the signature check, what an event makes stale, the use case |
 //! | [`profile`] | the profile sync: one Stripe customer per profile, Hasura's event trigger, lifecycle dates, phones, the Hasura client |
+//! | [`mirror`] | the mirror of Stripe (`STRIPE_MIRROR=on`): the cache's source over what it holds; backfill, events applied, the Events API reading |
 //! | [`cache`] | the cache every Stripe call goes through: the in-process level and the seam below it |
 //! | [`shared`] | Redis as what replicas share (`REDIS_URL`): the connection, its namespace, pub/sub, its health |
 //! | [`stripe`] | the typed reqwest client: requests, writes, retries, errors, models, the typed event |
@@ -38,6 +39,7 @@ pub mod http;
 pub mod ids;
 pub mod limits;
 pub mod metrics;
+pub mod mirror;
 pub mod profile;
 pub mod runtime;
 pub mod secret;

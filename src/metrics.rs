@@ -11,8 +11,8 @@
 //!   `&'static str` route template or reason, an enum, an HTTP status from Stripe), except
 //!   the webhook event type, which is reduced to a fixed set ([`webhook_type_label`]) so an
 //!   unauthenticated sender cannot create series.
-//! - **Known series start at zero**: every cache event and every GraphQL outcome is exported
-//!   from the start (so `rate()` sees the first increment). Stripe and webhook series appear
+//! - **Known series start at zero**: every cache event, every GraphQL outcome and every mirror
+//!   series is exported from the start (so `rate()` sees the first increment). Stripe and webhook series appear
 //!   with their first sample, because their label values are only known then.
 //!
 //! The families (all prefixed `stripe_graphql_`, listed with their labels in the README's
@@ -31,6 +31,13 @@
 //! | `graphql_requests_total` | counter | `outcome` |
 //! | `graphql_request_duration_seconds` | histogram | |
 //! | `build_info` | gauge (always 1) | `version` |
+//! | `mirror_ready` | gauge (1 once the first backfill is complete; 0 warming or without the mirror) | |
+//! | `mirror_objects` | gauge | `type` (`customer`, `subscription`, `price`, `plan`, `product`) |
+//! | `mirror_backfill_objects_total` | counter (objects read by backfill passes) | |
+//! | `mirror_backfill_passes_total` | counter (passes completed) | |
+//! | `mirror_events_total` | counter | `source` (`webhook`, `events_api`), `outcome` (`applied`, `ignored`, `refetched`) |
+//! | `mirror_answers_total` | counter | `outcome` (`hit`: from the mirror, `fallback`: asked of Stripe) |
+//! | `mirror_reconcile_total` | counter | `outcome` (`ok`, `failed`, `backfill`: the cursor was unknown) |
 //!
 //! [`Metrics::encode`] writes the Prometheus text exposition format, version 0.0.4
 //! ([`CONTENT_TYPE`]).
@@ -300,6 +307,24 @@ struct Inner {
     graphql_duration: Histogram,
     redis_up: Gauge,
     redis_errors: Counter,
+    mirror_ready: Gauge,
+    mirror_objects: Family<TypeLabels, Gauge>,
+    mirror_backfill_objects: Counter,
+    mirror_backfill_passes: Counter,
+    mirror_events: Family<MirrorEventLabels, Counter>,
+    mirror_answers: Family<OutcomeLabels, Counter>,
+    mirror_reconcile: Family<OutcomeLabels, Counter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TypeLabels {
+    r#type: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct MirrorEventLabels {
+    source: &'static str,
+    outcome: &'static str,
 }
 
 /// The server's metrics. Cheap to clone; clones share one registry.
@@ -414,6 +439,64 @@ impl Metrics {
             redis_errors.clone(),
         );
 
+        let mirror_ready = Gauge::default();
+        registry.register(
+            "mirror_ready",
+            "1 once the mirror's first backfill is complete (STRIPE_MIRROR=on); 0 while it warms up, or without the mirror",
+            mirror_ready.clone(),
+        );
+        let mirror_objects = Family::<TypeLabels, Gauge>::default();
+        registry.register(
+            "mirror_objects",
+            "Objects the mirror holds, by type (customer, subscription, price, plan, product)",
+            mirror_objects.clone(),
+        );
+        let mirror_backfill_objects = Counter::default();
+        registry.register(
+            "mirror_backfill_objects",
+            "Objects read by the mirror's backfill passes (customers, prices, plans, products)",
+            mirror_backfill_objects.clone(),
+        );
+        let mirror_backfill_passes = Counter::default();
+        registry.register(
+            "mirror_backfill_passes",
+            "Backfill passes the mirror completed",
+            mirror_backfill_passes.clone(),
+        );
+        let mirror_events = Family::<MirrorEventLabels, Counter>::default();
+        registry.register(
+            "mirror_events",
+            "Events the mirror was given, by source (webhook, events_api) and outcome (applied: newer than what it held; ignored: older or already held; refetched: not orderable, the object is read again)",
+            mirror_events.clone(),
+        );
+        let mirror_answers = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "mirror_answers",
+            "Cache misses the mirror answered (hit) or passed to Stripe (fallback: an object it does not hold)",
+            mirror_answers.clone(),
+        );
+        // The mirror's series are known in advance: exported at 0 from the start.
+        for kind in ["customer", "subscription", "price", "plan", "product"] {
+            drop(mirror_objects.get_or_create(&TypeLabels { r#type: kind }));
+        }
+        for source in ["webhook", "events_api"] {
+            for outcome in ["applied", "ignored", "refetched"] {
+                drop(mirror_events.get_or_create(&MirrorEventLabels { source, outcome }));
+            }
+        }
+        for outcome in ["hit", "fallback"] {
+            drop(mirror_answers.get_or_create(&OutcomeLabels { outcome }));
+        }
+        let mirror_reconcile = Family::<OutcomeLabels, Counter>::default();
+        for outcome in ["ok", "failed", "backfill"] {
+            drop(mirror_reconcile.get_or_create(&OutcomeLabels { outcome }));
+        }
+        registry.register(
+            "mirror_reconcile",
+            "Readings of the Events API by the mirror, by outcome (ok, failed, backfill: its cursor was unknown or past the 30 days, a new backfill ran)",
+            mirror_reconcile.clone(),
+        );
+
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -427,6 +510,13 @@ impl Metrics {
                 graphql_duration,
                 redis_up,
                 redis_errors,
+                mirror_ready,
+                mirror_objects,
+                mirror_backfill_objects,
+                mirror_backfill_passes,
+                mirror_events,
+                mirror_answers,
+                mirror_reconcile,
             }),
         }
     }
@@ -470,6 +560,56 @@ impl Metrics {
     /// A Redis command failed (no answer, or the link is down).
     pub fn redis_error(&self) {
         self.inner.redis_errors.inc();
+    }
+
+    /// Whether the mirror's first backfill is complete.
+    pub fn mirror_ready(&self, ready: bool) {
+        self.inner.mirror_ready.set(i64::from(ready));
+    }
+
+    /// How many objects of `kind` the mirror holds.
+    pub fn mirror_objects(&self, kind: &'static str, n: usize) {
+        self.inner
+            .mirror_objects
+            .get_or_create(&TypeLabels { r#type: kind })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// The backfill read `n` more objects.
+    pub fn mirror_backfilled(&self, n: usize) {
+        self.inner
+            .mirror_backfill_objects
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+
+    /// A backfill pass completed.
+    pub fn mirror_backfill_pass(&self) {
+        self.inner.mirror_backfill_passes.inc();
+    }
+
+    /// The mirror was given an event from `source` (`webhook`, `events_api`) with `outcome`
+    /// (`applied`, `ignored`, `refetched`).
+    pub fn mirror_event(&self, source: &'static str, outcome: &'static str) {
+        self.inner
+            .mirror_events
+            .get_or_create(&MirrorEventLabels { source, outcome })
+            .inc();
+    }
+
+    /// The mirror answered a miss (`hit`) or passed it on (`fallback`).
+    pub fn mirror_answer(&self, outcome: &'static str) {
+        self.inner
+            .mirror_answers
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// A reading of the Events API ended with `outcome` (`ok`, `failed`, `backfill`).
+    pub fn mirror_reconcile(&self, outcome: &'static str) {
+        self.inner
+            .mirror_reconcile
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// A cache event.

@@ -16,8 +16,10 @@ use stripe_sandbox::Sandbox;
 use crate::{
     cache::{SharedSource, StripeCache, StripeSource},
     config::{Config, Upstream},
+    events::stale::stale_tags,
     http::{AppState, Services},
     metrics::Metrics,
+    mirror::Mirror,
     profile::{
         hasura::{HasuraClient, HasuraError},
         ProfileSync,
@@ -151,7 +153,16 @@ impl Application {
             )
             .await;
         }
+        let mirror = config
+            .mirror
+            .map(|settings| Mirror::new(source.clone(), client.clone(), settings, metrics.clone()));
+        if let Some(mirror) = &mirror {
+            source = mirror.source();
+        }
         let cache = StripeCache::over(source, client.clone(), config.cache, metrics.clone());
+        if let Some(mirror) = &mirror {
+            mirror.start(cache.clone(), |event| stale_tags(event).ok().flatten());
+        }
         let profile = match &config.hasura {
             None => None,
             Some(settings) => Some(ProfileSync::new(
@@ -167,6 +178,7 @@ impl Application {
             metrics,
             webhook,
             profile,
+            mirror,
             limits: config.limits,
         };
         let state = AppState::new(services, &config.http);

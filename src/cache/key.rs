@@ -27,7 +27,7 @@ pub enum Key {
 
 /// One read a miss asks the level below for, named by what it fetches (so a level that
 /// keeps answers elsewhere, a shared cache or a mirror, can answer it without Stripe).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Fetch {
     /// `GET /v1/<collection>/<id>`: the object, or "does not exist" (404 or deleted).
     Object(StripeId),
@@ -51,6 +51,7 @@ impl Fetch {
 /// What one fetch produced: the entry asked for, the entries the same answer fills too (the
 /// objects on a list page; a customer's embedded subscriptions), and how old the answer
 /// already was when it arrived (zero from Stripe; a shared level answers with what it keeps).
+#[derive(Clone)]
 pub struct Filled {
     pub primary: Entry,
     pub also: Vec<(Key, Entry)>,

@@ -62,13 +62,14 @@ use tracing::Instrument;
 
 pub use key::{CachedList, CachedObject, Fetch, Filled, Key};
 pub use shared::SharedSource;
-pub use source::{Remote, Source, StripeSource};
+pub use source::{Remote, RemoteSink, Source, StripeSource, Wrote};
 pub use tags::{Tag, Written};
 
 use key::Entry;
 use memory::{Memory, Stored};
 
 use crate::{
+    clock,
     ids::StripeId,
     metrics::{CacheEvent, Metrics},
     stripe::{
@@ -401,15 +402,23 @@ impl StripeCache {
     /// object costs no call and sees the write; lists and embedding objects are fetched again
     /// on their next lookup. A webhook for the same change later only invalidates again.
     pub async fn write<T: Written>(&self, write: &Write) -> Result<Arc<T>, StripeError> {
+        let from = clock::unix_now();
         let object = self.inner.client.write::<T>(write).await?;
-        Ok(self.written(object).await)
+        Ok(self.written(object, from).await)
     }
 
-    /// [`StripeCache::write`]'s write-through, for an object Stripe answered a write with.
-    async fn written<T: Written>(&self, object: T) -> Arc<T> {
+    /// [`StripeCache::write`]'s write-through, for an object Stripe answered a write sent at
+    /// the Unix second `from` with; the source below is told of it too ([`Source::wrote`]).
+    async fn written<T: Written>(&self, object: T, from: i64) -> Arc<T> {
         self.invalidate(&object.change_tags()).await;
         let generation = self.inner.memory.generation();
-        self.remember(object, generation)
+        let object = self.remember(object, generation);
+        self.inner.source.wrote(
+            Wrote::Object(&T::wrap(object.clone())),
+            from,
+            clock::unix_now(),
+        );
+        object
     }
 
     /// Deletes a customer (`DELETE /v1/customers/{id}`; Stripe cancels its subscriptions).
@@ -419,6 +428,7 @@ impl StripeCache {
     /// [`StripeError::NotFound`]. Afterwards the customer is "does not exist" here, and its
     /// subscriptions and every list that held them are stale.
     pub async fn delete_customer(&self, id: &StripeId) -> Result<(), StripeError> {
+        let from = clock::unix_now();
         let client = &self.inner.client;
         match client
             .delete(&Write::delete(id.clone(), Form::new()), "customer")
@@ -441,6 +451,9 @@ impl StripeCache {
             Filled::one(Entry::Missing),
             generation,
         );
+        self.inner
+            .source
+            .wrote(Wrote::DeletedCustomer(id), from, clock::unix_now());
         Ok(())
     }
 
@@ -453,6 +466,7 @@ impl StripeCache {
         id: &StripeId,
         cancel: &Write,
     ) -> Result<Arc<Subscription>, StripeError> {
+        let from = clock::unix_now();
         let client = &self.inner.client;
         let canceled = match client.write::<Subscription>(cancel).await {
             Ok(subscription) => subscription,
@@ -464,7 +478,7 @@ impl StripeCache {
             }
             Err(error) => return Err(error),
         };
-        Ok(self.written(canceled).await)
+        Ok(self.written(canceled, from).await)
     }
 
     /// Drops every entry, and keeps any call in flight from storing its answer.

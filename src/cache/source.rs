@@ -7,7 +7,9 @@
 //! with `REDIS_URL`) is one too, over it: it answers from what it keeps (with the answer's
 //! [`Filled::age`], so freshness holds across levels), asks the source below it otherwise,
 //! and spreads invalidations to the other replicas, whose in-process levels it tells through
-//! the sink it is given ([`Source::attach`]). A mirror of Stripe would be one more.
+//! the sink it is given ([`Source::attach`]). The mirror of Stripe
+//! ([`crate::mirror::MirrorSource`], with `STRIPE_MIRROR=on`) is one more, over those: it
+//! answers from what it holds and is told of writes ([`Source::wrote`]).
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use super::{
     tags::Tag,
 };
 use crate::{
-    ids::IdKind,
+    ids::{IdKind, StripeId},
     stripe::{
         models::{Customer, Plan, Price, Product, Subscription, SubscriptionItem},
         request::ListQuery,
@@ -38,6 +40,16 @@ pub enum Remote<'a> {
 /// Where a source sends [`Remote`] invalidations.
 pub type RemoteSink = Arc<dyn Fn(Remote<'_>) + Send + Sync>;
 
+/// What a write changed, told to the levels below once Stripe confirmed it (a mirror holds
+/// it at once instead of waiting for the webhook).
+#[derive(Clone, Copy)]
+pub enum Wrote<'a> {
+    /// Stripe's answer: the object after the change.
+    Object(&'a Entry),
+    /// The customer was deleted (and its subscriptions canceled with it).
+    DeletedCustomer(&'a StripeId),
+}
+
 /// Where the in-process level's misses are answered.
 pub trait Source: Send + Sync + 'static {
     /// Answers one fetch. "Does not exist" (404, or a deleted object) is an answer for an
@@ -53,6 +65,10 @@ pub trait Source: Send + Sync + 'static {
 
     /// Given, once, the sink for invalidations made elsewhere.
     fn attach(&self, _sink: RemoteSink) {}
+
+    /// Told of a write Stripe confirmed, sent between the Unix seconds `from` and `to`,
+    /// after the invalidation of what it touched.
+    fn wrote(&self, _wrote: Wrote<'_>, _from: i64, _to: i64) {}
 }
 
 /// Stripe itself, through the client (which paces, bounds and retries every call).

@@ -12,6 +12,7 @@
 //! | [`limits`] | `MAX_STRIPE_FIELDS`, `MAX_QUERY_*`, `REQUEST_DEADLINE_SECONDS`, `MAX_REQUESTS_IN_FLIGHT` | [`Limits`] |
 //! | [`webhook`] | `STRIPE_WEBHOOK_*` | [`WebhookSettings`] |
 //! | [`redis`] | `REDIS_*` | [`RedisSettings`] |
+//! | [`mirror`] | `STRIPE_MIRROR*` | [`MirrorSettings`] |
 //! | [`hasura`] | `HASURA_*` (scoping, roles, the write-back's URL and secret) | [`ScopingSettings`](crate::graphql::scope::ScopingSettings), [`WriteSettings`], [`HasuraSettings`] |
 //!
 //! [`Cli::into_action`] checks everything once: a missing or malformed setting becomes one
@@ -22,6 +23,7 @@
 pub mod cache;
 pub mod hasura;
 pub mod limits;
+pub mod mirror;
 pub mod redis;
 pub mod server;
 pub mod stripe;
@@ -43,6 +45,7 @@ use crate::{
     graphql::write::WriteSettings,
     http::HttpSettings,
     limits::Limits,
+    mirror::MirrorSettings,
     profile::hasura::HasuraSettings,
     shared::RedisSettings,
     stripe::{ClientSettings, Endpoint},
@@ -71,6 +74,8 @@ pub struct Cli {
     pub hasura: self::hasura::HasuraArgs,
     #[command(flatten)]
     pub redis: self::redis::RedisArgs,
+    #[command(flatten)]
+    pub mirror: self::mirror::MirrorArgs,
 }
 
 /// Subcommands.
@@ -115,6 +120,8 @@ pub struct Config {
     pub limits: Limits,
     /// `None`: each replica caches alone.
     pub redis: Option<RedisSettings>,
+    /// `None`: no mirror (`STRIPE_MIRROR=off`).
+    pub mirror: Option<MirrorSettings>,
 }
 
 /// What the process was asked to do.
@@ -191,6 +198,7 @@ impl Cli {
             hasura: self.hasura.client()?,
             limits: self.limits.settings(),
             redis: self.redis.settings()?,
+            mirror: self.mirror.settings(),
         })))
     }
 }

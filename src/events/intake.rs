@@ -3,7 +3,8 @@
 //! 1. the `Stripe-Signature` is verified ([`super::signature::verify`]) and then the event
 //!    read ([`crate::stripe::event::parse`]) with what it makes stale ([`super::stale::stale_tags`]):
 //!    [`receive`], pure; nothing of the body is read before the signature passed;
-//! 2. the cache entries the event makes stale are invalidated;
+//! 2. with the mirror (`STRIPE_MIRROR=on`), the event is applied to it
+//!    ([`Mirror::apply`]), then the cache entries the event makes stale are invalidated;
 //! 3. the profile's lifecycle dates follow the event ([`ProfileSync::on_stripe_event`]),
 //!    after the invalidation, so what their rules read is fresh;
 //! 4. the outcome is counted in the metrics and logged once.
@@ -19,6 +20,7 @@ use crate::{
     cache::{StripeCache, Tag},
     clock,
     metrics::{Metrics, WebhookOutcome},
+    mirror::{EventSource, Mirror},
     profile::{ProfileSync, SyncError},
     stripe::event::{self, Event, EventError},
 };
@@ -100,22 +102,25 @@ pub struct Delivered {
 pub struct Intake {
     settings: WebhookSettings,
     cache: StripeCache,
+    mirror: Option<Mirror>,
     profile: Option<ProfileSync>,
     metrics: Metrics,
 }
 
 impl Intake {
-    /// Verifies with `settings`, invalidates `cache`, and, with a profile write-back, keeps
-    /// the profiles' lifecycle dates.
+    /// Verifies with `settings`, applies each event to `mirror` (when there is one), invalidates
+    /// `cache`, and, with a profile write-back, keeps the profiles' lifecycle dates.
     pub fn new(
         settings: WebhookSettings,
         cache: StripeCache,
+        mirror: Option<Mirror>,
         profile: Option<ProfileSync>,
         metrics: Metrics,
     ) -> Intake {
         Intake {
             settings,
             cache,
+            mirror,
             profile,
             metrics,
         }
@@ -142,6 +147,9 @@ impl Intake {
             event_type: received.event.event_type.clone(),
         };
         let event_id = delivered.id.as_deref().unwrap_or("-");
+        if let Some(mirror) = &self.mirror {
+            mirror.apply(&received.event, EventSource::Webhook);
+        }
         let mut applied = match &received.tags {
             Some(tags) => {
                 self.cache.invalidate(tags).await;

@@ -55,6 +55,11 @@ pub struct Parsed {
 const MAX_VALIDATED_OPERATIONS: usize = 8;
 
 impl Parsed {
+    /// The parsed document.
+    pub fn document(&self) -> &ExecutableDocument {
+        &self.document
+    }
+
     /// Whether running `operation` of this document with no variables already passed strict
     /// validation, so that validating it again would give the same (empty) answer.
     pub fn validated(&self, operation: Option<&str>) -> bool {

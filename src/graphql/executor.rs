@@ -8,7 +8,7 @@ use async_graphql::{Request, Response, ServerError, ValidationMode};
 use super::{
     budget::{Counts, StripeFieldCounter},
     documents::{self, ParsedDocuments},
-    error, limited_builder, sdl, StripeSchema,
+    error, limited_builder, order, sdl, StripeSchema,
 };
 use crate::{cache::StripeCache, limits::Limits};
 
@@ -188,11 +188,20 @@ impl Executor {
             && parsed
                 .as_ref()
                 .is_some_and(|p| p.validated(operation.as_deref()));
+        // The document, to put the answer's keys in query order ([`super::order`]): the
+        // cached parse, or a copy of this request's (a document too large to cache).
+        let uncached = match &parsed {
+            Some(_) => None,
+            None => request.parsed_query().ok().cloned(),
+        };
         let mut response = if known_valid {
             self.prevalidated.execute(request).await
         } else {
             self.schema.execute(request).await
         };
+        if let Some(document) = parsed.as_ref().map(|p| p.document()).or(uncached.as_ref()) {
+            order::in_query_order(&mut response.data, document, operation.as_deref());
+        }
         // Validation errors (and operation selection errors) have no path: with none in the
         // response, strict validation passed.
         if !known_valid && without_variables && response.errors.iter().all(|e| !e.path.is_empty()) {

@@ -14,6 +14,7 @@
 //! | [`scope`] | who a request is for ([`scope::Caller`]) and what it may read |
 //! | [`executor`] | runs a request: [`budget`] (the count of fields that can call Stripe, checked before execution), [`documents`] (the parsed-document cache) |
 //! | [`error`] | the one `extensions.code` mapping |
+//! | [`order`] | response keys in the order the query selected them (async-graphql inserts them as they complete) |
 //!
 //! The 64-bit scalars (`UnixTimestamp`, `StripeAmount`, `StripeCount`) are in
 //! [`crate::stripe::scalars`], beside the models that use them.
@@ -32,6 +33,7 @@ pub mod documents;
 pub mod error;
 pub mod executor;
 pub mod list;
+pub mod order;
 pub mod profile;
 pub mod read;
 pub mod scope;

@@ -44,6 +44,7 @@ use crate::{
     graphql::{scope::ScopingSettings, write::WriteSettings, Executor},
     limits::Limits,
     metrics::Metrics,
+    mirror::Mirror,
     profile::ProfileSync,
     secret::SecretString,
     stripe::StripeClient,
@@ -75,6 +76,8 @@ pub struct Services {
     pub webhook: Option<WebhookSettings>,
     /// The profile write-back through Hasura; `None` without `HASURA_GRAPHQL_URL`.
     pub profile: Option<ProfileSync>,
+    /// The mirror of Stripe; `None` without `STRIPE_MIRROR=on`.
+    pub mirror: Option<Mirror>,
     pub limits: Limits,
 }
 
@@ -104,6 +107,7 @@ impl AppState {
             metrics,
             webhook,
             profile,
+            mirror,
             limits,
         } = services;
         let auth = auth::Auth::new(settings.auth_token.as_ref());
@@ -117,7 +121,13 @@ impl AppState {
             )),
             webhook: web::Data::new(stripe_webhook::WebhookRoute {
                 intake: webhook.map(|settings| {
-                    Intake::new(settings, cache.clone(), profile.clone(), metrics.clone())
+                    Intake::new(
+                        settings,
+                        cache.clone(),
+                        mirror.clone(),
+                        profile.clone(),
+                        metrics.clone(),
+                    )
                 }),
                 metrics: metrics.clone(),
                 max_body_bytes,
@@ -128,7 +138,7 @@ impl AppState {
                 profile,
                 max_body_bytes,
             }),
-            readiness: web::Data::new(health::Readiness::new(stripe)),
+            readiness: web::Data::new(health::Readiness::new(stripe, mirror)),
             metrics: web::Data::new(metrics::MetricsRoute {
                 metrics,
                 auth,

@@ -157,6 +157,11 @@ fn about(event_type: &str) -> About {
 pub fn parse(body: &[u8]) -> Result<Event, EventError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| EventError::NotJson(e.to_string()))?;
+    from_value(value)
+}
+
+/// Reads an event already decoded as JSON (one of `GET /v1/events`' `data`), as [`parse`].
+pub fn from_value(value: Value) -> Result<Event, EventError> {
     let Value::Object(mut event) = value else {
         return Err(EventError::NotAnEvent("it is not a JSON object"));
     };

@@ -43,6 +43,14 @@ use url::Url;
 
 pub use error::StripeError;
 use limiter::{Lane, Limiter, RateLimits};
+
+/// One page of customers, each with the first page of its subscriptions Stripe embedded
+/// (`None` when it embedded none), and whether more customers follow.
+#[derive(Debug, Clone)]
+pub struct CustomersPage {
+    pub customers: Vec<(Customer, Option<List<Subscription>>)>,
+    pub has_more: bool,
+}
 use models::{Customer, List, StripeObject, Subscription};
 use request::{list_url, object_endpoint, object_url, ListQuery, ListRequest, Page};
 use retry::{Decision, Failure, RetryPolicy};
@@ -262,6 +270,62 @@ impl StripeClient {
             Some(list) => Some(decode_list::<Subscription>(list, request_id)?),
         };
         Ok((customer, page))
+    }
+
+    /// One page of `GET /v1/customers?expand[]=data.subscriptions`
+    /// ([`ListRequest::customers_with_subscriptions`]): each customer with, separately, the
+    /// first page of its subscriptions Stripe embedded (as
+    /// [`StripeClient::retrieve_customer_with_subscriptions`]), and `has_more`.
+    pub async fn list_customers_with_subscriptions(
+        &self,
+        request: &ListRequest<Customer>,
+    ) -> Result<CustomersPage, StripeError> {
+        let url = list_url(&self.api_base, request.query())
+            .ok_or(StripeError::BadResponse { request_id: None })?;
+        let (mut value, request_id) = self.get_json(request.query().endpoint(), url).await?;
+        expect_object(&value, "list", &request_id)?;
+        let has_more = value.get("has_more").and_then(serde_json::Value::as_bool);
+        let Some(serde_json::Value::Array(rows)) =
+            value.get_mut("data").map(serde_json::Value::take)
+        else {
+            return Err(StripeError::BadResponse { request_id });
+        };
+        let mut customers = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            let embedded = row
+                .as_object_mut()
+                .and_then(|object| object.remove("subscriptions"));
+            let customer: Customer = decode_object(row, request_id.clone())?;
+            let page = match embedded {
+                None | Some(serde_json::Value::Null) => None,
+                Some(list) => Some(decode_list::<Subscription>(list, request_id.clone())?),
+            };
+            customers.push((customer, page));
+        }
+        Ok(CustomersPage {
+            customers,
+            has_more: has_more.unwrap_or(false),
+        })
+    }
+
+    /// One page of `GET /v1/events` ([`request::events_query`]): the events as Stripe sent
+    /// them (newest first; each read with [`event::from_value`]), and `has_more`.
+    pub async fn list_events(
+        &self,
+        query: &ListQuery,
+    ) -> Result<(Vec<serde_json::Value>, bool), StripeError> {
+        let url =
+            list_url(&self.api_base, query).ok_or(StripeError::BadResponse { request_id: None })?;
+        let (mut value, request_id) = self.get_json(query.endpoint(), url).await?;
+        expect_object(&value, "list", &request_id)?;
+        let has_more = value
+            .get("has_more")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        match value.get_mut("data").map(serde_json::Value::take) {
+            Some(serde_json::Value::Array(events)) => Ok((events, has_more)),
+            _ => Err(StripeError::BadResponse { request_id }),
+        }
     }
 
     /// One page of a list, normalized.

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::{
     error::StripeError,
-    models::{Customer, Price, Subscription, SubscriptionItem},
+    models::{Customer, Plan, Price, Product, Subscription, SubscriptionItem},
 };
 use crate::ids::{IdKind, StripeId};
 
@@ -209,6 +209,94 @@ impl ListRequest<SubscriptionItem> {
     }
 }
 
+/// Page size of the mirror's reads (Stripe's largest).
+pub const MIRROR_PAGE_SIZE: u8 = 100;
+
+/// `limit=100` and, after the first page, `starting_after`: the mirror's paging.
+fn mirror_page(after: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut params = vec![("limit", MIRROR_PAGE_SIZE.to_string())];
+    if let Some(after) = after {
+        params.push(("starting_after", after.to_owned()));
+    }
+    params
+}
+
+/// The mirror's backfill: every object of a collection, 100 per page, newest first; `after`
+/// is the last id of the previous page, as Stripe answered it.
+impl ListRequest<Customer> {
+    /// `GET /v1/customers?limit=100&expand[]=data.subscriptions`: each customer with the first
+    /// page of its subscriptions embedded (Stripe's default statuses, 10 per page, `has_more`).
+    pub fn customers_with_subscriptions(after: Option<&str>) -> Self {
+        let mut params = mirror_page(after);
+        params.push(("expand[]", "data.subscriptions".to_owned()));
+        ListRequest::new("customers", params)
+    }
+}
+
+impl ListRequest<Price> {
+    /// `GET /v1/prices?limit=100`: active and inactive prices.
+    pub fn all_prices(after: Option<&str>) -> Self {
+        ListRequest::new("prices", mirror_page(after))
+    }
+}
+
+impl ListRequest<Product> {
+    /// `GET /v1/products?limit=100`: active and inactive products.
+    pub fn all_products(after: Option<&str>) -> Self {
+        ListRequest::new("products", mirror_page(after))
+    }
+}
+
+impl ListRequest<Plan> {
+    /// `GET /v1/plans?limit=100`: active and inactive plans.
+    pub fn all_plans(after: Option<&str>) -> Self {
+        ListRequest::new("plans", mirror_page(after))
+    }
+}
+
+/// Where a read of `GET /v1/events` starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventsFrom {
+    /// The events newer than this one (`ending_before`): the page right after it.
+    After(String),
+    /// The events created at or after this time (`created[gte]`), newest first, and older than
+    /// the cursor (`starting_after`) for the pages after the first.
+    Since {
+        created: i64,
+        older_than: Option<String>,
+    },
+    /// Only the newest event (`limit=1`): where a reading starts.
+    Newest,
+}
+
+/// `GET /v1/events` for the event types `types` (wildcards such as `customer.*`), 100 per
+/// page (1 for [`EventsFrom::Newest`]).
+pub fn events_query(types: &[&str], from: &EventsFrom) -> ListQuery {
+    let mut params: Vec<(&'static str, String)> = Vec::new();
+    match from {
+        EventsFrom::Newest => params.push(("limit", "1".to_owned())),
+        EventsFrom::After(id) => {
+            params.push(("limit", MIRROR_PAGE_SIZE.to_string()));
+            params.push(("ending_before", id.clone()));
+        }
+        EventsFrom::Since {
+            created,
+            older_than,
+        } => {
+            params.push(("limit", MIRROR_PAGE_SIZE.to_string()));
+            params.push(("created[gte]", created.to_string()));
+            if let Some(id) = older_than {
+                params.push(("starting_after", id.clone()));
+            }
+        }
+    }
+    params.extend(types.iter().map(|t| ("types[]", (*t).to_owned())));
+    ListQuery {
+        collection: "events",
+        params,
+    }
+}
+
 /// `<base>/v1/<collection>`. A path in the base URL (a proxy prefix) is kept. `None` only for
 /// a base that cannot have a path.
 fn collection_url(base: &Url, collection: &str) -> Option<Url> {
@@ -268,6 +356,9 @@ fn list_endpoint(collection: &str) -> &'static str {
         "subscriptions" => "GET /v1/subscriptions",
         "subscription_items" => "GET /v1/subscription_items",
         "prices" => "GET /v1/prices",
+        "products" => "GET /v1/products",
+        "plans" => "GET /v1/plans",
+        "events" => "GET /v1/events",
         _ => "GET /v1/other",
     }
 }

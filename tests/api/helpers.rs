@@ -118,6 +118,7 @@ pub fn test_config(api_base: &str, key: &str) -> Config {
         hasura: None,
         limits: Limits::default(),
         redis: None,
+        mirror: None,
     }
 }
 

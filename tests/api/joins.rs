@@ -117,3 +117,34 @@ async fn join_aliases_resolve_concurrently_within_the_concurrency_bound() {
     );
     assert_eq!(app.stripe_calls(), 12);
 }
+
+#[tokio::test]
+async fn a_joins_answer_keeps_the_aliases_and_fields_in_query_order_whichever_call_returns_first() {
+    let app = spawn_app_with(|o| o.latency = Duration::from_millis(30)).await;
+    // f1…f3 are cached; f0 waits for Stripe, so it completes last.
+    app.query(&join_document(&[BEN, CHLOE, DIEGO])).await;
+    let text = app
+        .post(json!({ "query": join_document(&[AVA, BEN, CHLOE, DIEGO]) }))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap_or(usize::MAX);
+    assert!(
+        at("f0") < at("f1") && at("f1") < at("f2") && at("f2") < at("f3"),
+        "{text}"
+    );
+    // Inside an object too: `email` (no call) after `subscriptions` (a call) as selected.
+    let text = app
+        .post(json!({ "query": format!(
+            "{{ customer(id: \"{EMMA}\") {{ subscriptions {{ data {{ id }} }} email }} }}"
+        ) }))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.find("\"subscriptions\"").unwrap() < text.find("\"email\"").unwrap(),
+        "{text}"
+    );
+}

@@ -12,6 +12,7 @@ mod joins;
 mod limits;
 mod lists;
 mod metrics;
+mod mirror;
 mod monitoring;
 mod mutations;
 mod process;
