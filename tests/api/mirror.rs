@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stripe_graphql::{events::WebhookSettings, mirror::MirrorSettings, secret::SecretString};
+use stripe_graphql::{
+    events::WebhookSettings, http::MetricsAuth, mirror::MirrorSettings, secret::SecretString,
+};
 use stripe_sandbox::{
     demo::{self, AVA, BEN, CHLOE, DIEGO, EMMA, FAISAL, GRACE},
     fixtures, unix_now, Sandbox, Store,
@@ -500,11 +502,13 @@ async fn a_cursor_stripe_no_longer_knows_starts_a_new_backfill() {
         1.0,
     )
     .await;
-    // Past Stripe's 30 days: the cursor names an event Stripe forgot, and a change made
-    // meanwhile has no event to read.
+    // Changes with no event to read (made straight in the store), then past Stripe's 30
+    // days: the cursor names an event Stripe forgot.
+    app.sandbox.with_store(|s| {
+        s.update("customer", CHLOE, |c| c["name"] = json!("Chloe Backfilled"));
+        s.delete_customer(DIEGO, unix_now());
+    });
     app.sandbox.forget_events();
-    app.sandbox
-        .with_store(|s| s.update("customer", CHLOE, |c| c["name"] = json!("Chloe Backfilled")));
     wait_for_count(
         &app,
         "a new backfill ran",
@@ -519,8 +523,92 @@ async fn a_cursor_stripe_no_longer_knows_starts_a_new_backfill() {
         2.0,
     )
     .await;
+    app.sandbox.reset_calls();
     let data = app
-        .data(&format!("{{ customer(id: \"{CHLOE}\") {{ name }} }}"))
+        .data(&format!(
+            "{{ c: customer(id: \"{CHLOE}\") {{ name }} d: customer(id: \"{DIEGO}\") {{ id }} }}"
+        ))
         .await;
-    assert_eq!(data["customer"]["name"], "Chloe Backfilled");
+    assert_eq!(data["c"]["name"], "Chloe Backfilled");
+    // Deleted with no event: the new pass did not see Diego, so the mirror dropped him and
+    // Stripe was asked (and said deleted).
+    assert_eq!(data["d"], Value::Null);
+    assert_eq!(app.sandbox.calls_to(&format!("/v1/customers/{DIEGO}")), 1);
+    assert_eq!(app.sandbox.calls_to(&format!("/v1/customers/{CHLOE}")), 0);
+}
+
+#[tokio::test]
+async fn a_customer_created_through_this_server_is_mirrored_at_once_before_any_webhook() {
+    const TOKEN: &str = "mirror-suite-token-0123456789";
+    let app = spawn_mirrored(
+        |_| {},
+        |o| {
+            o.config.http.auth_token = Some(SecretString::new(TOKEN));
+            o.config.http.metrics_auth = MetricsAuth::None;
+            o.config.cache.ttl = Duration::ZERO;
+        },
+    )
+    .await;
+    // No webhook arrives (its receiver is gone): only the write's own answer can tell.
+    app.sandbox
+        .send_webhooks_to("http://127.0.0.1:9/gone", SECRET);
+    let created: Value = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "query": "mutation { createCustomer(name: \"New One\", email: \"new@example.com\") { id } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["data"]["createCustomer"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    app.sandbox.reset_calls();
+    let body: Value = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "query": format!("{{ customer(id: \"{id}\") {{ email subscriptions {{ data {{ id }} hasMore }} }} }}") }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["data"]["customer"]["email"], "new@example.com",
+        "{body}"
+    );
+    assert_eq!(
+        body["data"]["customer"]["subscriptions"],
+        json!({"data": [], "hasMore": false})
+    );
+    assert_eq!(app.sandbox.total_calls(), 0, "{:?}", app.sandbox.calls());
+}
+
+#[tokio::test]
+async fn a_price_change_reaches_every_mirrored_subscription_that_embeds_it_without_a_call() {
+    let app = spawn_mirrored(|_| {}, |_| {}).await;
+    // A recurring price: Stripe sends price.updated and plan.updated.
+    app.sandbox
+        .update("price", "price_EssentialsMonthly", |p| {
+            p["nickname"] = json!("Essentials, renamed")
+        })
+        .await
+        .unwrap();
+    let query = format!(
+        "{{ customer(id: \"{BEN}\") {{ subscriptions {{ data {{ plan {{ nickname }} items {{ data {{ price {{ nickname }} }} }} }} }} }} }}"
+    );
+    let data = app.data(&query).await;
+    let sub = &data["customer"]["subscriptions"]["data"][0];
+    assert_eq!(sub["plan"]["nickname"], "Essentials, renamed");
+    assert_eq!(
+        sub["items"]["data"][0]["price"]["nickname"],
+        "Essentials, renamed"
+    );
+    assert_eq!(app.sandbox.total_calls(), 0, "{:?}", app.sandbox.calls());
 }

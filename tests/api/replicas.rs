@@ -179,6 +179,59 @@ async fn a_webhook_delivered_to_one_replica_is_fresh_on_the_other_over(redis: im
 
 #[tokio::test]
 #[ignore = "needs redis-server: run by .ci/run"]
+async fn a_webhook_delivered_to_one_mirrored_replica_is_fresh_on_the_others_mirror() {
+    let redis = RedisServer::start();
+    let sandbox = Sandbox::start(demo::store(NOW), KEY).await.unwrap();
+    let mirrored = || {
+        let mut config = replica(&sandbox, &redis);
+        config.mirror = Some(stripe_graphql::mirror::MirrorSettings {
+            reconcile_every: Duration::from_secs(3600),
+        });
+        config
+    };
+    let a = start_server(mirrored()).await;
+    let b = start_server(mirrored()).await;
+    for base in [&a, &b] {
+        until("the replica's mirror is ready", async || {
+            metric(base, "stripe_graphql_mirror_ready").await == 1.0
+        })
+        .await;
+    }
+    // After the backfills' second, so the event is ordered after them.
+    let ready = stripe_sandbox::unix_now();
+    until("the next second", async || {
+        stripe_sandbox::unix_now() > ready
+    })
+    .await;
+    sandbox.reset_calls();
+    assert_eq!(
+        email_of(&query(&b, AVA_EMAIL).await),
+        "ava.martinez@example.com"
+    );
+    assert_eq!(sandbox.total_calls(), 0, "served from B's mirror");
+
+    sandbox.send_webhooks_to(&format!("{a}/webhooks/stripe"), WEBHOOK_SECRET);
+    let delivered = sandbox
+        .update("customer", AVA, |c| {
+            c["email"] = json!("ava.new@example.com")
+        })
+        .await
+        .expect("delivered");
+    assert_eq!(delivered.status, 200, "{:?}", delivered.answer);
+    until("B applied A's invalidation", async || {
+        metric(&b, REMOTE_INVALIDATIONS).await >= 1.0
+    })
+    .await;
+    // A applied the event to its mirror; B forgot Ava and reads her again, once.
+    assert_eq!(email_of(&query(&a, AVA_EMAIL).await), "ava.new@example.com");
+    assert_eq!(email_of(&query(&b, AVA_EMAIL).await), "ava.new@example.com");
+    assert_eq!(sandbox.total_calls(), 1, "{:?}", sandbox.calls());
+    assert_eq!(email_of(&query(&b, AVA_EMAIL).await), "ava.new@example.com");
+    assert_eq!(sandbox.total_calls(), 1);
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: run by .ci/run"]
 async fn an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills_older_answer() {
     an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills_older_answer_over(
         RedisServer::start(),
