@@ -404,20 +404,23 @@ impl StripeCache {
     pub async fn write<T: Written>(&self, write: &Write) -> Result<Arc<T>, StripeError> {
         let from = clock::unix_now();
         let object = self.inner.client.write::<T>(write).await?;
-        Ok(self.written(object, from).await)
+        Ok(self.written(object, from, write.creates()).await)
     }
 
     /// [`StripeCache::write`]'s write-through, for an object Stripe answered a write sent at
-    /// the Unix second `from` with; the source below is told of it too ([`Source::wrote`]).
-    async fn written<T: Written>(&self, object: T, from: i64) -> Arc<T> {
+    /// the Unix second `from` with (`created`: the write was a create); the source below is
+    /// told of it too ([`Source::wrote`]).
+    async fn written<T: Written>(&self, object: T, from: i64, created: bool) -> Arc<T> {
         self.invalidate(&object.change_tags()).await;
         let generation = self.inner.memory.generation();
         let object = self.remember(object, generation);
-        self.inner.source.wrote(
-            Wrote::Object(&T::wrap(object.clone())),
-            from,
-            clock::unix_now(),
-        );
+        let entry = T::wrap(object.clone());
+        let wrote = if created {
+            Wrote::Created(&entry)
+        } else {
+            Wrote::Object(&entry)
+        };
+        self.inner.source.wrote(wrote, from, clock::unix_now());
         object
     }
 
@@ -478,7 +481,7 @@ impl StripeCache {
             }
             Err(error) => return Err(error),
         };
-        Ok(self.written(canceled, from).await)
+        Ok(self.written(canceled, from, false).await)
     }
 
     /// Drops every entry, and keeps any call in flight from storing its answer.

@@ -46,6 +46,9 @@ pub type RemoteSink = Arc<dyn Fn(Remote<'_>) + Send + Sync>;
 pub enum Wrote<'a> {
     /// Stripe's answer: the object after the change.
     Object(&'a Entry),
+    /// Stripe's answer to a create (`POST /v1/<collection>`): the object as created, or, for
+    /// a create replayed under an earlier idempotency key, as it was then.
+    Created(&'a Entry),
     /// The customer was deleted (and its subscriptions canceled with it).
     DeletedCustomer(&'a StripeId),
 }

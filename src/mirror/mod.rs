@@ -345,7 +345,8 @@ impl Source for MirrorSource {
         let mirror = &self.0;
         let version = Version::read(from, to);
         let refetch = match wrote {
-            Wrote::Object(entry) => mirror.store_mut().wrote(entry, &version).refetch,
+            Wrote::Object(entry) => mirror.store_mut().wrote(entry, false, &version).refetch,
+            Wrote::Created(entry) => mirror.store_mut().wrote(entry, true, &version).refetch,
             Wrote::DeletedCustomer(id) => {
                 mirror.store_mut().deleted_customer(id.as_str(), &version);
                 Vec::new()

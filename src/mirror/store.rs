@@ -712,8 +712,10 @@ impl MirrorStore {
     // ---- writes and remote changes ---------------------------------------------------------
 
     /// Holds what Stripe answered a write with (read between the seconds of `version`), as
-    /// an event's object: the object, and its customer's page followed.
-    pub fn wrote(&mut self, entry: &Entry, version: &Version) -> Changed {
+    /// an event's object: the object, and its customer's page followed. A customer `created`
+    /// by the write within those seconds has no subscription yet (one an idempotent replay
+    /// answered, created earlier, may have: its page stays unknown).
+    pub fn wrote(&mut self, entry: &Entry, created: bool, version: &Version) -> Changed {
         match entry {
             Entry::Subscription(subscription) => {
                 let replace = self
@@ -749,8 +751,7 @@ impl MirrorStore {
             Entry::Customer(customer) => {
                 let new_customer = !self.customers.contains_key(&customer.id);
                 self.join_customer(&customer.id.clone(), Some(customer.clone()), None, version);
-                if new_customer {
-                    // Created by this write: no subscription yet.
+                if new_customer && created && customer.created.0 >= version.from {
                     if let Some(slot) = self.customers.get_mut(&customer.id) {
                         slot.page = Some((Arc::new(List::default()), version.clone()));
                     }
@@ -1004,4 +1005,282 @@ fn embed(
         .map(|(old, new)| new.map(Arc::new).unwrap_or_else(|| old.clone()))
         .collect();
     Arc::new(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use stripe_sandbox::fixtures;
+
+    use super::*;
+    use crate::stripe::{event::PreviousAttributes, models::decode};
+
+    const CUS: &str = "cus_Page";
+
+    fn price() -> Value {
+        let monthly = fixtures::Recurrence {
+            interval: "month",
+            interval_count: 1,
+            usage_type: "licensed",
+            meter: None,
+        };
+        fixtures::price("price_M", "prod_M", "Monthly", "100", Some(monthly), 1)
+    }
+
+    fn subscription(id: &str, status: &str, created: i64) -> Subscription {
+        let price = price();
+        let items = [fixtures::ItemSpec {
+            id: &format!("si_{id}"),
+            price: &price,
+            quantity: Some(1),
+        }];
+        decode(fixtures::subscription(
+            id,
+            CUS,
+            status,
+            &items,
+            (1, 2),
+            created,
+        ))
+        .unwrap()
+    }
+
+    fn customer() -> Customer {
+        decode(fixtures::customer(CUS, "Page", "p@example.com", 1)).unwrap()
+    }
+
+    fn event(object: EventObject, event_type: &str, created: i64, id: &str) -> Event {
+        Event {
+            id: Some(id.to_owned()),
+            event_type: event_type.to_owned(),
+            created: Some(created),
+            object,
+            previous: PreviousAttributes::default(),
+        }
+    }
+
+    fn sub_event(s: Subscription, created: i64, id: &str) -> Event {
+        event(
+            EventObject::Subscription(s),
+            "customer.subscription.updated",
+            created,
+            id,
+        )
+    }
+
+    /// A store holding the customer and a page of `n` subscriptions (created 100, 99, …),
+    /// read at second 1000, `has_more` as given.
+    fn store_with_page(n: usize, has_more: bool) -> MirrorStore {
+        let mut store = MirrorStore::default();
+        let data = (0..n)
+            .map(|i| {
+                Arc::new(subscription(
+                    &format!("sub_{i:02}"),
+                    "active",
+                    100 - i as i64,
+                ))
+            })
+            .collect();
+        store.join_customer(
+            CUS,
+            Some(Arc::new(customer())),
+            Some(Arc::new(List { data, has_more })),
+            &Version::read(1000, 1000),
+        );
+        store
+    }
+
+    fn page_ids(store: &MirrorStore) -> Option<(Vec<String>, bool)> {
+        let id = StripeId::parse(IdKind::Customer, CUS).unwrap();
+        let filled = store.answer(&Fetch::CustomerWithSubscriptions(id))?;
+        let page = filled.also.iter().find_map(|(_, e)| match e {
+            Entry::Subscriptions(page) => Some(page.clone()),
+            _ => None,
+        })?;
+        Some((
+            page.data.iter().map(|s| s.id.clone()).collect(),
+            page.has_more,
+        ))
+    }
+
+    #[test]
+    fn a_new_subscription_is_inserted_by_created_and_the_eleventh_drops_off_with_has_more() {
+        let mut store = store_with_page(10, false);
+        let changed = store.apply_event(&sub_event(
+            subscription("sub_new", "active", 200),
+            1001,
+            "e1",
+        ));
+        assert!(changed.changed && changed.refetch.is_empty());
+        let (ids, has_more) = page_ids(&store).unwrap();
+        assert_eq!(ids.len(), 10);
+        assert_eq!(ids[0], "sub_new");
+        assert_eq!(ids[9], "sub_08");
+        assert!(has_more);
+        // Older than every one on a page with more after it: on a later page, nothing to do.
+        let changed =
+            store.apply_event(&sub_event(subscription("sub_old", "active", 5), 1002, "e2"));
+        assert!(changed.refetch.is_empty());
+        assert_eq!(page_ids(&store).unwrap().0[9], "sub_08");
+    }
+
+    #[test]
+    fn a_canceled_subscription_leaves_the_page_and_a_page_with_more_is_read_again() {
+        let mut store = store_with_page(3, false);
+        let changed = store.apply_event(&sub_event(
+            subscription("sub_01", "canceled", 99),
+            1001,
+            "e1",
+        ));
+        assert!(changed.refetch.is_empty());
+        assert_eq!(
+            page_ids(&store).unwrap(),
+            (vec!["sub_00".into(), "sub_02".into()], false)
+        );
+
+        let mut store = store_with_page(10, true);
+        let changed = store.apply_event(&sub_event(
+            subscription("sub_01", "canceled", 99),
+            1001,
+            "e1",
+        ));
+        assert_eq!(
+            changed.refetch,
+            vec![Fetch::CustomerWithSubscriptions(
+                StripeId::parse(IdKind::Customer, CUS).unwrap()
+            )]
+        );
+        assert_eq!(
+            page_ids(&store),
+            None,
+            "the page is unknown until read again"
+        );
+    }
+
+    #[test]
+    fn two_subscriptions_with_one_created_second_or_an_event_inside_the_pages_read_are_read_again()
+    {
+        let mut store = store_with_page(3, false);
+        // Same `created` as sub_00: Stripe's order between them is unknown.
+        let changed = store.apply_event(&sub_event(
+            subscription("sub_twin", "active", 100),
+            1001,
+            "e1",
+        ));
+        assert_eq!(changed.refetch.len(), 1);
+        assert_eq!(page_ids(&store), None);
+
+        let mut store = store_with_page(3, false);
+        // An event for one not on the page, within the second the page was read in.
+        let changed = store.apply_event(&sub_event(
+            subscription("sub_late", "active", 500),
+            1000,
+            "e1",
+        ));
+        assert_eq!(changed.refetch.len(), 1);
+    }
+
+    #[test]
+    fn an_older_event_is_ignored_and_a_redelivery_changes_nothing() {
+        let mut store = store_with_page(1, false);
+        let newer = subscription("sub_00", "past_due", 100);
+        assert!(
+            store
+                .apply_event(&sub_event(newer.clone(), 1005, "e5"))
+                .changed
+        );
+        let older = store.apply_event(&sub_event(
+            subscription("sub_00", "active", 100),
+            1003,
+            "e3",
+        ));
+        assert!(older.ignored && !older.changed);
+        let again = store.apply_event(&sub_event(newer, 1005, "e5"));
+        assert!(again.ignored);
+        let id = StripeId::parse(IdKind::Subscription, "sub_00").unwrap();
+        let Some(Filled {
+            primary: Entry::Subscription(held),
+            ..
+        }) = store.answer(&Fetch::Object(id))
+        else {
+            panic!("held")
+        };
+        assert_eq!(held.status, "past_due");
+    }
+
+    #[test]
+    fn a_create_answer_gives_an_empty_page_only_when_created_within_the_write() {
+        let mut store = MirrorStore::default();
+        let mut created: Customer = customer();
+        created.created.0 = 2000;
+        let entry = Entry::Customer(Arc::new(created.clone()));
+        store.wrote(&entry, true, &Version::read(2000, 2001));
+        assert_eq!(page_ids(&store), Some((vec![], false)));
+
+        // A replayed create answers a customer made earlier: its page is not known.
+        let mut store = MirrorStore::default();
+        created.created.0 = 1500;
+        store.wrote(
+            &Entry::Customer(Arc::new(created)),
+            true,
+            &Version::read(2000, 2001),
+        );
+        assert_eq!(page_ids(&store), None);
+    }
+
+    #[test]
+    fn a_price_event_reaches_embedded_copies_and_they_share_one_allocation() {
+        let mut store = store_with_page(3, false);
+        let mut price: Price = decode(price()).unwrap();
+        price.nickname = Some("Renamed".into());
+        store.apply_event(&event(
+            EventObject::Price(price),
+            "price.updated",
+            1001,
+            "p1",
+        ));
+        let id = StripeId::parse(IdKind::Price, "price_M").unwrap();
+        let Some(Filled {
+            primary: Entry::Price(held),
+            ..
+        }) = store.answer(&Fetch::Object(id))
+        else {
+            panic!("held")
+        };
+        let CustomerSlot {
+            page: Some((page, _)),
+            ..
+        } = &store.customers[CUS]
+        else {
+            panic!("page")
+        };
+        for s in &page.data {
+            let embedded = s.items.data[0].price.as_ref().unwrap();
+            assert_eq!(embedded.nickname.as_deref(), Some("Renamed"));
+            assert!(Arc::ptr_eq(embedded, &held));
+        }
+    }
+
+    #[test]
+    fn a_sweep_drops_what_a_pass_did_not_see_and_forget_marks_for_a_read() {
+        let mut store = store_with_page(2, false);
+        assert_eq!(
+            store.sweep(1000),
+            0,
+            "read at 1000: seen by a pass that began then"
+        );
+        assert_eq!(store.sweep(1001), 1);
+        assert_eq!(store.counts(), Counts::default());
+
+        let mut store = store_with_page(2, false);
+        assert!(store.forget(&[Tag::SubscriptionsOf(CUS.into())]));
+        assert_eq!(page_ids(&store), None);
+        let id = StripeId::parse(IdKind::Customer, CUS).unwrap();
+        assert!(
+            store.answer(&Fetch::Object(id.clone())).is_some(),
+            "the customer is still held"
+        );
+        assert!(store.forget(&[Tag::Object(CUS.into())]));
+        assert!(store.answer(&Fetch::Object(id)).is_none());
+    }
 }

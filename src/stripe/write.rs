@@ -164,6 +164,11 @@ impl Write {
         }
     }
 
+    /// Whether it creates an object (`POST /v1/<collection>`).
+    pub fn creates(&self) -> bool {
+        matches!(self.target, Target::Collection(_))
+    }
+
     /// The HTTP method.
     pub fn method(&self) -> Method {
         self.method
