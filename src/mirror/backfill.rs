@@ -100,13 +100,14 @@ impl Mirror {
             let request = ListRequest::customers_with_subscriptions(after.as_deref());
             let (page, version) = self
                 .retrying("a page of customers", || async {
+                    let mark = self.store().marks();
                     let from = clock::unix_now();
                     let page = self
                         .inner
                         .background
                         .list_customers_with_subscriptions(&request)
                         .await?;
-                    Ok((page, Version::read(from, clock::unix_now())))
+                    Ok((page, Version::read(from, clock::unix_now()).after(mark)))
                 })
                 .await;
             {
@@ -166,9 +167,10 @@ impl Mirror {
             let request = request(after.as_deref());
             let (page, version): (List<T>, Version) = self
                 .retrying(request.query().endpoint(), || async {
+                    let mark = self.store().marks();
                     let from = clock::unix_now();
                     let page = self.inner.background.list(&request).await?;
-                    Ok((page, Version::read(from, clock::unix_now())))
+                    Ok((page, Version::read(from, clock::unix_now()).after(mark)))
                 })
                 .await;
             {

@@ -47,7 +47,7 @@ pub mod version;
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex, PoisonError, RwLock,
     },
     time::Duration,
@@ -89,9 +89,10 @@ struct Inner {
     stripe: Arc<dyn Source>,
     /// The backfill and the Events API reading, in the limiter's background lane.
     background: StripeClient,
-    /// Reads in flight, by what they fetch: a re-read and the misses that wait for it share
-    /// one call.
-    reads: Mutex<HashMap<Fetch, Read>>,
+    /// Reads in flight, by what they fetch (with a serial number, so a read leaves only its
+    /// own entry): a re-read and the misses that wait for it share one call.
+    reads: Mutex<HashMap<Fetch, (u64, Read)>>,
+    serials: AtomicU64,
     settings: MirrorSettings,
     metrics: Metrics,
     /// The cache over the mirror and what an event makes stale in it, once built: the Events
@@ -147,6 +148,7 @@ impl Mirror {
                 stripe: StripeSource::shared(client.clone()),
                 background: client.in_lane(Lane::Background),
                 reads: Mutex::new(HashMap::new()),
+                serials: AtomicU64::new(0),
                 settings,
                 metrics,
                 cache: std::sync::OnceLock::new(),
@@ -223,40 +225,48 @@ impl Mirror {
     }
 
     /// The read of `fetch` in flight, or a new one (from Stripe itself when `direct`, else
-    /// from the level below), whose answer joins the mirror. It runs as its own task, so
-    /// it completes when nobody waits for it.
+    /// from the level below), whose answer joins the mirror. A `direct` re-read never joins a
+    /// read already in flight (that one began before the change that asks for it); misses
+    /// arriving later wait for the newest. It runs as its own task, so it completes when
+    /// nobody waits for it.
     fn read(&self, fetch: Fetch, direct: bool) -> Read {
         let mut reads = lock(&self.inner.reads);
-        if let Some(read) = reads.get(&fetch) {
-            return read.clone();
-        }
-        // A read that ended between the caller's look at the store and this lock has joined
-        // its answer already (a read joins before it leaves `reads`): answer from the store.
         if !direct {
+            if let Some((_, read)) = reads.get(&fetch) {
+                return read.clone();
+            }
+            // A read that ended between the caller's look at the store and this lock has
+            // joined its answer already (a read joins before it leaves `reads`).
             if let Some(filled) = self.store().answer(&fetch) {
                 return futures::future::ready(Ok(Arc::new(filled)))
                     .boxed()
                     .shared();
             }
         }
-        let key = fetch.clone();
         let source = if direct {
             self.inner.stripe.clone()
         } else {
             self.inner.below.clone()
         };
+        // Taken under the `reads` lock, after any marking that asked for this read.
+        let mark = self.store().marks();
+        let serial = self.inner.serials.fetch_add(1, Ordering::Relaxed);
         let mirror = self.clone();
-        let task_key = key.clone();
+        let key = fetch.clone();
         let task = self.inner.background.io().spawn(async move {
             let from = clock::unix_now();
             let answer = source.fetch(fetch.clone()).await;
             let to = clock::unix_now();
             if let Ok(filled) = &answer {
                 let age = i64::try_from(filled.age.as_secs()).unwrap_or(i64::MAX);
-                let version = Version::read(from.saturating_sub(age), to);
+                let version = Version::read(from.saturating_sub(age), to).after(mark);
                 mirror.store_mut().join(&fetch, filled, &version);
             }
-            lock(&mirror.inner.reads).remove(&task_key);
+            let mut reads = lock(&mirror.inner.reads);
+            if reads.get(&fetch).is_some_and(|(s, _)| *s == serial) {
+                reads.remove(&fetch);
+            }
+            drop(reads);
             answer.map(Arc::new)
         });
         let read: Read = async move {
@@ -267,7 +277,7 @@ impl Mirror {
         }
         .boxed()
         .shared();
-        reads.insert(key, read.clone());
+        reads.insert(key, (serial, read.clone()));
         read
     }
 
@@ -306,8 +316,11 @@ impl Source for MirrorSource {
         }
         // A read in flight that will answer this one too (a re-read of the customer with its
         // page after an event the mirror could not order): wait for it, then answer.
-        let covering =
-            store::covering(&fetch).and_then(|c| lock(&mirror.inner.reads).get(&c).cloned());
+        let covering = store::covering(&fetch).and_then(|c| {
+            lock(&mirror.inner.reads)
+                .get(&c)
+                .map(|(_, read)| read.clone())
+        });
         let mirror = mirror.clone();
         async move {
             if let Some(read) = covering {

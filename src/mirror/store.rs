@@ -37,8 +37,10 @@ enum Held<T> {
     Present(Arc<T>),
     /// It was deleted.
     Gone,
-    /// It changed in a way the mirror could not follow; a read is due.
-    Unknown,
+    /// It changed in a way the mirror could not follow; a read is due. The mark it was given:
+    /// only a read begun after it (whose [`Version::mark`] is at least this) replaces it, so a
+    /// read already in flight when the change arrived never does.
+    Unknown(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +88,8 @@ pub struct MirrorStore {
     prices: HashMap<String, Slot<Price>>,
     plans: HashMap<String, Slot<Plan>>,
     products: HashMap<String, Slot<Product>>,
+    /// How many times an object was marked for a re-read ([`Held::Unknown`]).
+    marks: u64,
 }
 
 /// The read that also answers `fetch`, when there is one: a customer with its first page
@@ -126,6 +130,18 @@ fn listed_by_default(subscription: &Subscription) -> bool {
 }
 
 impl MirrorStore {
+    /// How many times an object was marked for a re-read: a read records it when it begins
+    /// ([`Version::after`]).
+    pub fn marks(&self) -> u64 {
+        self.marks
+    }
+
+    /// A new mark, for an object about to be marked for a re-read.
+    fn next_mark(&mut self) -> u64 {
+        self.marks += 1;
+        self.marks
+    }
+
     /// The answer to `fetch` from what is held, or `None` when the mirror cannot give it
     /// exactly (not held, changed in a way it could not follow, or a list it does not keep).
     pub fn answer(&self, fetch: &Fetch) -> Option<Filled> {
@@ -161,7 +177,7 @@ impl MirrorStore {
             match &slot?.held {
                 Held::Present(value) => Some(wrap(value.clone())),
                 Held::Gone => Some(Entry::Missing),
-                Held::Unknown => None,
+                Held::Unknown(_) => None,
             }
         }
         let key = id.as_str();
@@ -169,7 +185,7 @@ impl MirrorStore {
             IdKind::Customer => match &self.customers.get(key)?.held {
                 Held::Present(customer) => Some(Entry::Customer(customer.clone())),
                 Held::Gone => Some(Entry::Missing),
-                Held::Unknown => None,
+                Held::Unknown(_) => None,
             },
             IdKind::Subscription => of(self.subscriptions.get(key), Entry::Subscription),
             IdKind::Price => of(self.prices.get(key), Entry::Price),
@@ -288,7 +304,7 @@ impl MirrorStore {
             .customers
             .entry(id.to_owned())
             .or_insert_with(|| CustomerSlot {
-                held: Held::Unknown,
+                held: Held::Unknown(0),
                 version: Version::read(i64::MIN, i64::MIN),
                 page: None,
             });
@@ -452,27 +468,41 @@ impl MirrorStore {
                 self.apply_subscription(subscription, created, id)
             }
             EventObject::Price(price) => {
-                let decision = apply_slot(&mut self.prices, &price.id, price, deleted, created, id);
+                let mark = self.next_mark();
+                let decision = apply_slot(
+                    &mut self.prices,
+                    (&price.id, price),
+                    deleted,
+                    (created, id),
+                    mark,
+                );
                 if decision == Decision::Apply && !deleted {
                     self.embed_everywhere(Some(price), None);
                 }
                 changed_by(decision, IdKind::Price, &price.id)
             }
             EventObject::Plan(plan) => {
-                let decision = apply_slot(&mut self.plans, &plan.id, plan, deleted, created, id);
+                let mark = self.next_mark();
+                let decision = apply_slot(
+                    &mut self.plans,
+                    (&plan.id, plan),
+                    deleted,
+                    (created, id),
+                    mark,
+                );
                 if decision == Decision::Apply && !deleted {
                     self.embed_everywhere(None, Some(plan));
                 }
                 changed_by(decision, IdKind::Plan, &plan.id)
             }
             EventObject::Product(product) => {
+                let mark = self.next_mark();
                 let decision = apply_slot(
                     &mut self.products,
-                    &product.id,
-                    product,
+                    (&product.id, product),
                     deleted,
-                    created,
-                    id,
+                    (created, id),
+                    mark,
                 );
                 changed_by(decision, IdKind::Product, &product.id)
             }
@@ -492,6 +522,7 @@ impl MirrorStore {
         event_id: Option<&str>,
     ) -> Changed {
         let deleted = event_type == "customer.deleted";
+        let mark = self.next_mark();
         let new_customer = !self.customers.contains_key(&customer.id);
         // A customer created just now has no subscriptions unless the mirror already saw one
         // of its events out of order.
@@ -504,7 +535,7 @@ impl MirrorStore {
             .customers
             .entry(customer.id.clone())
             .or_insert_with(|| CustomerSlot {
-                held: Held::Unknown,
+                held: Held::Unknown(0),
                 version: Version::read(i64::MIN, i64::MIN),
                 page: None,
             });
@@ -532,7 +563,7 @@ impl MirrorStore {
                 }
             }
             Decision::Refetch => {
-                slot.held = Held::Unknown;
+                slot.held = Held::Unknown(mark);
                 slot.page = None;
                 slot.version = widened(&slot.version, created);
                 let id = StripeId::parse(IdKind::Customer, &customer.id).ok();
@@ -567,10 +598,11 @@ impl MirrorStore {
                     Some(slot) => widened(&slot.version, created),
                     None => Version::read(created.unwrap_or(i64::MIN), created.unwrap_or(i64::MIN)),
                 };
+                let mark = self.next_mark();
                 self.subscriptions.insert(
                     subscription.id.clone(),
                     Slot {
-                        held: Held::Unknown,
+                        held: Held::Unknown(mark),
                         version,
                     },
                 );
@@ -773,11 +805,12 @@ impl MirrorStore {
 
     /// Holds that a write deleted this customer (its subscriptions were canceled with it).
     pub fn deleted_customer(&mut self, id: &str, version: &Version) {
+        let mark = self.next_mark();
         let slot = self
             .customers
             .entry(id.to_owned())
             .or_insert_with(|| CustomerSlot {
-                held: Held::Unknown,
+                held: Held::Unknown(0),
                 version: version.clone(),
                 page: None,
             });
@@ -786,7 +819,7 @@ impl MirrorStore {
         slot.version = version.clone();
         for slot in self.subscriptions.values_mut() {
             if matches!(&slot.held, Held::Present(s) if s.customer == id) {
-                slot.held = Held::Unknown;
+                slot.held = Held::Unknown(mark);
             }
         }
     }
@@ -794,20 +827,21 @@ impl MirrorStore {
     /// Forgets what these tags name (another replica changed it; without a shared mirror,
     /// this replica reads it again on its next use). Returns whether anything was forgotten.
     pub fn forget(&mut self, tags: &[Tag]) -> bool {
+        let mark = self.next_mark();
         let mut forgot = false;
         for tag in tags {
             match tag {
                 Tag::Object(id) => {
                     if let Some(slot) = self.customers.get_mut(id) {
-                        slot.held = Held::Unknown;
+                        slot.held = Held::Unknown(mark);
                         slot.page = None;
                         forgot = true;
                     }
                     for map_forgot in [
-                        forget_in(&mut self.subscriptions, id),
-                        forget_in(&mut self.prices, id),
-                        forget_in(&mut self.plans, id),
-                        forget_in(&mut self.products, id),
+                        forget_in(&mut self.subscriptions, id, mark),
+                        forget_in(&mut self.prices, id, mark),
+                        forget_in(&mut self.plans, id, mark),
+                        forget_in(&mut self.products, id, mark),
                     ] {
                         forgot |= map_forgot;
                     }
@@ -856,12 +890,12 @@ impl MirrorStore {
     }
 }
 
-/// Whether what is held (`held`, dated `version`) gives way to a read dated `read`: always
-/// when unknown and the read began no earlier than the last change known (it was started
-/// after that change arrived), else only when all of it is older than the read began.
+/// Whether what is held (`held`, dated `version`) gives way to a read dated `read`: when it
+/// is marked for a re-read, a read begun after the marking does (it was started after the
+/// change that marked it arrived); else only a read all of what is held is older than.
 fn replaces<T>(held: &Held<T>, version: &Version, read: &Version) -> bool {
     match held {
-        Held::Unknown => read.from >= version.to,
+        Held::Unknown(mark) => read.mark >= *mark,
         _ => read_replaces(Some(version), read),
     }
 }
@@ -884,11 +918,10 @@ fn join_slot<T>(map: &mut HashMap<String, Slot<T>>, id: &str, value: Arc<T>, ver
 /// Applies an event about a price, plan or product to its slot; returns what was decided.
 fn apply_slot<T: Clone>(
     map: &mut HashMap<String, Slot<T>>,
-    id: &str,
-    object: &T,
+    (id, object): (&str, &T),
     deleted: bool,
-    created: Option<i64>,
-    event_id: Option<&str>,
+    (created, event_id): (Option<i64>, Option<&str>),
+    mark: u64,
 ) -> Decision {
     let decision = decide(map.get(id).map(|s| &s.version), created, event_id);
     let slot = match decision {
@@ -902,7 +935,7 @@ fn apply_slot<T: Clone>(
             version: Version::event(created.unwrap_or_default(), event_id),
         },
         Decision::Refetch => Slot {
-            held: Held::Unknown,
+            held: Held::Unknown(mark),
             version: match map.get(id) {
                 Some(slot) => widened(&slot.version, created),
                 None => Version::read(created.unwrap_or(i64::MIN), created.unwrap_or(i64::MIN)),
@@ -944,10 +977,10 @@ fn widened(version: &Version, created: Option<i64>) -> Version {
     }
 }
 
-fn forget_in<T>(map: &mut HashMap<String, Slot<T>>, id: &str) -> bool {
+fn forget_in<T>(map: &mut HashMap<String, Slot<T>>, id: &str, mark: u64) -> bool {
     match map.get_mut(id) {
         Some(slot) => {
-            slot.held = Held::Unknown;
+            slot.held = Held::Unknown(mark);
             true
         }
         None => false,
@@ -1282,5 +1315,46 @@ mod tests {
         );
         assert!(store.forget(&[Tag::Object(CUS.into())]));
         assert!(store.answer(&Fetch::Object(id)).is_none());
+    }
+
+    #[test]
+    fn only_a_read_begun_after_an_object_was_marked_for_a_re_read_replaces_it() {
+        let mut store = store_with_page(1, false);
+        let before = store.marks();
+        // An event inside the second the backfill read the customer in: marked.
+        let tie = event(
+            EventObject::Customer(customer()),
+            "customer.updated",
+            1000,
+            "e1",
+        );
+        assert_eq!(store.apply_event(&tie).refetch.len(), 1);
+        let id = StripeId::parse(IdKind::Customer, CUS).unwrap();
+        let mut read = customer();
+        read.name = Some("Read".into());
+        let filled = Filled::one(Entry::Customer(Arc::new(read)));
+        let version = Version::read(1000, 1001);
+        store.join(
+            &Fetch::Object(id.clone()),
+            &filled,
+            &version.clone().after(before),
+        );
+        assert!(
+            store.answer(&Fetch::Object(id.clone())).is_none(),
+            "a read in flight before the event is not taken"
+        );
+        store.join(
+            &Fetch::Object(id.clone()),
+            &filled,
+            &version.after(store.marks()),
+        );
+        let Some(Filled {
+            primary: Entry::Customer(held),
+            ..
+        }) = store.answer(&Fetch::Object(id))
+        else {
+            panic!("held")
+        };
+        assert_eq!(held.name.as_deref(), Some("Read"));
     }
 }

@@ -18,6 +18,9 @@ pub struct Version {
     pub to: i64,
     /// The event it was taken from, when it was (a redelivery of it changes nothing).
     pub event: Option<Box<str>>,
+    /// For a read: the store's mark count when the read began ([`super::store::MirrorStore::marks`]);
+    /// only a read begun after an object was marked for a re-read replaces it.
+    pub mark: u64,
 }
 
 impl Version {
@@ -27,7 +30,14 @@ impl Version {
             from,
             to: to.max(from),
             event: None,
+            mark: 0,
         }
+    }
+
+    /// This read, begun when the store's mark count was `mark`.
+    pub fn after(mut self, mark: u64) -> Version {
+        self.mark = mark;
+        self
     }
 
     /// An object taken from the event `id` created at `created`.
@@ -36,6 +46,7 @@ impl Version {
             from: created,
             to: created,
             event: id.map(Into::into),
+            mark: 0,
         }
     }
 }
