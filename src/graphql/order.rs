@@ -9,7 +9,7 @@
 //! first. Objects already in order are left as they are (no allocation).
 
 use async_graphql::{
-    parser::types::{ExecutableDocument, OperationDefinition, Selection, SelectionSet},
+    parser::types::{ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet},
     Name, Value,
 };
 
@@ -89,27 +89,12 @@ fn response_keys<'d>(
     keys: &mut Vec<&'d str>,
     depth: usize,
 ) {
-    if depth > MAX_SPREAD_DEPTH {
-        return;
-    }
-    for selection in &set.items {
-        match &selection.node {
-            Selection::Field(field) => {
-                let key = field.node.response_key().node.as_str();
-                if !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
-            Selection::InlineFragment(fragment) => {
-                response_keys(&fragment.node.selection_set.node, document, keys, depth + 1)
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
-                    response_keys(&fragment.node.selection_set.node, document, keys, depth + 1)
-                }
-            }
+    each_field(set, document, depth, &mut |field| {
+        let key = field.response_key().node.as_str();
+        if !keys.contains(&key) {
+            keys.push(key);
         }
-    }
+    });
 }
 
 /// The selection sets of the fields of `set` whose response key is `key`.
@@ -120,34 +105,39 @@ fn child_sets<'d>(
     out: &mut Vec<&'d SelectionSet>,
     depth: usize,
 ) {
+    each_field(set, document, depth, &mut |field| {
+        if field.response_key().node.as_str() == key && !field.selection_set.node.items.is_empty() {
+            out.push(&field.selection_set.node);
+        }
+    });
+}
+
+/// Calls `visit` with each field `set` selects, in order, fragments expanded in place.
+fn each_field<'d>(
+    set: &'d SelectionSet,
+    document: &'d ExecutableDocument,
+    depth: usize,
+    visit: &mut dyn FnMut(&'d Field),
+) {
     if depth > MAX_SPREAD_DEPTH {
         return;
     }
     for selection in &set.items {
         match &selection.node {
-            Selection::Field(field) => {
-                let field = &field.node;
-                if field.response_key().node.as_str() == key
-                    && !field.selection_set.node.items.is_empty()
-                {
-                    out.push(&field.selection_set.node);
-                }
-            }
-            Selection::InlineFragment(fragment) => child_sets(
+            Selection::Field(field) => visit(&field.node),
+            Selection::InlineFragment(fragment) => each_field(
                 &fragment.node.selection_set.node,
-                key,
                 document,
-                out,
                 depth + 1,
+                visit,
             ),
             Selection::FragmentSpread(spread) => {
                 if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
-                    child_sets(
+                    each_field(
                         &fragment.node.selection_set.node,
-                        key,
                         document,
-                        out,
                         depth + 1,
+                        visit,
                     )
                 }
             }

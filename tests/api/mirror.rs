@@ -50,6 +50,19 @@ async fn spawn_mirrored(
     app
 }
 
+/// A mirrored server (as [`spawn_mirrored`]) that reads the Events API every second.
+async fn spawn_reconciling_every_second() -> TestApp {
+    spawn_mirrored(
+        |_| {},
+        |o| {
+            o.config.mirror = Some(MirrorSettings {
+                reconcile_every: Duration::from_secs(1),
+            })
+        },
+    )
+    .await
+}
+
 /// Returns once the wall clock's second has changed: an event made after this is in a later
 /// second than any read made before it (events have one-second resolution, and one inside
 /// the seconds a read ran is read again rather than ordered, which a test of "no call" must
@@ -439,15 +452,7 @@ async fn subscription_events_move_the_customers_page_without_a_call() {
 
 #[tokio::test]
 async fn changes_made_without_a_webhook_are_healed_from_the_events_api() {
-    let app = spawn_mirrored(
-        |_| {},
-        |o| {
-            o.config.mirror = Some(MirrorSettings {
-                reconcile_every: Duration::from_secs(1),
-            })
-        },
-    )
-    .await;
+    let app = spawn_reconciling_every_second().await;
     let query =
         format!("{{ a: customer(id: \"{AVA}\") {{ name }} b: customer(id: \"{BEN}\") {{ id }} }}");
     let before = app.data(&query).await;
@@ -483,15 +488,7 @@ async fn changes_made_without_a_webhook_are_healed_from_the_events_api() {
 
 #[tokio::test]
 async fn a_cursor_stripe_no_longer_knows_starts_a_new_backfill() {
-    let app = spawn_mirrored(
-        |_| {},
-        |o| {
-            o.config.mirror = Some(MirrorSettings {
-                reconcile_every: Duration::from_secs(1),
-            })
-        },
-    )
-    .await;
+    let app = spawn_reconciling_every_second().await;
     app.sandbox
         .update_quietly("customer", AVA, |c| c["name"] = json!("Ava Once"))
         .unwrap();
