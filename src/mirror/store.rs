@@ -411,20 +411,25 @@ impl MirrorStore {
     }
 
     /// `subscription` with each embedded price and plan replaced by the mirror's copy when
-    /// that copy dates from `since` or later (it is then at least as new as the embedded one).
+    /// that copy dates from `since` or later (it is then at least as new as the embedded one)
+    /// or is equal to it (so a page read after the catalog shares its prices at once).
     fn share_embedded(&self, subscription: &Arc<Subscription>, since: i64) -> Arc<Subscription> {
         let price_of = |p: &Arc<Price>| match self.prices.get(&p.id) {
             Some(Slot {
                 held: Held::Present(held),
                 version,
-            }) if version.to >= since && !Arc::ptr_eq(held, p) => Some(held.clone()),
+            }) if !Arc::ptr_eq(held, p) && (version.to >= since || **held == **p) => {
+                Some(held.clone())
+            }
             _ => None,
         };
         let plan_of = |p: &Arc<Plan>| match self.plans.get(&p.id) {
             Some(Slot {
                 held: Held::Present(held),
                 version,
-            }) if version.to >= since && !Arc::ptr_eq(held, p) => Some(held.clone()),
+            }) if !Arc::ptr_eq(held, p) && (version.to >= since || **held == **p) => {
+                Some(held.clone())
+            }
             _ => None,
         };
         embed(subscription, &price_of, &plan_of)
@@ -1356,5 +1361,31 @@ mod tests {
             panic!("held")
         };
         assert_eq!(held.name.as_deref(), Some("Read"));
+    }
+
+    #[test]
+    fn a_page_read_after_the_catalog_shares_its_equal_prices_at_once() {
+        let mut store = MirrorStore::default();
+        let held = Arc::new(decode::<Price>(price()).unwrap());
+        store.join_price(held.clone(), &Version::read(900, 900));
+        let data = vec![Arc::new(subscription("sub_a", "active", 10))];
+        store.join_customer(
+            CUS,
+            Some(Arc::new(customer())),
+            Some(Arc::new(List {
+                data,
+                has_more: false,
+            })),
+            &Version::read(1000, 1000),
+        );
+        let CustomerSlot {
+            page: Some((page, _)),
+            ..
+        } = &store.customers[CUS]
+        else {
+            panic!("page")
+        };
+        let embedded = page.data[0].items.data[0].price.as_ref().unwrap();
+        assert!(Arc::ptr_eq(embedded, &held), "one allocation for the price");
     }
 }

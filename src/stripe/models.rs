@@ -353,7 +353,7 @@ impl StripeObject for SubscriptionItem {
 }
 
 /// How a recurring price bills.
-#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject, PartialEq)]
 #[graphql(name = "StripePriceRecurring")]
 pub struct Recurring {
     /// `day`, `week`, `month` or `year`.
@@ -378,7 +378,7 @@ pub struct Recurring {
 }
 
 /// A Stripe price (`price_…`): how much and how often to charge for a product.
-#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject, PartialEq)]
 #[graphql(name = "StripePrice", complex)]
 pub struct Price {
     /// Unique identifier.
@@ -435,7 +435,7 @@ impl StripeObject for Price {
 }
 
 /// A Stripe plan: the legacy view of a recurring price, kept by Stripe for compatibility.
-#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject)]
+#[derive(Debug, Clone, Deserialize, Serialize, SimpleObject, PartialEq)]
 #[graphql(name = "StripePlan", complex)]
 pub struct Plan {
     /// Unique identifier (often the `price_…` id of the same price).
