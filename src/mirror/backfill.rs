@@ -41,7 +41,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(30);
 const LOG_EVERY_PAGES: usize = 10;
 
 impl Mirror {
-    /// Runs backfill passes until one completes; the mirror is ready from then on.
+    /// Runs the first backfill pass (a pass never gives up: a failed page is read again); the
+    /// mirror is ready from then on.
     pub(super) async fn backfill_until_done(&self) {
         self.backfill_pass().await;
         if !self
