@@ -16,8 +16,8 @@ use crate::{
     clock::unix_now,
     error::ApiError,
     fixtures::plan_view,
-    params::{newest_first, page, values, Params},
-    render::render_subscription,
+    params::{newest_first, page, page_in_order, sort_newest_first, values, Params},
+    render::{render_subscription, render_subscription_in_place},
     search,
     store::{Store, EVENT_RETENTION_SECONDS},
 };
@@ -57,10 +57,15 @@ pub(crate) fn list_customers(store: &Store, req: &Request<'_>) -> Result<Value, 
         Some("data.subscriptions") => true,
         Some(other) => return Err(not_expandable(other)),
     };
-    let rows = newest_first(store.objects("customer").filter(|c| {
-        c["deleted"] != json!(true) && email.is_none_or(|e| c["email"].as_str() == Some(e))
-    }));
-    let mut list = page(rows, req.params, "customer", "/v1/customers")?;
+    // The same page as `page(newest_first(<the kept customers>))`, from the store's order.
+    let mut list = page_in_order(
+        &store.customers_newest_first(),
+        |key| store.get("customer", key),
+        |c| c["deleted"] != json!(true) && email.is_none_or(|e| c["email"].as_str() == Some(e)),
+        req.params,
+        "customer",
+        "/v1/customers",
+    )?;
     if embed {
         if let Some(customers) = list["data"].as_array_mut() {
             for customer in customers {
@@ -75,15 +80,19 @@ pub(crate) fn list_customers(store: &Store, req: &Request<'_>) -> Result<Value, 
 /// `GET /v1/subscriptions?customer=<id>` answers: not canceled ones, 10 per page).
 fn embed_subscriptions(store: &Store, customer: &mut Value) -> Result<(), ApiError> {
     let id = customer["id"].as_str().unwrap_or_default().to_owned();
-    let rows = newest_first(store.objects("subscription").filter(|s| {
-        s["customer"].as_str() == Some(id.as_str())
-            && status_matches(s["status"].as_str().unwrap_or(""), None)
-    }))
-    .iter()
-    .map(render_subscription)
-    .collect();
+    // Sorted and paged as references, then only the page copied and rendered (rendering
+    // changes neither `created` nor `id`, so paging first gives the same page).
+    let mut rows: Vec<&Value> = store
+        .subscriptions_of(&id)
+        .filter(|s| status_matches(s["status"].as_str().unwrap_or(""), None))
+        .collect();
+    sort_newest_first(&mut rows);
     let url = format!("/v1/customers/{id}/subscriptions");
-    customer["subscriptions"] = page(rows, &Params::new(), "subscription", &url)?;
+    let mut list = page(rows, &Params::new(), "subscription", &url)?;
+    if let Some(data) = list["data"].as_array_mut() {
+        data.iter_mut().for_each(render_subscription_in_place);
+    }
+    customer["subscriptions"] = list;
     Ok(())
 }
 
@@ -297,6 +306,169 @@ fn status_matches(status: &str, filter: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{customer, price, subscription, ItemSpec};
+
+    /// `GET /v1/customers` as it was answered before the store kept its order: every kept
+    /// customer cloned and sorted, then paged.
+    fn list_customers_by_sorting(store: &Store, params: &Params) -> Result<Value, ApiError> {
+        let email = params.get("email");
+        let rows = newest_first(store.objects("customer").filter(|c| {
+            c["deleted"] != json!(true) && email.is_none_or(|e| c["email"].as_str() == Some(e))
+        }));
+        page(rows, params, "customer", "/v1/customers")
+    }
+
+    fn one_item_subscription(id: &str, customer: &str, status: &str, created: i64) -> Value {
+        let p = price("price_1", "prod_1", "x", "100", None, 1);
+        let items = [ItemSpec {
+            id: "si_1",
+            price: &p,
+            quantity: Some(1),
+        }];
+        subscription(id, customer, status, &items, (1, 2), created)
+    }
+
+    /// A store with ties in `created`, shared emails, and customers with up to three
+    /// subscriptions (one of them canceled).
+    fn varied_store() -> Store {
+        let mut store = Store::new();
+        for n in 0..23 {
+            let id = format!("cus_{n:02}");
+            let email = format!("e{}@example.com", n % 3);
+            store.put(customer(&id, "N", &email, 100 + (n % 5)));
+            for (k, status) in ["active", "canceled", "trialing"]
+                .iter()
+                .enumerate()
+                .take(n as usize % 4)
+            {
+                let sub = format!("sub_{n:02}_{k}");
+                store.put(one_item_subscription(
+                    &sub,
+                    &id,
+                    status,
+                    50 + (k as i64 % 2),
+                ));
+            }
+        }
+        store
+    }
+
+    /// Changes to `varied_store`, made one after the other.
+    const CHANGES: [fn(&mut Store); 6] = [
+        |s| assert!(s.delete_customer("cus_04", 7)),
+        |s| assert!(s.update("customer", "cus_07", |c| c["created"] = json!(999))),
+        |s| s.put(customer("cus_99", "N", "e1@example.com", 102)),
+        |s| {
+            assert!(s.update("subscription", "sub_02_0", |c| c["customer"] =
+                json!("cus_05")))
+        },
+        |s| s.put(one_item_subscription("sub_zz", "cus_05", "active", 60)),
+        |s| assert!(s.delete_customer("cus_11", 7)),
+    ];
+
+    /// `check` on `varied_store`, then after each of [`CHANGES`], each made right after both
+    /// indexes were read (so a change that left one standing would be answered from it).
+    fn after_each_change(check: fn(&Store)) {
+        let mut store = varied_store();
+        check(&store);
+        for change in CHANGES {
+            let _ = store.customers_newest_first();
+            let _ = store.subscriptions_of("cus_05").count();
+            change(&mut store);
+            check(&store);
+        }
+    }
+
+    #[test]
+    fn customer_pages_from_the_kept_order_are_the_pages_sorting_gave() {
+        after_each_change(|store| {
+            let mut ids: Vec<String> = store
+                .objects("customer")
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.push("cus_unknown".into());
+            let mut cases: Vec<Vec<(&str, String)>> = vec![vec![]];
+            for limit in ["1", "3", "10", "100", "0", "x"] {
+                cases.push(vec![("limit", limit.into())]);
+                for id in &ids {
+                    let id = id.clone();
+                    cases.push(vec![
+                        ("limit", limit.into()),
+                        ("starting_after", id.clone()),
+                    ]);
+                    cases.push(vec![("limit", limit.into()), ("ending_before", id.clone())]);
+                    cases.push(vec![
+                        ("limit", limit.into()),
+                        ("starting_after", id.clone()),
+                        ("ending_before", "cus_unknown".into()),
+                    ]);
+                    cases.push(vec![
+                        ("starting_after", id.clone()),
+                        ("email", "e1@example.com".into()),
+                    ]);
+                    cases.push(vec![
+                        ("ending_before", id.clone()),
+                        ("created[gte]", "102".into()),
+                    ]);
+                    cases.push(vec![("starting_after", id), ("created[lt]", "nope".into())]);
+                }
+            }
+            for case in cases {
+                let params: Params = case
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect();
+                let request = Request {
+                    id: "",
+                    params: &params,
+                };
+                assert_eq!(
+                    list_customers(store, &request).map_err(|e| format!("{e:?}")),
+                    list_customers_by_sorting(store, &params).map_err(|e| format!("{e:?}")),
+                    "{params:?}"
+                );
+            }
+        });
+    }
+
+    #[test]
+    fn embedded_subscriptions_from_the_index_are_those_a_scan_finds() {
+        after_each_change(|store| {
+            let mut params = Params::new();
+            params.insert("expand[]".into(), "data.subscriptions".into());
+            params.insert("limit".into(), "100".into());
+            let request = Request {
+                id: "",
+                params: &params,
+            };
+            let list = list_customers(store, &request).unwrap();
+            let customers = list["data"].as_array().unwrap();
+            assert!(customers.len() >= 22);
+            for c in customers {
+                let id = c["id"].as_str().unwrap();
+                let scanned = newest_first(store.objects("subscription").filter(|s| {
+                    s["customer"].as_str() == Some(id) && s["status"] != json!("canceled")
+                }))
+                .iter()
+                .map(render_subscription)
+                .collect();
+                let url = format!("/v1/customers/{id}/subscriptions");
+                let expected = page(scanned, &Params::new(), "subscription", &url).unwrap();
+                assert_eq!(c["subscriptions"], expected, "{id}");
+                let retrieved = retrieve_customer(
+                    store,
+                    &Request {
+                        id,
+                        params: &[("expand[]".to_owned(), "subscriptions".to_owned())]
+                            .into_iter()
+                            .collect(),
+                    },
+                )
+                .unwrap();
+                assert_eq!(retrieved["subscriptions"], expected, "{id}");
+            }
+        });
+    }
 
     #[test]
     fn default_subscription_list_hides_canceled_ones() {

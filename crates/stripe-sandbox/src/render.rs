@@ -11,13 +11,18 @@ pub const EMBEDDED_ITEMS: usize = 10;
 /// A subscription as answered: the embedded item list holds at most [`EMBEDDED_ITEMS`].
 pub(crate) fn render_subscription(stored: &Value) -> Value {
     let mut sub = stored.clone();
+    render_subscription_in_place(&mut sub);
+    sub
+}
+
+/// [`render_subscription`] of a copy already made.
+pub(crate) fn render_subscription_in_place(sub: &mut Value) {
     if let Some(items) = sub["items"]["data"].as_array_mut() {
         if items.len() > EMBEDDED_ITEMS {
             items.truncate(EMBEDDED_ITEMS);
             sub["items"]["has_more"] = json!(true);
         }
     }
-    sub
 }
 
 /// A stored object as the API answers it (and as events carry it).

@@ -6,8 +6,15 @@
 //! map per object type keyed by id. Plans are not stored: a recurring price is also a plan,
 //! and its plan view is derived when read. How objects are answered over HTTP (lists,
 //! cursors, errors) is the routes' business, not the store's.
+//!
+//! Two derived indexes make lists of a large store cheap ([`Store::customers_newest_first`],
+//! [`Store::subscriptions_of`]): each is built when first asked for and dropped by every
+//! change that could alter it, so it never answers anything the maps themselves would not.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, OnceLock},
+};
 
 use serde_json::{json, Value};
 
@@ -29,6 +36,20 @@ pub struct Store {
     events: Vec<Value>,
     /// The number of the last event recorded.
     last_event: u64,
+    /// Derived from `customers`: see [`Store::customers_newest_first`].
+    customer_order: OnceLock<Arc<CustomerOrder>>,
+    /// Derived from `subscriptions`: see [`Store::subscriptions_of`].
+    subscriptions_by_customer: OnceLock<Arc<HashMap<String, Vec<String>>>>,
+}
+
+/// Every stored customer (deleted stubs included) in the order lists answer them: newest
+/// `created` first, ties by id descending (as [`crate::params::newest_first`] sorts).
+#[derive(Debug, Default)]
+pub(crate) struct CustomerOrder {
+    /// The customers' keys in the store, in list order.
+    pub(crate) keys: Vec<String>,
+    /// Where each customer (by its `id` field) first is in `keys`: a cursor's place.
+    pub(crate) position: HashMap<String, usize>,
 }
 
 impl Store {
@@ -42,11 +63,74 @@ impl Store {
     /// data, where that is a programming error.
     pub fn put(&mut self, object: Value) {
         let id = object["id"].as_str().expect("object has an id").to_owned();
-        let kind = object["object"].as_str();
-        let Some(map) = kind.and_then(|kind| self.map_mut(kind)) else {
+        let kind = object["object"].as_str().map(str::to_owned);
+        let Some(map) = kind.as_deref().and_then(|kind| self.map_mut(kind)) else {
             panic!("the sandbox stores customers, subscriptions, prices and products, not {kind:?}")
         };
         map.insert(id, object);
+        self.changed(kind.as_deref().unwrap_or_default());
+    }
+
+    /// Drops the indexes a change to objects of type `object` could alter.
+    fn changed(&mut self, object: &str) {
+        match object {
+            "customer" => self.customer_order = OnceLock::new(),
+            "subscription" => self.subscriptions_by_customer = OnceLock::new(),
+            _ => {}
+        }
+    }
+
+    /// Every stored customer (deleted stubs included) in list order, newest first: the same
+    /// order as [`crate::params::newest_first`] gives them, kept until a customer changes.
+    pub(crate) fn customers_newest_first(&self) -> Arc<CustomerOrder> {
+        self.customer_order
+            .get_or_init(|| {
+                // In key order, then a stable sort by the same key as `newest_first`: ties
+                // keep the same order as there.
+                let mut rows: Vec<(&String, &Value)> = self.customers.iter().collect();
+                rows.sort_by_cached_key(|(_, v)| {
+                    std::cmp::Reverse((
+                        v["created"].as_i64().unwrap_or(0),
+                        v["id"].as_str().unwrap_or("").to_owned(),
+                    ))
+                });
+                let mut position = HashMap::with_capacity(rows.len());
+                for (i, (_, v)) in rows.iter().enumerate() {
+                    position
+                        .entry(v["id"].as_str().unwrap_or("").to_owned())
+                        .or_insert(i);
+                }
+                Arc::new(CustomerOrder {
+                    keys: rows.into_iter().map(|(k, _)| k.clone()).collect(),
+                    position,
+                })
+            })
+            .clone()
+    }
+
+    /// The stored subscriptions whose `customer` is `customer`, in id order (the order
+    /// [`Store::objects`] gives them in), from an index kept until a subscription changes.
+    pub(crate) fn subscriptions_of<'a>(
+        &'a self,
+        customer: &str,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        let index = self.subscriptions_by_customer.get_or_init(|| {
+            let mut index: HashMap<String, Vec<String>> = HashMap::new();
+            for (key, sub) in &self.subscriptions {
+                if let Some(customer) = sub["customer"].as_str() {
+                    index
+                        .entry(customer.to_owned())
+                        .or_default()
+                        .push(key.clone());
+                }
+            }
+            Arc::new(index)
+        });
+        index
+            .get(customer)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.subscriptions.get(key))
     }
 
     /// The stored JSON of an object, as kept (deleted customers are stubs). `None` for an
@@ -69,8 +153,10 @@ impl Store {
             return false;
         };
         change(value);
-        if object == "price" {
-            let price = value.clone();
+        let price = (object == "price").then(|| value.clone());
+        self.changed(object);
+        if let Some(price) = price {
+            // Items' prices change, never a subscription's `customer`: the index stands.
             self.refresh_embedded_price(&price);
         }
         true
@@ -100,6 +186,9 @@ impl Store {
             id.to_owned(),
             json!({"id": id, "object": "customer", "deleted": true}),
         );
+        // The stub has no `created`: its place in the order changes. Its subscriptions keep
+        // their `customer`, so the index by customer stands (their status is read per list).
+        self.changed("customer");
         for sub in self.subscriptions.values_mut() {
             let live = !matches!(
                 sub["status"].as_str(),
