@@ -14,6 +14,7 @@
 //! | `throughput` | 32 clients sending the warm seed query back to back, then `{ __typename }`, on the same server in the same run |
 //! | `memory` | resident memory (VmRSS) after caching 100 000 customers |
 //! | `replicas` | on a second sandbox applying Stripe's live limiters: 1, 2 and 4 servers, without and with one shared Redis, each sent the same cold join of 200 at once, then warm; an L2-hit (Redis) latency beside L1 hits and misses; warm L1-hit throughput ÷ `{ __typename }` with and without `REDIS_URL` |
+//! | `mirror` | on a sandbox applying Stripe's live limiters: a server with `STRIPE_MIRROR=on` backfilling 10 000 and 100 000 customers (spawn to `/readyz` 200, Stripe calls, 429s), a cold join of 200 mirrored customers beside the same without the mirror, resident memory per mirrored customer, webhook-to-visible latency; a paper projection for 1 000 000 |
 //!
 //! Then the same scenarios run against npm `@nhost/stripe-graphql-js`, installed into
 //! `target/bench-peer/` with `npm ci` from `benches/peer/` and started by
@@ -27,6 +28,7 @@
 //! this program, never from timed assertions in the test suite.
 
 mod load;
+mod mirror;
 mod procs;
 mod redis;
 mod replicas;
@@ -115,6 +117,14 @@ struct Options {
     /// Sequential single queries per row of the `replicas` section's cache-levels table.
     #[arg(long, default_value_t = 300)]
     l2_samples: usize,
+    /// Customers the `mirror` section's server backfills, one fresh server per size
+    /// (comma-separated; each has two subscriptions of two items).
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000, 100_000])]
+    mirror_sizes: Vec<usize>,
+    /// Signed webhooks the `mirror` section delivers to each mirrored server, one after the
+    /// other, each changing another customer.
+    #[arg(long, default_value_t = 500)]
+    mirror_webhooks: usize,
     /// Where the peer is installed (default: <target dir>/bench-peer).
     #[arg(long)]
     peer_dir: Option<std::path::PathBuf>,
@@ -131,6 +141,7 @@ enum Scenario {
     Throughput,
     Memory,
     Replicas,
+    Mirror,
 }
 
 impl Options {
@@ -663,6 +674,7 @@ fn stripe_versions(sandbox: &Sandbox) -> Vec<String> {
 struct Outcome {
     single: Option<Run>,
     replicas: Option<replicas::ReplicasRun>,
+    mirror: Option<mirror::MirrorRun>,
 }
 
 async fn run(options: &Options) -> Result<Outcome, String> {
@@ -679,7 +691,16 @@ async fn run(options: &Options) -> Result<Outcome, String> {
     } else {
         None
     };
-    Ok(Outcome { single, replicas })
+    let mirror = if options.runs(Scenario::Mirror) {
+        Some(mirror::run(options, &logs, &token).await?)
+    } else {
+        None
+    };
+    Ok(Outcome {
+        single,
+        replicas,
+        mirror,
+    })
 }
 
 async fn run_single(options: &Options, logs: &std::path::Path, token: &str) -> Result<Run, String> {
@@ -1020,6 +1041,9 @@ fn report(options: &Options, outcome: &Outcome, load_start: &str, elapsed: Durat
     }
     if let Some(run) = &outcome.replicas {
         out.push_str(&replicas::report(options, run));
+    }
+    if let Some(run) = &outcome.mirror {
+        out.push_str(&mirror::report(options, run));
     }
     out
 }

@@ -100,6 +100,65 @@ pub fn bench_store(now: i64, subscribed: usize, bare: usize) -> Store {
     store
 }
 
+/// Customer `n` of the `mirror` section's customers.
+pub fn mirror_customer(n: usize) -> String {
+    format!("cus_mirror{n:06}")
+}
+
+/// Adds customers `range` (`cus_mirror…`) to a demo `store`, each with two active
+/// subscriptions of two items each (Pro monthly ×1, Priority Support ×2: the seed query's
+/// shape, twice), the second subscription a day newer than the first.
+pub fn add_mirror_customers(store: &mut Store, range: std::ops::Range<usize>, now: i64) {
+    let price = |id: &str| {
+        store
+            .get("price", id)
+            .cloned()
+            .unwrap_or_else(|| panic!("the demo store has price {id}"))
+    };
+    let (pro, support) = (price("price_ProMonthly"), price("price_SupportMonthly"));
+    for n in range {
+        let id = mirror_customer(n);
+        let created = now - 400 * DAY + n as i64;
+        let mut customer = fixtures::customer(
+            &id,
+            &format!("Mirror Customer {n}"),
+            &format!("mirror{n}@example.com"),
+            created,
+        );
+        customer["metadata"] = json!({ "sso": format!("00000000-0000-4000-8000-{n:012}") });
+        store.put(customer);
+        for (k, suffix) in ["a", "b"].into_iter().enumerate() {
+            let sub_id = format!("sub_mirror{n:06}{suffix}");
+            let (item_a, item_b) = (
+                format!("si_mirror{n:06}{suffix}1"),
+                format!("si_mirror{n:06}{suffix}2"),
+            );
+            let items = [
+                ItemSpec {
+                    id: &item_a,
+                    price: &pro,
+                    quantity: Some(1),
+                },
+                ItemSpec {
+                    id: &item_b,
+                    price: &support,
+                    quantity: Some(2),
+                },
+            ];
+            let mut subscription = fixtures::subscription(
+                &sub_id,
+                &id,
+                "active",
+                &items,
+                (now - 10 * DAY, now + 20 * DAY),
+                created + (1 + k as i64) * DAY,
+            );
+            subscription["metadata"] = json!({ "source": "mirror-section" });
+            store.put(subscription);
+        }
+    }
+}
+
 /// Starts the sandbox on a thread of its own with its own Tokio runtime, so the load
 /// generator's tasks never delay its answers. It serves until the process ends.
 pub fn start_sandbox(store: Store) -> Sandbox {
@@ -188,10 +247,19 @@ impl Server {
 
     /// Resident memory (VmRSS) in KiB, from /proc/<pid>/status.
     pub fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The peak of resident memory so far (VmHWM) in KiB, from /proc/<pid>/status.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .find_map(|l| l.strip_prefix(field))?
             .trim()
             .trim_end_matches("kB")
             .trim()

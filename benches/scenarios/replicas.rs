@@ -575,7 +575,7 @@ fn wrong_aliases(body: &[u8], ids: &[String]) -> (usize, Option<String>) {
 
 /// The value of one series on the server behind `target` (its `/metrics`, with the bearer
 /// token), 0 when absent.
-async fn metric(target: &Target, series: &str) -> f64 {
+pub(crate) async fn metric(target: &Target, series: &str) -> f64 {
     let url = target.url.replace("/graphql", "/metrics");
     let Ok(response) = target
         .http

@@ -20,11 +20,23 @@
 //!   from the second pass on, the time left estimated from the previous pass's count; Stripe's
 //!   lists carry no total), and counted in `mirror_backfill_objects_total`.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
 
-use tokio::time::Instant;
+use tokio::{sync::Notify, time::Instant};
 
-use super::{reconcile::Cursor, version::Version, Mirror};
+use super::{
+    reconcile::Cursor,
+    version::Version,
+    windows::{self, Claim, Window, Windows},
+    Mirror,
+};
 use crate::{
     clock,
     stripe::{
@@ -91,48 +103,116 @@ impl Mirror {
         );
     }
 
-    /// Every customer with its first page of subscriptions; returns how many.
+    /// Every customer with its first page of subscriptions, read by [`windows::READERS`]
+    /// readers at once over windows of creation time ([`windows`]); returns how many were
+    /// read.
     async fn backfill_customers(&self, expected: usize) -> usize {
-        let started = Instant::now();
-        let mut after: Option<String> = None;
-        let mut read = 0usize;
-        let mut pages = 0usize;
+        let progress = Progress {
+            started: Instant::now(),
+            expected,
+            read: AtomicUsize::new(0),
+            pages: AtomicUsize::new(0),
+        };
+        let windows = Mutex::new(Windows::new());
+        let reported = Notify::new();
+        let readers =
+            (0..windows::READERS).map(|_| self.window_reader(&windows, &reported, &progress));
+        futures::future::join_all(readers).await;
+        progress.read.load(Ordering::Relaxed)
+    }
+
+    /// One reader: claims windows and reads them until nothing is left to read.
+    async fn window_reader(
+        &self,
+        windows: &Mutex<Windows>,
+        reported: &Notify,
+        progress: &Progress,
+    ) {
         loop {
-            let request = ListRequest::customers_with_subscriptions(after.as_deref());
-            let (page, version) = self
-                .retrying("a page of customers", || async {
-                    let mark = self.store().marks();
-                    let from = clock::unix_now();
-                    let page = self
-                        .inner
-                        .background
-                        .list_customers_with_subscriptions(&request)
-                        .await?;
-                    Ok((page, Version::read(from, clock::unix_now()).after(mark)))
-                })
-                .await;
-            {
-                let mut store = self.store_mut();
-                for (customer, subscriptions) in &page.customers {
-                    store.join_customer(
-                        &customer.id,
-                        Some(Arc::new(customer.clone())),
-                        subscriptions.clone().map(Arc::new),
-                        &version,
-                    );
+            let notified = reported.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let claim = super::lock(windows).claim();
+            let mut window = match claim {
+                Claim::Done => return,
+                Claim::Wait => {
+                    notified.await;
+                    continue;
+                }
+                Claim::Window(window) => window,
+            };
+            let mut after: Option<String> = None;
+            loop {
+                let page = self.customers_page(window, after.take(), progress).await;
+                let handed_on = super::lock(windows).page(
+                    &mut window,
+                    page.newest.zip(page.oldest),
+                    page.has_more,
+                );
+                if handed_on {
+                    reported.notify_waiters();
+                }
+                match (page.has_more, page.last_id) {
+                    (true, Some(last)) => after = Some(last),
+                    _ => break,
                 }
             }
-            read += page.customers.len();
-            pages += 1;
-            self.inner.metrics.mirror_backfilled(page.customers.len());
-            if pages.is_multiple_of(LOG_EVERY_PAGES) {
-                self.count();
-                log_progress(read, expected, started);
+            super::lock(windows).finished();
+            reported.notify_waiters();
+        }
+    }
+
+    /// One page of the customers created in `window` after `after`, joined to the store.
+    async fn customers_page(
+        &self,
+        window: Window,
+        after: Option<String>,
+        progress: &Progress,
+    ) -> PageSeen {
+        let request = ListRequest::customers_with_subscriptions_created(
+            window.from,
+            window.until,
+            after.as_deref(),
+        );
+        let (page, version) = self
+            .retrying("a page of customers", || async {
+                let mark = self.store().marks();
+                let from = clock::unix_now();
+                let page = self
+                    .inner
+                    .background
+                    .list_customers_with_subscriptions(&request)
+                    .await?;
+                Ok((page, Version::read(from, clock::unix_now()).after(mark)))
+            })
+            .await;
+        {
+            let mut store = self.store_mut();
+            for (customer, subscriptions) in &page.customers {
+                store.join_customer(
+                    &customer.id,
+                    Some(Arc::new(customer.clone())),
+                    subscriptions.clone().map(Arc::new),
+                    &version,
+                );
             }
-            match (page.has_more, page.customers.last()) {
-                (true, Some((last, _))) => after = Some(last.id.clone()),
-                _ => return read,
-            }
+        }
+        self.inner.metrics.mirror_backfilled(page.customers.len());
+        let read = progress
+            .read
+            .fetch_add(page.customers.len(), Ordering::Relaxed)
+            + page.customers.len();
+        let pages = progress.pages.fetch_add(1, Ordering::Relaxed) + 1;
+        if pages.is_multiple_of(LOG_EVERY_PAGES) {
+            self.count();
+            log_progress(read, progress.expected, progress.started);
+        }
+        let created = |i: usize| page.customers.get(i).map(|(c, _)| c.created.0);
+        PageSeen {
+            newest: created(0),
+            oldest: page.customers.len().checked_sub(1).and_then(created),
+            last_id: page.customers.last().map(|(c, _)| c.id.clone()),
+            has_more: page.has_more,
         }
     }
 
@@ -208,6 +288,23 @@ impl Mirror {
             }
         }
     }
+}
+
+/// The customer pages' count so far, across readers.
+struct Progress {
+    started: Instant,
+    expected: usize,
+    read: AtomicUsize,
+    pages: AtomicUsize,
+}
+
+/// What a reader needs of a page it read.
+struct PageSeen {
+    /// The creation time of its first (newest) and last (oldest) customers.
+    newest: Option<i64>,
+    oldest: Option<i64>,
+    last_id: Option<String>,
+    has_more: bool,
 }
 
 fn log_progress(read: usize, expected: usize, started: Instant) {

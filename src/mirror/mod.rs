@@ -8,6 +8,7 @@
 //! | [`store`] | what is held and the rules that change it (pure) |
 //! | [`version`] | how old what is held is, and whether an event is newer ([`version::decide`], pure) |
 //! | [`backfill`] | the backfill: every customer with its subscriptions, every price, plan and product |
+//! | [`windows`] | how the backfill's readers share the customers (windows of creation time, pure) |
 //! | [`reconcile`] | the Events API reading that applies what webhooks missed |
 //!
 //! It sits under the in-process cache as its [`Source`] (over the shared level when
@@ -43,6 +44,7 @@ pub mod backfill;
 pub mod reconcile;
 pub mod store;
 pub mod version;
+pub mod windows;
 
 use std::{
     collections::HashMap,

@@ -28,6 +28,7 @@
 pub mod error;
 pub mod event;
 pub mod limiter;
+pub mod metadata;
 pub mod models;
 pub mod request;
 pub mod retry;

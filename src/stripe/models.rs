@@ -29,7 +29,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::scalars::{StripeAmount, StripeCount, UnixTimestamp};
 
 /// Free-form key/value metadata. Stripe sends strings; other JSON values are kept as sent.
-pub type Metadata = serde_json::Map<String, serde_json::Value>;
+pub use super::metadata::Metadata;
 
 /// Behaviour shared by every top-level Stripe object this server reads.
 pub trait StripeObject: for<'de> Deserialize<'de> + Send + Sync + 'static {
@@ -103,7 +103,7 @@ pub struct Customer {
     /// Unique identifier (`cus_…`).
     pub id: String,
     /// Billing address.
-    pub address: Option<Address>,
+    pub address: Option<Box<Address>>,
     /// Current balance in the smallest currency unit, applied to the next invoice. Negative
     /// is a credit to the customer; positive is an amount owed.
     #[serde(default, alias = "account_balance")]

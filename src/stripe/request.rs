@@ -227,8 +227,25 @@ impl ListRequest<Customer> {
     /// `GET /v1/customers?limit=100&expand[]=data.subscriptions`: each customer with the first
     /// page of its subscriptions embedded (Stripe's default statuses, 10 per page, `has_more`).
     pub fn customers_with_subscriptions(after: Option<&str>) -> Self {
+        Self::customers_with_subscriptions_created(None, None, after)
+    }
+
+    /// The same, only for the customers created in `[from, until)` (`created[gte]`,
+    /// `created[lt]`, each sent when given): one of the backfill's windows
+    /// ([`crate::mirror::windows`]).
+    pub fn customers_with_subscriptions_created(
+        from: Option<i64>,
+        until: Option<i64>,
+        after: Option<&str>,
+    ) -> Self {
         let mut params = mirror_page(after);
         params.push(("expand[]", "data.subscriptions".to_owned()));
+        if let Some(from) = from {
+            params.push(("created[gte]", from.to_string()));
+        }
+        if let Some(until) = until {
+            params.push(("created[lt]", until.to_string()));
+        }
         ListRequest::new("customers", params)
     }
 }
