@@ -45,48 +45,23 @@ pub fn fill_customer(n: usize) -> String {
 /// objects and measure the sandbox instead of the server.
 pub fn bench_store(now: i64, subscribed: usize, bare: usize) -> Store {
     let mut store = demo::store(now);
-    let price = |id: &str| {
-        store
-            .get("price", id)
-            .cloned()
-            .unwrap_or_else(|| panic!("the demo store has price {id}"))
-    };
-    let (pro, support) = (price("price_ProMonthly"), price("price_SupportMonthly"));
+    let prices = seed_prices(&store);
     for n in 0..subscribed {
-        let id = bench_customer(n);
         let created = now - 400 * DAY + n as i64;
-        let mut customer = fixtures::customer(
-            &id,
-            &format!("Bench Customer {n}"),
-            &format!("bench{n}@example.com"),
+        let subscription = Subscribed {
+            suffix: "",
+            items: ["a", "b"],
+            created: created + DAY,
+        };
+        put_subscribed(
+            &mut store,
+            &prices,
+            now,
+            ("bench", "Bench Customer", "bench"),
+            n,
             created,
+            &[subscription],
         );
-        customer["metadata"] = json!({ "sso": format!("00000000-0000-4000-8000-{n:012}") });
-        store.put(customer);
-        let sub_id = format!("sub_bench{n:06}");
-        let (item_a, item_b) = (format!("si_bench{n:06}a"), format!("si_bench{n:06}b"));
-        let items = [
-            ItemSpec {
-                id: &item_a,
-                price: &pro,
-                quantity: Some(1),
-            },
-            ItemSpec {
-                id: &item_b,
-                price: &support,
-                quantity: Some(2),
-            },
-        ];
-        let mut subscription = fixtures::subscription(
-            &sub_id,
-            &id,
-            "active",
-            &items,
-            (now - 10 * DAY, now + 20 * DAY),
-            created + DAY,
-        );
-        subscription["metadata"] = json!({ "source": "bench" });
-        store.put(subscription);
     }
     for n in 0..bare {
         let id = fill_customer(n);
@@ -109,53 +84,93 @@ pub fn mirror_customer(n: usize) -> String {
 /// subscriptions of two items each (Pro monthly ×1, Priority Support ×2: the seed query's
 /// shape, twice), the second subscription a day newer than the first.
 pub fn add_mirror_customers(store: &mut Store, range: std::ops::Range<usize>, now: i64) {
+    let prices = seed_prices(store);
+    for n in range {
+        let created = now - 400 * DAY + n as i64;
+        let subscriptions = ["a", "b"].map(|suffix| Subscribed {
+            suffix,
+            items: ["1", "2"],
+            created: created + if suffix == "a" { DAY } else { 2 * DAY },
+        });
+        put_subscribed(
+            store,
+            &prices,
+            now,
+            ("mirror", "Mirror Customer", "mirror-section"),
+            n,
+            created,
+            &subscriptions,
+        );
+    }
+}
+
+/// The demo store's Pro monthly and Priority Support prices.
+fn seed_prices(store: &Store) -> (Value, Value) {
     let price = |id: &str| {
         store
             .get("price", id)
             .cloned()
             .unwrap_or_else(|| panic!("the demo store has price {id}"))
     };
-    let (pro, support) = (price("price_ProMonthly"), price("price_SupportMonthly"));
-    for n in range {
-        let id = mirror_customer(n);
-        let created = now - 400 * DAY + n as i64;
-        let mut customer = fixtures::customer(
+    (price("price_ProMonthly"), price("price_SupportMonthly"))
+}
+
+/// One subscription of a generated customer: its id's suffix, its items' suffixes, its
+/// creation time.
+struct Subscribed {
+    suffix: &'static str,
+    items: [&'static str; 2],
+    created: i64,
+}
+
+/// Puts customer `n` of a generated set (`cus_<stem>…`, named `<name> n`, metadata `sso` a
+/// uuid made of `n`) with `subscriptions`: each active, Pro monthly ×1 and Priority Support ×2
+/// (the seed query's shape), its current period around `now`, metadata `source`.
+fn put_subscribed(
+    store: &mut Store,
+    (pro, support): &(Value, Value),
+    now: i64,
+    (stem, name, source): (&str, &str, &str),
+    n: usize,
+    created: i64,
+    subscriptions: &[Subscribed],
+) {
+    let id = format!("cus_{stem}{n:06}");
+    let mut customer = fixtures::customer(
+        &id,
+        &format!("{name} {n}"),
+        &format!("{stem}{n}@example.com"),
+        created,
+    );
+    customer["metadata"] = json!({ "sso": format!("00000000-0000-4000-8000-{n:012}") });
+    store.put(customer);
+    for subscribed in subscriptions {
+        let sub_id = format!("sub_{stem}{n:06}{}", subscribed.suffix);
+        let [a, b] = subscribed
+            .items
+            .map(|item| format!("si_{stem}{n:06}{}{item}", subscribed.suffix));
+        let items = [
+            ItemSpec {
+                id: &a,
+                price: pro,
+                quantity: Some(1),
+            },
+            ItemSpec {
+                id: &b,
+                price: support,
+                quantity: Some(2),
+            },
+        ];
+        let mut subscription = fixtures::subscription(
+            &sub_id,
             &id,
-            &format!("Mirror Customer {n}"),
-            &format!("mirror{n}@example.com"),
-            created,
+            "active",
+            &items,
+            (now - 10 * DAY, now + 20 * DAY),
+            subscribed.created,
         );
-        customer["metadata"] = json!({ "sso": format!("00000000-0000-4000-8000-{n:012}") });
-        store.put(customer);
-        for (k, suffix) in ["a", "b"].into_iter().enumerate() {
-            let sub_id = format!("sub_mirror{n:06}{suffix}");
-            let (item_a, item_b) = (
-                format!("si_mirror{n:06}{suffix}1"),
-                format!("si_mirror{n:06}{suffix}2"),
-            );
-            let items = [
-                ItemSpec {
-                    id: &item_a,
-                    price: &pro,
-                    quantity: Some(1),
-                },
-                ItemSpec {
-                    id: &item_b,
-                    price: &support,
-                    quantity: Some(2),
-                },
-            ];
-            let mut subscription = fixtures::subscription(
-                &sub_id,
-                &id,
-                "active",
-                &items,
-                (now - 10 * DAY, now + 20 * DAY),
-                created + (1 + k as i64) * DAY,
-            );
-            subscription["metadata"] = json!({ "source": "mirror-section" });
-            store.put(subscription);
-        }
+        subscription["metadata"] = json!({ "source": source });
+        store.put(subscription);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The backfill: one pass reads every customer with the first page of its subscriptions
-//! embedded (`GET /v1/customers?limit=100&expand[]=data.subscriptions`), and, at the same
-//! time, every price (active and inactive), plan and product, 100 per page, in the rate
+//! embedded (`GET /v1/customers?limit=100&expand[]=data.subscriptions`, by four readers at
+//! once over windows of creation time: [`super::windows`]), and, at the same time, every price (active and inactive), plan and product, 100 per page, in the rate
 //! limiter's background lane (interactive calls go first; the customers and the catalog are
 //! different Stripe endpoints, each with its own limit).
 //!
@@ -142,8 +142,12 @@ impl Mirror {
                 Claim::Window(window) => window,
             };
             let mut after: Option<String> = None;
+            let mut oldest: Option<i64> = None;
             loop {
-                let page = self.customers_page(window, after.take(), progress).await;
+                let page = self
+                    .customers_page(&mut window, &mut after, oldest, progress)
+                    .await;
+                oldest = page.oldest.or(oldest);
                 let handed_on = super::lock(windows).page(
                     &mut window,
                     page.newest.zip(page.oldest),
@@ -163,29 +167,47 @@ impl Mirror {
     }
 
     /// One page of the customers created in `window` after `after`, joined to the store.
+    ///
+    /// A cursor Stripe no longer knows (its customer deleted since its page was read: 404)
+    /// is not asked again and again: the window is read again from the oldest second read so
+    /// far (`until` that second + 1, no cursor; the customers of that second are joined again,
+    /// which changes nothing).
     async fn customers_page(
         &self,
-        window: Window,
-        after: Option<String>,
+        window: &mut Window,
+        after: &mut Option<String>,
+        oldest: Option<i64>,
         progress: &Progress,
     ) -> PageSeen {
-        let request = ListRequest::customers_with_subscriptions_created(
-            window.from,
-            window.until,
-            after.as_deref(),
-        );
+        let asked = Mutex::new((*window, after.take()));
         let (page, version) = self
             .retrying("a page of customers", || async {
+                let (window, after) = super::lock(&asked).clone();
+                let request = ListRequest::customers_with_subscriptions_created(
+                    window.from,
+                    window.until,
+                    after.as_deref(),
+                );
                 let mark = self.store().marks();
                 let from = clock::unix_now();
-                let page = self
+                let page = match self
                     .inner
                     .background
                     .list_customers_with_subscriptions(&request)
-                    .await?;
+                    .await
+                {
+                    Err(gone @ StripeError::NotFound { .. }) if after.is_some() => {
+                        tracing::warn!("mirror: a page's cursor is gone from Stripe; reading its window again from the oldest second read");
+                        let until = oldest.map(|t| t.saturating_add(1)).or(window.until);
+                        *super::lock(&asked) = (Window { until, ..window }, None);
+                        return Err(gone);
+                    }
+                    answer => answer?,
+                };
                 Ok((page, Version::read(from, clock::unix_now()).after(mark)))
             })
             .await;
+        *window = super::lock(&asked).0;
         {
             let mut store = self.store_mut();
             for (customer, subscriptions) in &page.customers {

@@ -274,8 +274,8 @@ impl StripeClient {
     }
 
     /// One page of `GET /v1/customers?expand[]=data.subscriptions`
-    /// ([`ListRequest::customers_with_subscriptions`]): each customer with, separately, the
-    /// first page of its subscriptions Stripe embedded (as
+    /// ([`ListRequest::customers_with_subscriptions_created`]): each customer with,
+    /// separately, the first page of its subscriptions Stripe embedded (as
     /// [`StripeClient::retrieve_customer_with_subscriptions`]), and `has_more`.
     pub async fn list_customers_with_subscriptions(
         &self,

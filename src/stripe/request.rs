@@ -226,13 +226,9 @@ fn mirror_page(after: Option<&str>) -> Vec<(&'static str, String)> {
 impl ListRequest<Customer> {
     /// `GET /v1/customers?limit=100&expand[]=data.subscriptions`: each customer with the first
     /// page of its subscriptions embedded (Stripe's default statuses, 10 per page, `has_more`).
-    pub fn customers_with_subscriptions(after: Option<&str>) -> Self {
-        Self::customers_with_subscriptions_created(None, None, after)
-    }
-
-    /// The same, only for the customers created in `[from, until)` (`created[gte]`,
-    /// `created[lt]`, each sent when given): one of the backfill's windows
-    /// ([`crate::mirror::windows`]).
+    /// Only the customers created in `[from, until)` (`created[gte]`, `created[lt]`, each
+    /// sent when given: one of the backfill's windows, [`crate::mirror::windows`]); `after` is
+    /// the last id of the previous page.
     pub fn customers_with_subscriptions_created(
         from: Option<i64>,
         until: Option<i64>,

@@ -11,7 +11,7 @@ use stripe_graphql::{
 };
 use stripe_sandbox::{
     demo::{self, AVA, BEN, CHLOE, DIEGO, EMMA, FAISAL, GRACE},
-    fixtures, unix_now, Sandbox, Store,
+    fixtures, unix_now, Fault, Sandbox, Store,
 };
 
 use crate::helpers::{
@@ -234,6 +234,65 @@ async fn the_backfill_reads_each_list_in_pages_of_a_hundred_and_readyz_says_warm
     );
     let (status, body) = readyz(&app).await;
     assert_eq!((status, &body["status"]), (200, &json!("ready")), "{body}");
+}
+
+#[tokio::test]
+async fn a_backfill_cursor_stripe_no_longer_knows_is_read_again_from_its_oldest_second_not_forever()
+{
+    let mut store = demo::store(NOW);
+    add_customers(&mut store, 245);
+    let sandbox = Sandbox::start(store, KEY).await.unwrap();
+    // The first page ends with cus_Gen00145; every page asked after it is answered as
+    // Stripe answers a cursor whose customer was deleted since its page was read (asking
+    // again with that cursor would never end).
+    sandbox.inject_where(
+        Some("/v1/customers"),
+        Some("starting_after=cus_Gen00145"),
+        Fault::Json(
+            404,
+            json!({"error": {
+                "type": "invalid_request_error", "code": "resource_missing",
+                "param": "starting_after", "message": "No such customer: 'cus_Gen00145'"
+            }}),
+        ),
+        usize::MAX,
+    );
+    let mut options = Options {
+        config: test_config(&sandbox.base_url(), KEY),
+        latency: Duration::ZERO,
+    };
+    mirrored(&mut options);
+    let base = start_server(options.config).await;
+    let app = TestApp {
+        base,
+        sandbox,
+        http: reqwest::Client::new(),
+        token: None,
+    };
+    wait_ready(&app).await;
+
+    let calls = app.sandbox.calls();
+    let pages: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.path == "/v1/customers")
+        .map(|c| c.query.as_str())
+        .collect();
+    // The first page; the refused cursor; its window again without a cursor, up to the
+    // first page's oldest second, then by cursor; the older window with the demo's 6.
+    assert_eq!(pages.len(), 5, "{pages:?}");
+    let refused = pages
+        .iter()
+        .position(|q| q.contains("starting_after"))
+        .unwrap();
+    let again = pages[refused + 1..]
+        .iter()
+        .find(|q| !q.contains("starting_after") && q.contains("created%5Bgte%5D"))
+        .unwrap_or_else(|| panic!("the window read again: {pages:?}"));
+    assert!(again.contains("created%5Blt%5D="), "{again}");
+    assert_eq!(
+        sample(&app, "stripe_graphql_mirror_objects{type=\"customer\"}").await,
+        251.0
+    );
 }
 
 #[tokio::test]

@@ -159,6 +159,8 @@ impl Call {
 
 struct FaultRule {
     path_prefix: Option<String>,
+    /// Only requests whose raw query string contains this.
+    query_contains: Option<String>,
     fault: Fault,
     remaining: usize,
 }
@@ -316,8 +318,21 @@ impl Sandbox {
     /// Injects `fault` into the next `times` requests whose raw path starts with
     /// `path_prefix` (every path when `None`). Rules apply in the order they were added.
     pub fn inject(&self, path_prefix: Option<&str>, fault: Fault, times: usize) {
+        self.inject_where(path_prefix, None, fault, times);
+    }
+
+    /// As [`Sandbox::inject`], only into requests whose raw query string also contains
+    /// `query_contains` (as sent, percent-encoded: `starting_after=`).
+    pub fn inject_where(
+        &self,
+        path_prefix: Option<&str>,
+        query_contains: Option<&str>,
+        fault: Fault,
+        times: usize,
+    ) {
         lock(&self.state.faults).push_back(FaultRule {
             path_prefix: path_prefix.map(str::to_owned),
+            query_contains: query_contains.map(str::to_owned),
             fault,
             remaining: times,
         });
@@ -631,7 +646,7 @@ async fn dispatch(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -
     // The sender lives in `state`, which outlives this request: this cannot fail.
     let _ = gate.wait_for(|open| *open).await;
     let mut drop_answer = false;
-    if let Some(fault) = take_fault(&state, &path) {
+    if let Some(fault) = take_fault(&state, &path, req.query_string()) {
         match fault {
             Fault::Hang => {
                 // Ends when the client disconnects (actix drops this future) or after an hour.
@@ -813,10 +828,14 @@ fn cut_off(request_id: String, sent: &'static [u8]) -> HttpResponse {
         .streaming(futures::stream::iter(chunks))
 }
 
-fn take_fault(state: &State, path: &str) -> Option<Fault> {
+fn take_fault(state: &State, path: &str, query: &str) -> Option<Fault> {
     let mut faults = lock(&state.faults);
     let rule = faults.iter_mut().find(|r| {
-        r.remaining > 0 && r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+        r.remaining > 0
+            && r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+            && r.query_contains
+                .as_deref()
+                .is_none_or(|q| query.contains(q))
     })?;
     rule.remaining -= 1;
     let fault = rule.fault.clone();
