@@ -173,5 +173,4 @@ fn a_mirrored_customer_with_two_subscriptions_of_two_items_takes_under_3_5_kib_o
     );
     assert!(per_customer > 1_000, "{per_customer}: nothing was counted?");
     assert!(per_customer <= 3_584, "{per_customer} bytes per customer");
-    drop(rows);
 }

@@ -61,6 +61,12 @@ pub async fn spawn_app_over_with(
 
 async fn spawn_app_over(store: Store, change: impl FnOnce(&mut Options)) -> TestApp {
     let sandbox = Sandbox::start(store, KEY).await.expect("sandbox starts");
+    start_app_on(sandbox, change).await
+}
+
+/// The app over `sandbox` as the test prepared it (answers held, faults injected before the
+/// server's first call), with settings changed by `change`.
+pub async fn start_app_on(sandbox: Sandbox, change: impl FnOnce(&mut Options)) -> TestApp {
     let mut options = Options {
         config: test_config(&sandbox.base_url(), KEY),
         latency: Duration::ZERO,
@@ -80,6 +86,25 @@ async fn spawn_app_over(store: Store, change: impl FnOnce(&mut Options)) -> Test
         http: reqwest::Client::new(),
         token,
     }
+}
+
+/// The value of the sample `series` (name and labels exactly as exported) in a /metrics text.
+pub fn sample_in(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        Some(value.parse().expect("a number"))
+    })
+}
+
+/// The value of `series` on the server at `base` (its /metrics, open), 0 when absent.
+pub async fn metric_at(base: &str, series: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    sample_in(&text, series).unwrap_or(0.0)
 }
 
 /// The test configuration: Stripe at `api_base` with `key`, port 0, no auth, default cache.

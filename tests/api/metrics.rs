@@ -8,7 +8,7 @@ use stripe_graphql::{events::WebhookSettings, http::MetricsAuth, secret::SecretS
 use stripe_sandbox::{demo::AVA, Fault};
 
 use crate::{
-    helpers::{spawn_app, spawn_app_with, TestApp},
+    helpers::{sample_in, spawn_app, spawn_app_with, TestApp},
     process::Server,
 };
 
@@ -28,17 +28,9 @@ async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
     )
 }
 
-/// The value of the sample `series` (name and labels exactly as exported) in a scrape.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
-        Some(value.parse().expect("a number"))
-    })
-}
-
 /// The GraphQL request counter for `outcome` in a scrape.
 fn requests(text: &str, outcome: &str) -> f64 {
-    sample(
+    sample_in(
         text,
         &format!("stripe_graphql_graphql_requests_total{{outcome=\"{outcome}\"}}"),
     )
@@ -73,7 +65,7 @@ async fn metrics_answer_the_prometheus_text_format_with_the_families_present() {
         assert!(text.lines().any(|l| l == line), "`{line}` in:\n{text}");
     }
     assert_eq!(
-        sample(
+        sample_in(
             &text,
             &format!(
                 "stripe_graphql_build_info{{version=\"{}\"}}",
@@ -114,7 +106,7 @@ async fn a_successful_query_counts_as_ok_and_a_query_with_an_error_as_errors() {
     );
     assert_eq!(requests(&text, "refused"), 0.0);
     assert_eq!(
-        sample(
+        sample_in(
             &text,
             "stripe_graphql_graphql_request_duration_seconds_count"
         ),
@@ -316,7 +308,7 @@ async fn stripe_calls_are_logged_inside_a_graphql_span_with_the_request_id_and_o
 
 /// The cache event counter for `event` in a scrape.
 fn cache_events(text: &str, event: &str) -> f64 {
-    sample(
+    sample_in(
         text,
         &format!("stripe_graphql_cache_events_total{{event=\"{event}\"}}"),
     )
@@ -334,7 +326,7 @@ async fn stripe_calls_and_cache_events_are_counted_as_they_happen() {
 
     let (_, text) = scrape(&app, None).await;
     assert_eq!(
-        sample(
+        sample_in(
             &text,
             "stripe_graphql_stripe_requests_total{endpoint=\"GET /v1/customers/{id}\",status=\"200\"}"
         ),
@@ -342,7 +334,7 @@ async fn stripe_calls_and_cache_events_are_counted_as_they_happen() {
         "{text}"
     );
     assert_eq!(
-        sample(
+        sample_in(
             &text,
             "stripe_graphql_stripe_request_duration_seconds_count{endpoint=\"GET /v1/customers/{id}\"}"
         ),
@@ -371,7 +363,7 @@ async fn retries_and_stale_serves_show_in_the_metrics() {
     let (_, text) = scrape(&app, None).await;
     let endpoint = "endpoint=\"GET /v1/customers/{id}\"";
     assert_eq!(
-        sample(
+        sample_in(
             &text,
             &format!("stripe_graphql_stripe_retries_total{{{endpoint},reason=\"5xx\"}}")
         ),
@@ -379,7 +371,7 @@ async fn retries_and_stale_serves_show_in_the_metrics() {
         "{text}"
     );
     assert_eq!(
-        sample(
+        sample_in(
             &text,
             &format!("stripe_graphql_stripe_requests_total{{{endpoint},status=\"503\"}}")
         ),
@@ -417,7 +409,7 @@ async fn webhook_deliveries_and_the_invalidations_they_cause_are_counted() {
 
     let (_, text) = scrape(&app, None).await;
     assert_eq!(
-        sample(
+        sample_in(
             &text,
             "stripe_graphql_webhook_events_total{type=\"customer\",outcome=\"applied\"}"
         ),
@@ -425,7 +417,7 @@ async fn webhook_deliveries_and_the_invalidations_they_cause_are_counted() {
         "{text}"
     );
     assert_eq!(
-        sample(
+        sample_in(
             &text,
             "stripe_graphql_webhook_events_total{type=\"unreadable\",outcome=\"rejected\"}"
         ),

@@ -15,7 +15,8 @@ use stripe_sandbox::{
 };
 
 use crate::helpers::{
-    seed_join, spawn_app_over_with, start_server, test_config, Options, TestApp, KEY, NOW,
+    sample_in, seed_join, spawn_app_over_with, start_app_on, start_server, test_config, Options,
+    TestApp, KEY, NOW,
 };
 
 const SECRET: &str = "whsec_api_suite_mirror_secret_77";
@@ -104,11 +105,7 @@ async fn metrics(app: &TestApp) -> String {
 
 /// The value of one sample (`name{labels}`) in /metrics, 0 when absent.
 async fn sample(app: &TestApp, series: &str) -> f64 {
-    metrics(app)
-        .await
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
+    sample_in(&metrics(app).await, series).unwrap_or(0.0)
 }
 
 /// Waits (at most 10 s) until /metrics has the line `line`.
@@ -187,18 +184,7 @@ async fn the_backfill_reads_each_list_in_pages_of_a_hundred_and_readyz_says_warm
     let sandbox = Sandbox::start(store, KEY).await.unwrap();
     // Every Stripe answer is held until the test has seen the warming state.
     sandbox.hold_answers();
-    let mut options = Options {
-        config: test_config(&sandbox.base_url(), KEY),
-        latency: Duration::ZERO,
-    };
-    mirrored(&mut options);
-    let base = start_server(options.config).await;
-    let app = TestApp {
-        base,
-        sandbox,
-        http: reqwest::Client::new(),
-        token: None,
-    };
+    let app = start_app_on(sandbox, mirrored).await;
     let (status, body) = readyz(&app).await;
     assert_eq!(status, 503);
     assert_eq!(body["reason"], "MIRROR_WARMING");
@@ -257,18 +243,7 @@ async fn a_backfill_cursor_stripe_no_longer_knows_is_read_again_from_its_oldest_
         ),
         usize::MAX,
     );
-    let mut options = Options {
-        config: test_config(&sandbox.base_url(), KEY),
-        latency: Duration::ZERO,
-    };
-    mirrored(&mut options);
-    let base = start_server(options.config).await;
-    let app = TestApp {
-        base,
-        sandbox,
-        http: reqwest::Client::new(),
-        token: None,
-    };
+    let app = start_app_on(sandbox, mirrored).await;
     wait_ready(&app).await;
 
     let calls = app.sandbox.calls();

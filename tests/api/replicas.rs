@@ -17,7 +17,7 @@ use stripe_graphql::{
 use stripe_sandbox::{demo, demo::AVA, RateLimits, Sandbox};
 
 use crate::{
-    helpers::{hasura_join, start_server, test_config, KEY, NOW},
+    helpers::{hasura_join, metric_at, start_server, test_config, KEY, NOW},
     redis_servers::{RedisServer, RedisUnderTest},
 };
 
@@ -123,19 +123,6 @@ async fn until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
     panic!("never: {what}");
 }
 
-/// The value of metric `name` (a full series, e.g. `…{event="hit"}`) on the replica at `base`.
-async fn metric(base: &str, name: &str) -> f64 {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 const REMOTE_INVALIDATIONS: &str =
     "stripe_graphql_cache_events_total{event=\"remote_invalidation\"}";
 
@@ -168,7 +155,7 @@ async fn a_webhook_delivered_to_one_replica_is_fresh_on_the_other_over(redis: im
     assert_eq!(delivered.status, 200, "{:?}", delivered.answer);
     // B is told by A's message.
     until("B applied A's invalidation", async || {
-        metric(&b, REMOTE_INVALIDATIONS).await >= 1.0
+        metric_at(&b, REMOTE_INVALIDATIONS).await >= 1.0
     })
     .await;
 
@@ -193,7 +180,7 @@ async fn a_webhook_delivered_to_one_mirrored_replica_is_fresh_on_the_others_mirr
     let b = start_server(mirrored()).await;
     for base in [&a, &b] {
         until("the replica's mirror is ready", async || {
-            metric(base, "stripe_graphql_mirror_ready").await == 1.0
+            metric_at(base, "stripe_graphql_mirror_ready").await == 1.0
         })
         .await;
     }
@@ -219,7 +206,7 @@ async fn a_webhook_delivered_to_one_mirrored_replica_is_fresh_on_the_others_mirr
         .expect("delivered");
     assert_eq!(delivered.status, 200, "{:?}", delivered.answer);
     until("B applied A's invalidation", async || {
-        metric(&b, REMOTE_INVALIDATIONS).await >= 1.0
+        metric_at(&b, REMOTE_INVALIDATIONS).await >= 1.0
     })
     .await;
     // A applied the event to its mirror; B forgot Ava and reads her again, once.
@@ -267,7 +254,7 @@ async fn an_invalidation_during_another_replicas_fill_is_not_undone_by_the_fills
     assert_eq!(email_of(&query(&a, AVA_EMAIL).await), "ava.new@example.com");
     assert_eq!(sandbox.total_calls(), 2, "{:?}", sandbox.calls());
     until("B applied A's invalidation", async || {
-        metric(&b, REMOTE_INVALIDATIONS).await >= 1.0
+        metric_at(&b, REMOTE_INVALIDATIONS).await >= 1.0
     })
     .await;
     assert_eq!(email_of(&query(&b, AVA_EMAIL).await), "ava.new@example.com");
@@ -362,7 +349,7 @@ async fn two_replicas_cold_joins_at_once(
             "stripe_graphql_cache_events_total{event=\"shared_miss\"}",
             "stripe_graphql_cache_events_total{event=\"shared_coalesced\"}",
         ] {
-            seen.push(format!("{series} {}", metric(base, series).await));
+            seen.push(format!("{series} {}", metric_at(base, series).await));
         }
     }
     assert_eq!(
@@ -479,8 +466,8 @@ async fn redis_killed_under_load_fails_no_query_and_the_replicas_share_again_onc
         }
     }
     assert!(
-        metric(&a, "stripe_graphql_redis_errors_total").await
-            + metric(&b, "stripe_graphql_redis_errors_total").await
+        metric_at(&a, "stripe_graphql_redis_errors_total").await
+            + metric_at(&b, "stripe_graphql_redis_errors_total").await
             >= 1.0
     );
 
@@ -490,7 +477,7 @@ async fn redis_killed_under_load_fails_no_query_and_the_replicas_share_again_onc
     for base in [&a, &b] {
         until("the replica uses Redis again", async || {
             query(base, probe).await;
-            metric(base, "stripe_graphql_redis_up").await == 1.0
+            metric_at(base, "stripe_graphql_redis_up").await == 1.0
         })
         .await;
     }
@@ -505,7 +492,7 @@ async fn redis_killed_under_load_fails_no_query_and_the_replicas_share_again_onc
     query(&b, &cold).await;
     assert_eq!(sandbox.total_calls(), before + 1, "shared again");
     sandbox.send_webhooks_to(&format!("{a}/webhooks/stripe"), WEBHOOK_SECRET);
-    let seen = metric(&b, REMOTE_INVALIDATIONS).await;
+    let seen = metric_at(&b, REMOTE_INVALIDATIONS).await;
     sandbox
         .update("customer", &demo::generated_customer_id(399), |c| {
             c["email"] = json!("changed@example.com")
@@ -513,7 +500,7 @@ async fn redis_killed_under_load_fails_no_query_and_the_replicas_share_again_onc
         .await
         .expect("delivered");
     until("B applied A's invalidation", async || {
-        metric(&b, REMOTE_INVALIDATIONS).await > seen
+        metric_at(&b, REMOTE_INVALIDATIONS).await > seen
     })
     .await;
     assert_eq!(
